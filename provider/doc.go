@@ -1,0 +1,2 @@
+// Package provider implements the kubeflow Terraform provider.
+package provider
