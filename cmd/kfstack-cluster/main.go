@@ -1,0 +1,198 @@
+// Command kfstack-cluster starts and stops the local Kubernetes control
+// plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+// KWOK's simulated CPU, GPU and TPU nodes) that the quickstart and the
+// tests use.
+//
+//	kfstack-cluster build   build and cache the binaries, showing progress
+//	kfstack-cluster up      start the cluster in the background, print its kubeconfig path
+//	kfstack-cluster down    stop it and remove its files
+//	kfstack-cluster kubeconfig  print the kubeconfig path of the running cluster
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
+)
+
+const usage = `usage: kfstack-cluster build|up|down|kubeconfig
+
+The cluster's files live in $KFSTACK_CLUSTER_DIR (default: the kfstack
+cache directory's "cluster" folder); binaries are cached in
+$KFSTACK_CACHE_DIR (default: ~/.cache/kfstack).`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	dir, err := stateDir()
+	if err == nil {
+		switch os.Args[1] {
+		case "build":
+			_, err = testcluster.EnsureBinaries(context.Background(), os.Stdout)
+		case "up":
+			err = up(dir)
+		case "serve":
+			err = serve(dir)
+		case "down":
+			err = down(dir)
+		case "kubeconfig":
+			err = printKubeconfig(dir)
+		default:
+			fmt.Fprintln(os.Stderr, usage)
+			os.Exit(2)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kfstack-cluster %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}
+
+func stateDir() (string, error) {
+	if dir := os.Getenv("KFSTACK_CLUSTER_DIR"); dir != "" {
+		return filepath.Abs(dir)
+	}
+	cache, err := testcluster.CacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cache, "cluster"), nil
+}
+
+// up builds what is missing with visible progress, then starts "serve" in
+// its own session so the cluster outlives this command, and waits until
+// the cluster is ready.
+func up(dir string) error {
+	if path, ok := running(dir); ok {
+		fmt.Println(path)
+		return nil
+	}
+	if _, err := testcluster.EnsureBinaries(context.Background(), os.Stderr); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(self, "serve")
+	cmd.Env = append(os.Environ(), "KFSTACK_CLUSTER_DIR="+dir)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the cluster supervisor: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(3 * time.Minute)
+	for {
+		if path, ok := running(dir); ok {
+			fmt.Fprintln(os.Stderr, "local cluster is up; stop it with: make cluster-down")
+			fmt.Println(path)
+			return nil
+		}
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(logFile.Name())
+			return fmt.Errorf("the cluster did not start (%v):\n%s", err, log)
+		case <-deadline:
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			return fmt.Errorf("the cluster was not ready after 3 minutes; see %s", logFile.Name())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// serve runs the cluster in the foreground until SIGTERM or SIGINT.
+func serve(dir string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cluster, err := testcluster.Start(ctx, testcluster.Options{Dir: filepath.Join(dir, "data"), Progress: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer cluster.Stop()
+	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(cluster.KubeconfigPath), 0o644); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	_ = os.Remove(filepath.Join(dir, "ready"))
+	return nil
+}
+
+// running returns the kubeconfig path of a cluster that is up.
+func running(dir string) (string, bool) {
+	ready, err := os.ReadFile(filepath.Join(dir, "ready"))
+	if err != nil {
+		return "", false
+	}
+	pid, err := readPID(dir)
+	if err != nil || syscall.Kill(pid, 0) != nil {
+		return "", false
+	}
+	return string(ready), true
+}
+
+func readPID(dir string) (int, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(data)))
+}
+
+func down(dir string) error {
+	pid, err := readPID(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintln(os.Stderr, "no local cluster is running")
+		return os.RemoveAll(dir)
+	}
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
+		deadline := time.Now().Add(60 * time.Second)
+		for syscall.Kill(pid, 0) == nil {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("cluster supervisor %d still running after 60s", pid)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	fmt.Fprintln(os.Stderr, "local cluster stopped")
+	return os.RemoveAll(dir)
+}
+
+func printKubeconfig(dir string) error {
+	path, ok := running(dir)
+	if !ok {
+		return errors.New("no local cluster is running; start one with: make cluster-up")
+	}
+	fmt.Println(path)
+	return nil
+}

@@ -1,2 +1,0 @@
-// Package provider implements the kubeflow Terraform provider.
-package provider
