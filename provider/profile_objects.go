@@ -429,18 +429,25 @@ func liveLimits(prior *limitsModel, lr *corev1.LimitRange) *limitsModel {
 			item = it
 		}
 	}
-	get := func(priorV types.String, list corev1.ResourceList, name corev1.ResourceName) types.String {
-		if v, ok := list[name]; ok {
-			return sameQuantity(priorV, v)
+	// The API server defaults a missing default limit to the max, and a
+	// missing default request to the default limit: a value that is only
+	// such a copy stays null, as configured.
+	get := func(priorV types.String, list corev1.ResourceList, name corev1.ResourceName, defaultedFrom corev1.ResourceList) types.String {
+		v, ok := list[name]
+		if !ok {
+			return types.StringNull()
 		}
-		return types.StringNull()
+		if from, copied := defaultedFrom[name]; priorV.IsNull() && copied && from.Cmp(v) == 0 {
+			return types.StringNull()
+		}
+		return sameQuantity(priorV, v)
 	}
-	l.CPU = get(prior.CPU, item.Default, corev1.ResourceCPU)
-	l.Memory = get(prior.Memory, item.Default, corev1.ResourceMemory)
-	l.RequestCPU = get(prior.RequestCPU, item.DefaultRequest, corev1.ResourceCPU)
-	l.RequestMemory = get(prior.RequestMemory, item.DefaultRequest, corev1.ResourceMemory)
-	l.MaxCPU = get(prior.MaxCPU, item.Max, corev1.ResourceCPU)
-	l.MaxMemory = get(prior.MaxMemory, item.Max, corev1.ResourceMemory)
+	l.MaxCPU = get(prior.MaxCPU, item.Max, corev1.ResourceCPU, nil)
+	l.MaxMemory = get(prior.MaxMemory, item.Max, corev1.ResourceMemory, nil)
+	l.CPU = get(prior.CPU, item.Default, corev1.ResourceCPU, item.Max)
+	l.Memory = get(prior.Memory, item.Default, corev1.ResourceMemory, item.Max)
+	l.RequestCPU = get(prior.RequestCPU, item.DefaultRequest, corev1.ResourceCPU, item.Default)
+	l.RequestMemory = get(prior.RequestMemory, item.DefaultRequest, corev1.ResourceMemory, item.Default)
 	return l
 }
 

@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	k8sresource "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -562,24 +563,16 @@ func (c *clients) applyAuthorizationPolicy(ctx context.Context, ns string, o *pr
 }
 
 // istioAuthorizationPolicies finds the served version of Istio's
-// AuthorizationPolicy, if any.
+// AuthorizationPolicy, if Istio is installed.
 func (c *clients) istioAuthorizationPolicies() (k8sschema.GroupVersionResource, bool, error) {
-	for _, version := range []string{"v1", "v1beta1"} {
-		gv := k8sschema.GroupVersion{Group: istioSecurityAPI, Version: version}
-		list, err := c.discovery.ServerResourcesForGroupVersion(gv.String())
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return k8sschema.GroupVersionResource{}, false, fmt.Errorf("discovering %s: %w", gv, err)
-		}
-		for _, r := range list.APIResources {
-			if r.Name == "authorizationpolicies" {
-				return gv.WithResource(r.Name), true, nil
-			}
-		}
+	mapping, err := c.mapper.RESTMapping(k8sschema.GroupKind{Group: istioSecurityAPI, Kind: "AuthorizationPolicy"}, "v1", "v1beta1")
+	if meta.IsNoMatchError(err) {
+		return k8sschema.GroupVersionResource{}, false, nil
 	}
-	return k8sschema.GroupVersionResource{}, false, nil
+	if err != nil {
+		return k8sschema.GroupVersionResource{}, false, fmt.Errorf("discovering Istio's AuthorizationPolicy API: %w", err)
+	}
+	return mapping.Resource, true, nil
 }
 
 // readProfile reads the objects of a profile. A missing or terminating

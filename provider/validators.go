@@ -76,7 +76,7 @@ func (v labelKeyValidator) ValidateString(_ context.Context, req validator.Strin
 	}
 	if errs := validation.IsQualifiedName(req.ConfigValue.ValueString()); len(errs) > 0 {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid key",
-			fmt.Sprintf("%s: key %q: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+			fmt.Sprintf("%s: not a valid key: %s", req.Path, strings.Join(errs, "; ")))
 	}
 }
 
