@@ -86,7 +86,9 @@ func (labelValueValidator) Description(context.Context) string {
 	return "values must be at most 63 characters of letters, digits, '-', '_' and '.'"
 }
 
-func (v labelValueValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v labelValueValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (v labelValueValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
