@@ -14,6 +14,7 @@ import (
 
 // Generate the documentation and format the examples (make generate).
 //go:generate terraform fmt -recursive ./examples/
+//go:generate terraform fmt -recursive ./modules/
 //go:generate go run -C tools/docs github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir ../.. --provider-name kubeflow
 
 // version is set by the release build with -ldflags "-X main.version=...".

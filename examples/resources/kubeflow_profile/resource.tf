@@ -3,7 +3,7 @@ resource "kubeflow_profile" "vision" {
   owner = { name = "alice@example.com" }
 
   contributors = [
-    { name = "bob@example.com" },                              # edit
+    { name = "bob@example.com" }, # edit
     { name = "ml-auditors", kind = "group", role = "view" },
   ]
 
