@@ -1,0 +1,116 @@
+// Package examples_test applies the complete examples, as `make demo` does,
+// with the provider binary built from this repository.
+package examples_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
+)
+
+var cluster *testcluster.Cluster
+
+func TestMain(m *testing.M) {
+	testcluster.RunMain(m, func(c *testcluster.Cluster) { cluster = c })
+}
+
+// TestQuickstart applies examples/quickstart (and so modules/profiles) to a
+// local cluster through the real terraform binary and a dev override of the
+// provider, plans again to prove nothing drifts, and destroys it.
+func TestQuickstart(t *testing.T) {
+	terraform, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Fatal("terraform is not on PATH (.ci/run installs it)")
+	}
+	pluginDir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "terraform-provider-kubeflow"), "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the provider: %v\n%s", err, out)
+	}
+
+	// Work on a copy so the test leaves no state in the repository.
+	work := t.TempDir()
+	for _, dir := range []string{"examples/quickstart", "modules/profiles"} {
+		copyDir(t, filepath.Join("..", dir), filepath.Join(work, dir))
+	}
+	rc := filepath.Join(work, "terraformrc")
+	if err := os.WriteFile(rc, []byte(fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"kfstack/kubeflow\" = %q\n  }\n  direct {}\n}\n", pluginDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(work, "examples", "quickstart")
+	tf := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(terraform, append([]string{"-chdir=" + dir}, args...)...)
+		cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("terraform %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	vars := "-var=kubeconfig=" + cluster.KubeconfigPath
+
+	tf("get")
+	tf("apply", "-auto-approve", "-input=false", "-no-color", vars)
+	defer tf("destroy", "-auto-approve", "-input=false", "-no-color", vars)
+
+	var outputs struct {
+		Namespaces struct {
+			Value map[string]string `json:"value"`
+		} `json:"namespaces"`
+	}
+	if err := json.Unmarshal([]byte(tf("output", "-json")), &outputs); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"vision", "language", "platform-sandbox"} {
+		if _, err := cluster.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{}); err != nil {
+			t.Errorf("namespace %s: %v", ns, err)
+		}
+	}
+	if got := len(outputs.Namespaces.Value); got != 3 {
+		t.Errorf("namespaces output has %d entries, want 3: %v", got, outputs.Namespaces.Value)
+	}
+
+	// A second plan against the same cluster must be empty: no drift
+	// from what the provider itself wrote.
+	cmd := exec.Command(terraform, "-chdir="+dir, "plan", "-detailed-exitcode", "-input=false", "-no-color", vars)
+	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("plan after apply is not empty (%v):\n%s", err, out)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			if d.Name() == ".terraform" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		if filepath.Ext(path) != ".tf" && filepath.Ext(path) != ".sh" {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
