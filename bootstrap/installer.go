@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -255,6 +256,20 @@ func (in *Installer) deleteCRDs(ctx context.Context, ch *chart.Chart) error {
 		err := in.dynamic.Resource(crdResource).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err)
+		}
+	}
+	// The API server deletes the CRDs' custom resources first; a CRD is
+	// gone only when they are.
+	for _, crd := range crds {
+		err := wait.PollUntilContextCancel(ctx, readinessInterval, true, func(ctx context.Context) (bool, error) {
+			_, err := in.dynamic.Resource(crdResource).Get(ctx, crd.GetName(), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, err
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for CRD %s to be deleted: %w", crd.GetName(), err)
 		}
 	}
 	return nil
