@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"gopkg.in/yaml.v3"
 )
 
 // channelPrefix marks the inputs the KFP compiler adds to carry values into
@@ -919,4 +920,22 @@ func str(v any) string {
 		return ""
 	}
 	return fmt.Sprint(v)
+}
+
+// LoadAny reads either format: a KFP pipeline spec (it has `root`) or a
+// native DAG (it has a `tasks` list), in YAML or JSON.
+func LoadAny(data []byte) (*Plan, error) {
+	var probe map[string]any
+	if err := yaml.Unmarshal(data, &probe); err == nil {
+		if _, isKFP := probe["root"]; !isKFP {
+			if _, ok := probe["tasks"].([]any); ok {
+				var n NativeDAG
+				if err := yaml.Unmarshal(data, &n); err != nil {
+					return nil, parseError(err)
+				}
+				return CompileNative(&n)
+			}
+		}
+	}
+	return Load(data)
 }
