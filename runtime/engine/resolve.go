@@ -306,4 +306,3 @@ func (s *State) Outputs() (map[string]any, map[string][]Artifact) {
 	}
 	return s.Nodes[0].Params, s.Nodes[0].Artifacts
 }
-

@@ -116,7 +116,7 @@ type Prepared struct {
 	// Env is the resolved extra environment (NAME=value).
 	Env []string
 	// Image is the container image.
-	Image string
+	Image   string
 	inputs  []staged
 	outputs map[string]staged
 	work    string

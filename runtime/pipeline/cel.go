@@ -43,7 +43,10 @@ func parseJSONFunction() cel.EnvOption {
 func celEnvs() (*cel.Env, *cel.Env, error) {
 	celOnce.Do(func() {
 		conditionEnv, celEnvErr = cel.NewEnv(
-			cel.Variable("inputs", cel.MapType(cel.StringType, cel.DynType)),
+			// A nested map type (rather than map(string, dyn)) keeps
+			// conversions such as int(inputs.parameter_values['x'])
+			// dispatching on the runtime type.
+			cel.Variable("inputs", cel.MapType(cel.StringType, cel.MapType(cel.StringType, cel.DynType))),
 			parseJSONFunction(),
 		)
 		if celEnvErr != nil {

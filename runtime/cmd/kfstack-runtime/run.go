@@ -147,7 +147,7 @@ func printInvalid(w io.Writer, file string, err error) {
 }
 
 func printChange(w io.Writer, eng *engine.Engine, s *engine.State, c engine.Change) {
-	if c.Node == 0 {
+	if c.Node == 0 || c.Phase == engine.Ready {
 		return
 	}
 	line := fmt.Sprintf("%s %-40s %s", time.Now().Format("15:04:05"), c.Path, c.Phase)
