@@ -179,7 +179,7 @@ type stepper struct {
 // events give the same result; s is updated in place (Clone it first to
 // keep the old one).
 func (e *Engine) Step(s *State, now time.Time, events ...Event) Result {
-	st := &stepper{e: e, s: s, now: max(now.UnixMilli()-s.Start, 1), res: &Result{}, dirty: map[int32]bool{}, scopes: map[int32]*scope{}}
+	st := &stepper{e: e, s: s, now: now.UnixMilli() - s.Start, res: &Result{}, dirty: map[int32]bool{}, scopes: map[int32]*scope{}}
 	if !s.indexed {
 		s.reindex(func(i int) bool { return e.isContainer(s, int32(i)) })
 	}
