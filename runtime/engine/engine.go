@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,12 +167,26 @@ func (e *Engine) Start(runID string, params map[string]any, now time.Time) (*Sta
 type stepper struct {
 	e      *Engine
 	s      *State
+	ix     *index
 	now    int64
 	res    *Result
-	dirty  map[int32]bool
-	order  []int32
-	ready  []int32
+	work   []int32 // pending nodes whose dependencies may be done
+	finish []int32 // DAG and loop nodes whose children may all be done
+	loops  []int32 // loops that may start more iterations
 	scopes map[int32]*scope
+}
+
+// index is derived from the State and rebuilt after loading one, so that
+// each Step costs time in proportion to what changed, not to the run's
+// size.
+type index struct {
+	running   int
+	waiting   map[int32]int32 // pending DAG children: unfinished dependencies
+	remaining map[int32]int32 // running DAG and loop nodes: unfinished children
+	cursor    map[int32]int32 // running loops: next iteration to start
+	ready     []int32         // ready container nodes, oldest first
+	timers    map[int32]bool  // waiting nodes and running nodes with a timeout
+	users     map[*pipeline.DAG][][]int
 }
 
 // Step applies events, advances every node that can move and returns the
@@ -179,12 +194,13 @@ type stepper struct {
 // events give the same result; s is updated in place (Clone it first to
 // keep the old one).
 func (e *Engine) Step(s *State, now time.Time, events ...Event) Result {
-	st := &stepper{e: e, s: s, now: now.UnixMilli() - s.Start, res: &Result{}, dirty: map[int32]bool{}, scopes: map[int32]*scope{}}
-	if !s.indexed {
-		s.reindex(func(i int) bool { return e.isContainer(s, int32(i)) })
+	st := &stepper{e: e, s: s, now: now.UnixMilli() - s.Start, res: &Result{}, scopes: map[int32]*scope{}}
+	if s.idx == nil {
+		s.idx = e.buildIndex(s, st)
 	}
+	st.ix = s.idx
 	if len(s.Nodes) > 0 && s.Nodes[0].Phase == Pending {
-		st.markDirty(0)
+		st.startDAG(0)
 	}
 	for _, ev := range events {
 		st.apply(ev)
@@ -201,37 +217,158 @@ func (e *Engine) Step(s *State, now time.Time, events ...Event) Result {
 	return *st.res
 }
 
-func (st *stepper) markDirty(i int32) {
-	if i < 0 || st.dirty[i] {
-		return
+// buildIndex derives the index from a state (a new one, or one loaded from
+// storage).
+func (e *Engine) buildIndex(s *State, st *stepper) *index {
+	ix := &index{waiting: map[int32]int32{}, remaining: map[int32]int32{}, cursor: map[int32]int32{}, timers: map[int32]bool{}, users: map[*pipeline.DAG][][]int{}}
+	st.ix = ix
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		id := int32(i)
+		switch n.Phase {
+		case Ready:
+			ix.ready = append(ix.ready, id)
+		case Waiting:
+			ix.timers[id] = true
+		case Running:
+			if e.isContainer(s, id) {
+				ix.running++
+				if e.task(s, id).Timeout > 0 {
+					ix.timers[id] = true
+				}
+			}
+		}
+		if n.Phase != Running || n.First < 0 {
+			continue
+		}
+		rem := int32(0)
+		for k := int32(0); k < n.Count; k++ {
+			if !s.Nodes[n.First+k].Phase.Terminal() {
+				rem++
+			}
+		}
+		ix.remaining[id] = rem
+		if e.isLoop(s, id) {
+			c := n.Count
+			for k := int32(0); k < n.Count; k++ {
+				if s.Nodes[n.First+k].Phase == Pending {
+					c = k
+					break
+				}
+			}
+			ix.cursor[id] = c
+			st.loops = append(st.loops, id)
+			continue
+		}
+		dag := e.dagOf(s, id)
+		for k := int32(0); k < n.Count; k++ {
+			c := n.First + k
+			if s.Nodes[c].Phase != Pending {
+				continue
+			}
+			w := int32(0)
+			for _, d := range dag.Tasks[k].Deps {
+				if !s.Nodes[n.First+int32(d)].Phase.Terminal() {
+					w++
+				}
+			}
+			ix.waiting[c] = w
+			if w == 0 {
+				st.work = append(st.work, c)
+			}
+		}
+		if rem == 0 {
+			st.finish = append(st.finish, id)
+		}
 	}
-	st.dirty[i] = true
-	st.order = append(st.order, i)
+	return ix
+}
+
+// usersOf returns, for each task of dag, the tasks that depend on it.
+func (ix *index) usersOf(dag *pipeline.DAG) [][]int {
+	if u, ok := ix.users[dag]; ok {
+		return u
+	}
+	u := make([][]int, len(dag.Tasks))
+	for _, t := range dag.Tasks {
+		for _, d := range t.Deps {
+			u[d] = append(u[d], t.Index)
+		}
+	}
+	ix.users[dag] = u
+	return u
 }
 
 func (st *stepper) setPhase(i int32, p Phase, msg string) {
-	n := &st.s.Nodes[i]
-	if n.Phase == Running && p != Running && st.e.isContainer(st.s, i) {
-		st.s.running--
+	s, ix := st.s, st.ix
+	n := &s.Nodes[i]
+	old := n.Phase
+	container := st.e.isContainer(s, i)
+	if old == Running && container {
+		ix.running--
 	}
-	if p == Running && n.Phase != Running && st.e.isContainer(st.s, i) {
-		st.s.running++
+	if p == Running && container {
+		ix.running++
+	}
+	delete(ix.timers, i)
+	if p == Waiting || (p == Running && container && st.e.task(s, i).Timeout > 0) {
+		ix.timers[i] = true
+	}
+	if p == Ready {
+		ix.ready = append(ix.ready, i)
 	}
 	n.Phase = p
 	if msg != "" {
 		n.Message = msg
 	}
-	if p == Running && n.Begin == 0 {
+	if p == Running && old == Pending {
 		n.Begin = st.now
+		n.Attempt = 1 // a DAG or loop runs once; containers count in launch
 	}
 	if p.Terminal() {
 		n.End = st.now
-		if n.Begin == 0 {
+		if old == Pending {
 			n.Begin = st.now
+			if p == Succeeded {
+				n.Attempt = 1 // an importer
+			}
 		}
-		st.markDirty(n.Parent)
+		delete(ix.waiting, i)
+		delete(ix.remaining, i)
+		delete(ix.cursor, i)
+		if !s.CancelRequested {
+			st.terminated(i)
+		}
 	}
-	st.res.Changes = append(st.res.Changes, Change{Node: i, Path: st.e.Path(st.s, i), Phase: p, Cached: n.Cached, Attempt: n.Attempt, Message: n.Message})
+	st.res.Changes = append(st.res.Changes, Change{Node: i, Path: st.e.Path(s, i), Phase: p, Cached: n.Cached, Attempt: n.Attempt, Message: n.Message})
+}
+
+// terminated updates the parent's counters when node i is done.
+func (st *stepper) terminated(i int32) {
+	s, ix := st.s, st.ix
+	p := s.Nodes[i].Parent
+	if p < 0 {
+		return
+	}
+	ix.remaining[p]--
+	if ix.remaining[p] <= 0 {
+		st.finish = append(st.finish, p)
+	}
+	if st.e.isLoop(s, p) {
+		st.loops = append(st.loops, p)
+		return
+	}
+	dag := st.e.dagOf(s, p)
+	first := s.Nodes[p].First
+	for _, u := range ix.usersOf(dag)[s.Nodes[i].Task] {
+		c := first + int32(u)
+		if w, ok := ix.waiting[c]; ok {
+			ix.waiting[c] = w - 1
+			if w-1 <= 0 {
+				st.work = append(st.work, c)
+			}
+		}
+	}
 }
 
 func (st *stepper) apply(ev Event) {
@@ -284,104 +421,103 @@ func (st *stepper) cancelAll() {
 		}
 		st.setPhase(int32(i), Cancelled, "run cancelled")
 	}
+	st.ix.ready = nil
 }
 
 func (st *stepper) expireTimers() {
 	s := st.s
-	for i := range s.Nodes {
+	for _, i := range sortedIDs(st.ix.timers) {
 		n := &s.Nodes[i]
 		switch n.Phase {
 		case Waiting:
 			if n.Wake <= st.now {
 				n.Wake = 0
-				st.setPhase(int32(i), Ready, "")
-				st.ready = append(st.ready, int32(i))
+				st.setPhase(i, Ready, "")
 			}
 		case Running:
-			if !st.e.isContainer(s, int32(i)) {
-				continue
-			}
-			if t := st.e.task(s, int32(i)); t.Timeout > 0 && st.now-n.attemptBegin() >= t.Timeout.Milliseconds() {
-				st.res.Actions = append(st.res.Actions, Action{Kind: CancelTask, Node: int32(i), Attempt: n.Attempt})
-				st.attemptFailed(int32(i), fmt.Sprintf("timed out after %s", t.Timeout))
+			if t := st.e.task(s, i); t.Timeout > 0 && st.now-n.Begin >= t.Timeout.Milliseconds() {
+				st.res.Actions = append(st.res.Actions, Action{Kind: CancelTask, Node: i, Attempt: n.Attempt})
+				st.attemptFailed(i, fmt.Sprintf("timed out after %s", t.Timeout))
 			}
 		}
 	}
 }
 
-// attemptBegin is when the current attempt started; Begin is overwritten
-// at each attempt's start, so it is the attempt's start.
-func (n *Node) attemptBegin() int64 { return n.Begin }
-
 func (st *stepper) nextWake() time.Time {
 	s := st.s
 	var wake int64
-	for i := range s.Nodes {
+	for i := range st.ix.timers {
 		n := &s.Nodes[i]
 		var at int64
-		switch {
-		case n.Phase == Waiting:
+		switch n.Phase {
+		case Waiting:
 			at = n.Wake
-		case n.Phase == Running && st.e.isContainer(s, int32(i)):
-			if t := st.e.task(s, int32(i)); t.Timeout > 0 {
-				at = n.attemptBegin() + t.Timeout.Milliseconds()
-			}
+		case Running:
+			at = n.Begin + st.e.task(s, i).Timeout.Milliseconds()
 		}
-		if at > 0 && (wake == 0 || at < wake) {
+		if wake == 0 || at < wake {
 			wake = at
 		}
 	}
-	if wake == 0 {
+	if len(st.ix.timers) == 0 {
 		return time.Time{}
 	}
 	return time.UnixMilli(s.Start + wake)
 }
 
-// settle advances dirty DAG and loop nodes until nothing moves.
+// settle advances nodes until nothing moves.
 func (st *stepper) settle() {
-	for len(st.order) > 0 {
-		i := st.order[0]
-		st.order = st.order[1:]
-		delete(st.dirty, i)
-		st.advance(i)
+	for len(st.work) > 0 || len(st.finish) > 0 || len(st.loops) > 0 {
+		switch {
+		case len(st.work) > 0:
+			c := st.work[0]
+			st.work = st.work[1:]
+			if st.s.Nodes[c].Phase == Pending && st.ix.waiting[c] <= 0 {
+				delete(st.ix.waiting, c)
+				st.tryStart(c, st.e.task(st.s, c))
+			}
+		case len(st.loops) > 0:
+			l := st.loops[0]
+			st.loops = st.loops[1:]
+			st.advanceLoop(l)
+		default:
+			d := st.finish[0]
+			st.finish = st.finish[1:]
+			if n := &st.s.Nodes[d]; n.Phase == Running && st.ix.remaining[d] <= 0 {
+				if st.e.isLoop(st.s, d) {
+					st.finishLoop(d)
+				} else {
+					st.finishDAG(d, st.e.dagOf(st.s, d))
+				}
+			}
+		}
 	}
 }
 
-// launch starts ready container nodes while slots are free. Ready nodes
-// left over from earlier steps (no free slot then) come first, in index
-// order, so that the run makes progress in a stable order.
+// launch starts ready container nodes, oldest first, while slots are free.
 func (st *stepper) launch() {
-	s := st.s
-	seen := map[int32]bool{}
-	var queue []int32
-	for i := range s.Nodes {
-		if s.Nodes[i].Phase == Ready {
-			queue = append(queue, int32(i))
-			seen[int32(i)] = true
+	s, ix := st.s, st.ix
+	for len(ix.ready) > 0 {
+		if st.e.opts.MaxParallel > 0 && ix.running >= st.e.opts.MaxParallel {
+			break
 		}
-	}
-	for _, i := range st.ready {
-		if !seen[i] && s.Nodes[i].Phase == Ready {
-			queue = append(queue, i)
-		}
-	}
-	for _, i := range queue {
-		if st.e.opts.MaxParallel > 0 && s.running >= st.e.opts.MaxParallel {
-			return
+		i := ix.ready[0]
+		ix.ready = ix.ready[1:]
+		if s.Nodes[i].Phase != Ready {
+			continue
 		}
 		run, err := st.taskRun(i)
 		if err != nil {
 			st.setPhase(i, Failed, err.Error())
+			st.settle()
 			continue
 		}
 		n := &s.Nodes[i]
 		n.Attempt++
 		n.Begin = st.now
 		st.setPhase(i, Running, "")
+		n = &s.Nodes[i]
 		st.res.Actions = append(st.res.Actions, Action{Kind: StartTask, Node: i, Attempt: n.Attempt, Task: run})
-	}
-	if len(st.order) > 0 {
-		st.settle()
 	}
 }
 
@@ -401,43 +537,6 @@ func (st *stepper) finishRun() {
 	}
 }
 
-// advance moves a DAG, iteration or loop node.
-func (st *stepper) advance(i int32) {
-	s := st.s
-	n := &s.Nodes[i]
-	if n.Phase.Terminal() {
-		return
-	}
-	if st.e.isLoop(s, i) {
-		st.advanceLoop(i)
-		return
-	}
-	dag := st.e.dagOf(s, i)
-	if dag == nil {
-		return
-	}
-	if n.Phase == Pending {
-		if i != 0 {
-			return // DAG tasks and iterations are started by their parent
-		}
-		st.startDAG(i)
-		n = &s.Nodes[i]
-	}
-	done := true
-	for k := int32(0); k < n.Count; k++ {
-		c := n.First + k
-		if s.Nodes[c].Phase == Pending {
-			st.tryStart(c, dag.Tasks[k])
-		}
-		if !s.Nodes[c].Phase.Terminal() {
-			done = false
-		}
-	}
-	if done {
-		st.finishDAG(i, dag)
-	}
-}
-
 // expand appends count children to node i.
 func (st *stepper) expand(i int32, count int, mk func(k int) Node) {
 	s := st.s
@@ -446,6 +545,10 @@ func (st *stepper) expand(i int32, count int, mk func(k int) Node) {
 		s.Nodes = append(s.Nodes, mk(k))
 	}
 	s.Nodes[i].First, s.Nodes[i].Count = first, int32(count)
+	st.ix.remaining[i] = int32(count)
+	if count == 0 {
+		st.finish = append(st.finish, i)
+	}
 }
 
 // startDAG creates the children of a DAG or iteration node and runs it.
@@ -454,33 +557,37 @@ func (st *stepper) startDAG(i int32) {
 	st.expand(i, len(dag.Tasks), func(k int) Node {
 		return Node{Parent: i, Task: int32(k), Iter: -1, First: -1}
 	})
+	first := st.s.Nodes[i].First
+	for k, t := range dag.Tasks {
+		c := first + int32(k)
+		st.ix.waiting[c] = int32(len(t.Deps))
+		if len(t.Deps) == 0 {
+			st.work = append(st.work, c)
+		}
+	}
 	st.setPhase(i, Running, "")
-	st.markDirty(i)
 }
 
+// advanceLoop starts iterations while the parallelism limit allows.
 func (st *stepper) advanceLoop(i int32) {
-	s := st.s
+	s, ix := st.s, st.ix
 	n := &s.Nodes[i]
-	t := st.e.task(s, i)
-	running := 0
-	done := true
-	for k := int32(0); k < n.Count; k++ {
-		if p := s.Nodes[n.First+k].Phase; p == Running {
-			running++
-		}
+	if n.Phase != Running {
+		return
 	}
-	for k := int32(0); k < n.Count; k++ {
-		c := n.First + k
-		if s.Nodes[c].Phase == Pending && (t.Loop.ParallelismLimit == 0 || running < t.Loop.ParallelismLimit) {
-			running++
-			st.startDAG(c)
+	limit := int32(st.e.task(s, i).Loop.ParallelismLimit)
+	for {
+		cur := ix.cursor[i]
+		if cur >= n.Count {
+			return
 		}
-		if !s.Nodes[c].Phase.Terminal() {
-			done = false
+		running := cur - (n.Count - ix.remaining[i])
+		if limit > 0 && running >= limit {
+			return
 		}
-	}
-	if done {
-		st.finishLoop(i)
+		ix.cursor[i] = cur + 1
+		st.startDAG(n.First + cur)
+		n = &s.Nodes[i]
 	}
 }
 
@@ -492,17 +599,11 @@ func blocked(n *Node) bool {
 
 const upstreamPrefix = "upstream "
 
-// tryStart starts a pending task node of a DAG when its dependencies are done.
+// tryStart starts a pending task node of a DAG whose dependencies are done.
 func (st *stepper) tryStart(c int32, t *pipeline.Task) {
 	s := st.s
 	parent := s.Nodes[c].Parent
 	first := s.Nodes[parent].First
-	for _, d := range t.Deps {
-		dn := &s.Nodes[first+int32(d)]
-		if !dn.Phase.Terminal() {
-			return
-		}
-	}
 	if !t.RunsOnUpstreamFailure {
 		for _, d := range t.Deps {
 			if dn := &s.Nodes[first+int32(d)]; blocked(dn) {
@@ -542,7 +643,6 @@ func (st *stepper) tryStart(c int32, t *pipeline.Task) {
 		st.runImporter(c, comp, params)
 	default:
 		st.setPhase(c, Ready, "")
-		st.ready = append(st.ready, c)
 	}
 }
 
@@ -554,7 +654,7 @@ func (st *stepper) startLoop(c int32, t *pipeline.Task, params map[string]any, a
 		s.Nodes[c].ItemArtifacts = arts[t.Loop.InputArtifact]
 		count = len(s.Nodes[c].ItemArtifacts)
 	case t.Loop.Raw != nil:
-		s.Nodes[c].Items = t.Loop.Raw
+		// Literal items stay in the plan; the state does not repeat them.
 		count = len(t.Loop.Raw)
 	default:
 		v := params[t.Loop.InputParameter]
@@ -576,8 +676,9 @@ func (st *stepper) startLoop(c int32, t *pipeline.Task, params map[string]any, a
 		count = len(list)
 	}
 	st.expand(c, count, func(k int) Node { return Node{Parent: c, Task: -1, Iter: int32(k), First: -1} })
+	st.ix.cursor[c] = 0
 	st.setPhase(c, Running, "")
-	st.markDirty(c)
+	st.loops = append(st.loops, c)
 }
 
 func (st *stepper) runImporter(c int32, comp *pipeline.Component, params map[string]any) {
@@ -592,7 +693,6 @@ func (st *stepper) runImporter(c int32, comp *pipeline.Component, params map[str
 	}
 	n := &st.s.Nodes[c]
 	n.Artifacts = map[string][]Artifact{key: {{Name: key, URI: uri, SchemaTitle: im.TypeSchema.SchemaTitle, Metadata: im.Metadata}}}
-	n.Attempt = 1
 	st.setPhase(c, Succeeded, "")
 }
 
@@ -671,8 +771,22 @@ func (st *stepper) finishLoop(i int32) {
 			}
 		}
 	}
-	n.Params, n.Artifacts = params, arts
+	if len(params) > 0 {
+		n.Params = params
+	}
+	if len(arts) > 0 {
+		n.Artifacts = arts
+	}
 	st.setPhase(i, Succeeded, "")
+}
+
+func sortedIDs(m map[int32]bool) []int32 {
+	out := make([]int32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // taskRun builds the StartTask payload of container node i.

@@ -42,8 +42,8 @@ func (st *stepper) scopeOf(d int32) (*scope, error) {
 		sc = &scope{params: copyMap(params), arts: copyArts(arts)}
 		if loop.ItemArtifacts != nil && int(n.Iter) < len(loop.ItemArtifacts) {
 			sc.arts[lt.Loop.ItemInput] = []Artifact{loop.ItemArtifacts[n.Iter]}
-		} else if int(n.Iter) < len(loop.Items) {
-			item := loop.Items[n.Iter]
+		} else if items := loopItems(loop, lt); int(n.Iter) < len(items) {
+			item := items[n.Iter]
 			if def := lt.Component.Inputs.Parameters[lt.Loop.ItemInput]; def != nil && !st.e.opts.DryRun {
 				v, err := pipeline.CoerceParameter(def.ParameterType, item)
 				if err != nil {
@@ -305,4 +305,13 @@ func (s *State) Outputs() (map[string]any, map[string][]Artifact) {
 		return nil, nil
 	}
 	return s.Nodes[0].Params, s.Nodes[0].Artifacts
+}
+
+// loopItems are a loop's items: resolved ones from the state, literal ones
+// from the plan.
+func loopItems(loop *Node, t *pipeline.Task) []any {
+	if loop.Items != nil {
+		return loop.Items
+	}
+	return t.Loop.Raw
 }

@@ -133,36 +133,34 @@ type State struct {
 	// Nodes are all instances; Nodes[0] is the root DAG.
 	Nodes []Node
 
-	// running counts container nodes in flight, rebuilt on load.
-	running int
-	indexed bool
+	// idx is derived from Nodes and rebuilt after loading.
+	idx *index
 }
 
 // Clone returns a deep enough copy for callers that keep the previous state.
 func (s *State) Clone() *State {
 	c := *s
 	c.Nodes = append([]Node(nil), s.Nodes...)
+	c.idx = nil
 	return &c
 }
 
 type stateJSON struct {
-	RunID    string                  `json:"run"`
-	Start    int64                   `json:"start"`
-	Phase    RunPhase                `json:"phase"`
-	Message  string                  `json:"msg,omitempty"`
-	Params   map[string]any          `json:"params,omitempty"`
-	Cancel   bool                    `json:"cancel,omitempty"`
-	Phases   string                  `json:"p"`
-	Parent   []int32                 `json:"parent"`
-	Task     []int32                 `json:"task"`
-	Iter     map[string]int32        `json:"iter,omitempty"`
-	First    map[string][2]int32     `json:"children,omitempty"`
-	Attempt  map[string]int32        `json:"attempt,omitempty"`
-	Begin    []int64                 `json:"begin"`
-	Duration []int64                 `json:"dur"`
-	Wake     map[string]int64        `json:"wake,omitempty"`
-	Cached   []int32                 `json:"cached,omitempty"`
-	Details  map[string]*nodeDetails `json:"details,omitempty"`
+	RunID   string                  `json:"run"`
+	Start   int64                   `json:"start"`
+	Phase   RunPhase                `json:"phase"`
+	Message string                  `json:"msg,omitempty"`
+	Params  map[string]any          `json:"params,omitempty"`
+	Cancel  bool                    `json:"cancel,omitempty"`
+	Phases  string                  `json:"p"`
+	Parents []int32                 `json:"parents"`
+	Loops   []int32                 `json:"loops,omitempty"`
+	Begin   []int64                 `json:"begin"`
+	Dur     []int64                 `json:"dur"`
+	Attempt map[string]int32        `json:"attempt,omitempty"`
+	Wake    map[string]int64        `json:"wake,omitempty"`
+	Cached  []int32                 `json:"cached,omitempty"`
+	Details map[string]*nodeDetails `json:"details,omitempty"`
 }
 
 type nodeDetails struct {
@@ -173,37 +171,34 @@ type nodeDetails struct {
 	ItemArtifacts []Artifact            `json:"itemArtifacts,omitempty"`
 }
 
-// MarshalJSON writes the columnar form: one string of phase letters and
-// dense integer arrays for the fields every node has; sparse maps keyed by
-// node index for the rest.
+// MarshalJSON writes the compact form. Everything that follows from the
+// creation order is left out: children of a node are contiguous and in
+// task order, so a node's task index, iteration number and children are
+// recomputed from the parents column, which is run-length encoded
+// (triples: parent, run length, how many following parents repeat the run
+// with parent+1). Start times are deltas from the previous node's, and
+// durations are stored instead of end times, so most numbers are short.
 func (s *State) MarshalJSON() ([]byte, error) {
 	n := len(s.Nodes)
 	j := stateJSON{
 		RunID: s.RunID, Start: s.Start, Phase: s.Phase, Message: s.Message, Params: s.Params, Cancel: s.CancelRequested,
-		Parent: make([]int32, n), Task: make([]int32, n), Begin: make([]int64, n), Duration: make([]int64, n),
+		Begin: make([]int64, n), Dur: make([]int64, n), Parents: []int32{},
 	}
 	phases := make([]byte, n)
+	var prevBegin int64
 	for i := range s.Nodes {
 		nd := &s.Nodes[i]
 		key := strconv.Itoa(i)
 		phases[i] = phaseCodes[nd.Phase]
-		j.Parent[i], j.Task[i], j.Begin[i] = nd.Parent, nd.Task, nd.Begin
+		j.Begin[i] = nd.Begin - prevBegin
+		prevBegin = nd.Begin
 		if nd.End > 0 {
-			j.Duration[i] = nd.End - nd.Begin
+			j.Dur[i] = nd.End - nd.Begin + 1
 		}
-		if nd.Iter >= 0 {
-			if j.Iter == nil {
-				j.Iter = map[string]int32{}
-			}
-			j.Iter[key] = nd.Iter
+		if nd.First >= 0 && nd.Count > 0 && nd.Task >= 0 && nd.Iter < 0 && s.Nodes[nd.First].Iter >= 0 {
+			j.Loops = append(j.Loops, int32(i))
 		}
-		if nd.First >= 0 {
-			if j.First == nil {
-				j.First = map[string][2]int32{}
-			}
-			j.First[key] = [2]int32{nd.First, nd.Count}
-		}
-		if nd.Attempt != inferredAttempt(nd.Begin, nd.End) {
+		if nd.Attempt != inferredAttempt(nd.Phase) {
 			if j.Attempt == nil {
 				j.Attempt = map[string]int32{}
 			}
@@ -226,6 +221,26 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		}
 	}
 	j.Phases = string(phases)
+	// Runs of equal parents, then runs of runs whose parent grows by one.
+	type run struct{ parent, length int32 }
+	var runs []run
+	for i := 1; i < n; i++ {
+		p := s.Nodes[i].Parent
+		if len(runs) > 0 && runs[len(runs)-1].parent == p {
+			runs[len(runs)-1].length++
+			continue
+		}
+		runs = append(runs, run{p, 1})
+	}
+	for k := 0; k < len(runs); {
+		r := runs[k]
+		rep := int32(1)
+		for k+int(rep) < len(runs) && runs[k+int(rep)].parent == r.parent+rep && runs[k+int(rep)].length == r.length {
+			rep++
+		}
+		j.Parents = append(j.Parents, r.parent, r.length, rep)
+		k += int(rep)
+	}
 	return json.Marshal(j)
 }
 
@@ -236,37 +251,56 @@ func (s *State) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	n := len(j.Phases)
-	if len(j.Parent) != n || len(j.Task) != n || len(j.Begin) != n || len(j.Duration) != n {
-		return fmt.Errorf("decoding engine state: column lengths differ (%d nodes)", n)
+	if len(j.Begin) != n || len(j.Dur) != n || len(j.Parents)%3 != 0 {
+		return fmt.Errorf("decoding engine state: columns do not match %d nodes", n)
 	}
 	*s = State{RunID: j.RunID, Start: j.Start, Phase: j.Phase, Message: j.Message, Params: j.Params, CancelRequested: j.Cancel, Nodes: make([]Node, n)}
+	var begin int64
 	for i := range s.Nodes {
 		p := strings.IndexByte(phaseCodes, j.Phases[i])
 		if p < 0 {
 			return fmt.Errorf("decoding engine state: node %d has unknown phase %q", i, j.Phases[i])
 		}
-		nd := Node{Parent: j.Parent[i], Task: j.Task[i], Iter: -1, First: -1, Phase: Phase(p), Attempt: 0, Begin: j.Begin[i]}
-		if j.Duration[i] > 0 {
-			nd.End = nd.Begin + j.Duration[i]
+		begin += j.Begin[i]
+		nd := Node{Parent: -1, Task: -1, Iter: -1, First: -1, Phase: Phase(p), Begin: begin}
+		if j.Dur[i] > 0 {
+			nd.End = begin + j.Dur[i] - 1
 		}
+		nd.Attempt = inferredAttempt(nd.Phase)
 		s.Nodes[i] = nd
 	}
-	for k, v := range j.Iter {
-		i, err := nodeKey(k, n)
-		if err != nil {
-			return err
+	next := 1
+	for k := 0; k < len(j.Parents); k += 3 {
+		parent, length, rep := j.Parents[k], j.Parents[k+1], j.Parents[k+2]
+		for r := int32(0); r < rep; r++ {
+			for l := int32(0); l < length; l++ {
+				if next >= n || parent+r < 0 || int(parent+r) >= next {
+					return fmt.Errorf("decoding engine state: bad parent run at node %d", next)
+				}
+				s.Nodes[next].Parent = parent + r
+				next++
+			}
 		}
-		s.Nodes[i].Iter = v
 	}
-	for k, v := range j.First {
-		i, err := nodeKey(k, n)
-		if err != nil {
-			return err
+	if next != n && n > 0 {
+		return fmt.Errorf("decoding engine state: parents cover %d of %d nodes", next, n)
+	}
+	loops := map[int32]bool{}
+	for _, l := range j.Loops {
+		loops[l] = true
+	}
+	for i := 1; i < n; i++ {
+		nd := &s.Nodes[i]
+		par := &s.Nodes[nd.Parent]
+		if par.First < 0 {
+			par.First = int32(i)
 		}
-		s.Nodes[i].First, s.Nodes[i].Count = v[0], v[1]
-	}
-	for i := range s.Nodes {
-		s.Nodes[i].Attempt = inferredAttempt(s.Nodes[i].Begin, s.Nodes[i].End)
+		par.Count++
+		if loops[nd.Parent] {
+			nd.Iter = int32(i) - par.First
+		} else {
+			nd.Task = int32(i) - par.First
+		}
 	}
 	for k, v := range j.Attempt {
 		i, err := nodeKey(k, n)
@@ -307,21 +341,12 @@ func nodeKey(k string, n int) (int, error) {
 	return i, nil
 }
 
-// reindex rebuilds the counters that are not serialised.
-func (s *State) reindex(isContainer func(i int) bool) {
-	s.running = 0
-	for i := range s.Nodes {
-		if s.Nodes[i].Phase == Running && isContainer(i) {
-			s.running++
-		}
-	}
-	s.indexed = true
-}
-
 // inferredAttempt is the attempt count the compact form leaves out: one
-// for a node that has started, zero otherwise.
-func inferredAttempt(begin, end int64) int32 {
-	if begin > 0 || end > 0 {
+// for a node that has run (DAG and loop nodes count as one attempt), zero
+// otherwise. Only the exceptions (retries, cancelled attempts) are stored.
+func inferredAttempt(p Phase) int32 {
+	switch p {
+	case Running, Waiting, Succeeded, Failed:
 		return 1
 	}
 	return 0
