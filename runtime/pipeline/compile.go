@@ -79,9 +79,45 @@ func (c *compiler) compile() (*Plan, error) {
 	}
 	c.define(c.plan.Root, s.Root, "root")
 	if err := c.sink.err(); err != nil {
+		c.attributeToTasks()
 		return nil, err
 	}
 	return c.plan, nil
+}
+
+// attributeToTasks names a task for problems found in a leaf component's
+// definition (its executor, its placeholders), because users think in
+// tasks: the first task (by DAG, then name) that runs the component.
+func (c *compiler) attributeToTasks() {
+	type user struct{ dag, task string }
+	users := map[string]user{}
+	dags := map[string]*DAGSpec{}
+	if c.spec.Root != nil && c.spec.Root.DAG != nil {
+		dags[rootComponent] = c.spec.Root.DAG
+	}
+	for name, comp := range c.spec.Components {
+		if comp != nil && comp.DAG != nil {
+			dags[name] = comp.DAG
+		}
+	}
+	for _, dn := range sortedKeys(dags) {
+		for _, tn := range sortedKeys(dags[dn].Tasks) {
+			if t := dags[dn].Tasks[tn]; t != nil {
+				if _, seen := users[t.ComponentRef.Name]; !seen {
+					users[t.ComponentRef.Name] = user{dn, tn}
+				}
+			}
+		}
+	}
+	for _, e := range c.sink.errs {
+		comp := c.spec.Components[e.Component]
+		if e.Task != "" || comp == nil || comp.DAG != nil {
+			continue
+		}
+		if u, ok := users[e.Component]; ok {
+			e.Component, e.Task = u.dag, u.task
+		}
+	}
 }
 
 func (c *compiler) declare(name string, spec *ComponentSpec) *Component {
@@ -582,7 +618,7 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 		}
 		if want == TypeTaskFinalStatus && got != TypeTaskFinalStatus {
 			add(field, sub, "input of type %s must be bound with taskFinalStatus", want)
-		} else if got != "" && want != "" && !typesCompatible(got, want) {
+		} else if got.Valid() && want.Valid() && !typesCompatible(got, want) {
 			add(field, sub, "type mismatch: %s value for a %s input", got, want)
 		}
 	}
