@@ -40,6 +40,9 @@ func (d *dryExecutor) Start(_ context.Context, a engine.Action) {
 	if t := a.Task.Task; t.ConditionText != "" {
 		fmt.Fprintf(d.out, "   when:    %s\n", t.ConditionText)
 	}
+	if t := a.Task.Task; t.RunsOnUpstreamFailure {
+		fmt.Fprintf(d.out, "   exit handler: runs whatever its upstream did\n")
+	}
 	if t := a.Task.Task; t.Retry.MaxRetries > 0 {
 		fmt.Fprintf(d.out, "   retries: %d\n", t.Retry.MaxRetries)
 	}
