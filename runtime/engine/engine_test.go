@@ -523,3 +523,73 @@ func TestBindParameterErrors(t *testing.T) {
 		t.Fatalf("errors %v", err)
 	}
 }
+
+func TestImporterArtifactIteratorAndOneOf(t *testing.T) {
+	plan := loadFixture(t, "importer_artifact_loop.yaml")
+	for _, tc := range []struct {
+		n    float64
+		said string
+	}{{3, "small"}, {30, "big"}} {
+		var used []string
+		h := newHarness(t, plan, Options{}, map[string]any{"source": "gs://bucket/base.csv", "n": tc.n}, func(a Action) *Event {
+			switch a.Task.Name {
+			case "make":
+				if base := a.Task.Artifacts["base"]; len(base) != 1 || base[0].URI != "gs://bucket/base.csv" || base[0].Metadata["source"] != "imported" {
+					return &Event{Message: fmt.Sprintf("bad base artifact %+v", base)}
+				}
+				uri := "gs://out/" + a.Task.Path + "/out"
+				return &Event{Succeeded: true, Artifacts: map[string][]Artifact{"out": {{Name: "out", URI: uri, SchemaTitle: "system.Dataset"}}}}
+			case "use":
+				used = append(used, a.Task.Artifacts["data"][0].URI)
+				return &Event{Succeeded: true, Params: map[string]any{"size": 2.0}}
+			case "say":
+				return &Event{Succeeded: true, Params: map[string]any{"said": a.Task.Params["text"]}}
+			case "say-2":
+				return &Event{Succeeded: true, Params: map[string]any{"said": a.Task.Params["text"]}}
+			}
+			return &Event{Message: "unexpected task " + a.Task.Name}
+		})
+		h.run()
+		if h.s.Phase != RunSucceeded {
+			t.Fatalf("run %s: %s", h.s.Phase, h.s.Message)
+		}
+		want := []string{"gs://out/for-loop-1[0]/make/out", "gs://out/for-loop-1[1]/make/out", "gs://out/for-loop-1[2]/make/out"}
+		if !reflect.DeepEqual(used, want) {
+			t.Errorf("artifact iterations used %v, want %v", used, want)
+		}
+		params, arts := h.s.Outputs()
+		if params["said"] != tc.said {
+			t.Errorf("n=%v: OneOf output %v, want %s", tc.n, params["said"], tc.said)
+		}
+		if len(arts["made"]) != 3 || arts["made"][2].URI != want[2] {
+			t.Errorf("collected artifacts %+v", arts["made"])
+		}
+		if imp := h.node("importer"); imp.Phase != Succeeded || imp.Artifacts["artifact"][0].SchemaTitle != "system.Dataset" {
+			t.Errorf("importer %+v", imp)
+		}
+	}
+}
+
+func TestDryRunTakesEveryBranch(t *testing.T) {
+	plan := loadFixture(t, "importer_artifact_loop.yaml")
+	var started []string
+	h := newHarness(t, plan, Options{DryRun: true, MaxParallel: 1}, map[string]any{"source": "gs://b/x"}, func(a Action) *Event {
+		started = append(started, a.Task.Path)
+		ev := &Event{Succeeded: true, Params: map[string]any{}, Artifacts: map[string][]Artifact{}}
+		for name := range a.Task.Component.Outputs.Parameters {
+			ev.Params[name] = "{{" + a.Task.Path + "." + name + "}}"
+		}
+		for name := range a.Task.Component.Outputs.Artifacts {
+			ev.Artifacts[name] = []Artifact{{Name: name, URI: "gs://dry/" + a.Task.Path}}
+		}
+		return ev
+	})
+	h.run()
+	if h.s.Phase != RunSucceeded {
+		t.Fatalf("dry run %s: %s", h.s.Phase, h.s.Message)
+	}
+	want := "branches/condition-3/say,branches/condition-4/say-2,for-loop-1[0]/make,for-loop-1[1]/make,for-loop-1[2]/make,for-loop-2[0]/use,for-loop-2[1]/use,for-loop-2[2]/use"
+	if got := strings.Join(started, ","); got != want {
+		t.Errorf("dry run order\n got %s\nwant %s", got, want)
+	}
+}
