@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"gocloud.dev/blob"
 	// The drivers the pipeline root may name: file:// for local runs and
@@ -19,12 +20,17 @@ import (
 	"gocloud.dev/gcerrors"
 )
 
-// Store reads and writes artifacts under a pipeline root URL.
+// Store reads and writes artifacts under a pipeline root URL. It also
+// reads artifacts elsewhere (an importer may name any gs://, s3:// or
+// file:// URI), opening their buckets on demand.
 type Store struct {
 	root   *url.URL
 	bucket *blob.Bucket
 	// prefix is the key prefix of the root inside the bucket.
 	prefix string
+
+	mu     sync.Mutex
+	others map[string]*blob.Bucket
 }
 
 // OpenStore opens the pipeline root, e.g. file:///tmp/root,
@@ -61,8 +67,54 @@ func OpenStore(ctx context.Context, root string) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the bucket.
-func (s *Store) Close() error { return s.bucket.Close() }
+// Close releases the buckets.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.others {
+		b.Close()
+	}
+	return s.bucket.Close()
+}
+
+// locate returns the bucket and key of an artifact URI: the root's bucket
+// for URIs under the root, another bucket otherwise.
+func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, error) {
+	if key, err := s.key(uri); err == nil {
+		return s.bucket, key, nil
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, "", fmt.Errorf("parsing artifact URI %q: %w", uri, err)
+	}
+	var bucketURL, key string
+	switch u.Scheme {
+	case "file":
+		bucketURL, key = "file:///", strings.TrimLeft(u.Path, "/")
+	case "gs", "s3":
+		b := url.URL{Scheme: u.Scheme, Host: u.Host}
+		if u.Scheme == s.root.Scheme && u.Host == s.root.Host {
+			b.RawQuery = s.root.RawQuery // same endpoint (MinIO) as the root
+		}
+		bucketURL, key = b.String(), strings.TrimLeft(u.Path, "/")
+	default:
+		return nil, "", fmt.Errorf("artifact URI %q: unsupported scheme", uri)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.others[bucketURL]; ok {
+		return b, key, nil
+	}
+	b, err := blob.OpenBucket(ctx, bucketURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("opening bucket of %q: %w", uri, err)
+	}
+	if s.others == nil {
+		s.others = map[string]*blob.Bucket{}
+	}
+	s.others[bucketURL] = b
+	return b, key, nil
+}
 
 // URI returns the artifact URI of a key relative to the root.
 func (s *Store) URI(rel string) string {
@@ -139,16 +191,16 @@ func (s *Store) put(ctx context.Context, local, key string) error {
 // Download copies the artifact at uri (a single object, or every object
 // under it as a directory) to local.
 func (s *Store) Download(ctx context.Context, uri, local string) error {
-	key, err := s.key(uri)
+	bucket, key, err := s.locate(ctx, uri)
 	if err != nil {
 		return err
 	}
-	if err := s.get(ctx, key, local); err == nil {
+	if err := get(ctx, bucket, key, local); err == nil {
 		return nil
 	} else if gcerrors.Code(err) != gcerrors.NotFound {
 		return err
 	}
-	it := s.bucket.List(&blob.ListOptions{Prefix: key + "/"})
+	it := bucket.List(&blob.ListOptions{Prefix: key + "/"})
 	found := false
 	for {
 		obj, err := it.Next(ctx)
@@ -159,7 +211,7 @@ func (s *Store) Download(ctx context.Context, uri, local string) error {
 			return fmt.Errorf("listing %s: %w", uri, err)
 		}
 		found = true
-		if err := s.get(ctx, obj.Key, filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(obj.Key, key+"/")))); err != nil {
+		if err := get(ctx, bucket, obj.Key, filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(obj.Key, key+"/")))); err != nil {
 			return err
 		}
 	}
@@ -169,8 +221,8 @@ func (s *Store) Download(ctx context.Context, uri, local string) error {
 	return nil
 }
 
-func (s *Store) get(ctx context.Context, key, local string) error {
-	r, err := s.bucket.NewReader(ctx, key, nil)
+func get(ctx context.Context, bucket *blob.Bucket, key, local string) error {
+	r, err := bucket.NewReader(ctx, key, nil)
 	if err != nil {
 		return err
 	}

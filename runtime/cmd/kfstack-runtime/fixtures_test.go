@@ -138,3 +138,21 @@ func TestDryRunOwnFixtures(t *testing.T) {
 	}
 	mustContain(t, out, "1. flaky", "retries: 3", "2. report", "when:    inputs.parameter_values['greeting'] != ''", "2 task(s) would run")
 }
+
+func TestRunImporterAndArtifactLoop(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "base.csv")
+	os.WriteFile(src, []byte("header\n"), 0o644)
+	outDir := t.TempDir()
+	code, out := runCLI(t, "run", ownFixture("importer_artifact_loop.yaml"), "--output-dir", outDir, "--run-id", "imp", "--param", "source=file://"+src, "--param", "n=42")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mustContain(t, out, `said = "big"`, "for-loop-2[2]/use", "branches/condition-4                     Skipped")
+	if n := strings.Count(out, "made -> file://"); n != 3 {
+		t.Errorf("%d collected artifacts listed, want 3:\n%s", n, out)
+	}
+	made, err := os.ReadFile(filepath.Join(outDir, "artifacts", "importer-artifact-loop", "imp", "for-loop-1", "1", "make", "out"))
+	if err != nil || string(made) != "header\nb\n" {
+		t.Errorf("made artifact %q, %v", made, err)
+	}
+}
