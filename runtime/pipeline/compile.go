@@ -975,3 +975,21 @@ func LoadAny(data []byte) (*Plan, error) {
 	}
 	return Load(data)
 }
+
+// NewContainerComponent compiles a single container component outside any
+// pipeline, for the in-pod launcher, which receives one task's definition.
+func NewContainerComponent(name string, inputs, outputs InterfaceDefinitions, container *ContainerSpec) (*Component, error) {
+	const label = "exec"
+	c := &compiler{
+		spec: &PipelineSpec{DeploymentSpec: DeploymentSpec{Executors: map[string]*ExecutorSpec{label: {Container: container}}}},
+		sink: &errorSink{},
+		plan: &Plan{Components: map[string]*Component{}},
+	}
+	spec := &ComponentSpec{InputDefinitions: &inputs, OutputDefinitions: &outputs, ExecutorLabel: label}
+	comp := c.declare(name, spec)
+	c.define(comp, spec, "component")
+	if err := c.sink.err(); err != nil {
+		return nil, err
+	}
+	return comp, nil
+}

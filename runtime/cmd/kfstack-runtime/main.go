@@ -1,6 +1,6 @@
 // Command kfstack-runtime is the kfstack runtime: one binary whose
-// subcommands run a pipeline locally (`run`), and, in the cluster, the
-// controller and the in-pod launcher.
+// subcommands run a pipeline locally (`run`) and run one task inside a task
+// pod (`launch`); the controller joins them as another subcommand.
 package main
 
 import (
@@ -19,7 +19,8 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run": {summary: "run a pipeline file locally (KFP IR YAML/JSON or native DAG)", run: runCommand},
+	"run":    {summary: "run a pipeline file locally (KFP IR YAML/JSON or native DAG)", run: runCommand},
+	"launch": {summary: "run one task attempt inside a task pod (used by the pod executor)", run: launchCommand},
 }
 
 func main() {
