@@ -126,10 +126,8 @@ type TaskRun struct {
 
 // Change records a node's phase change, for progress output.
 type Change struct {
-	// Node is the node.
+	// Node is the node; Engine.Path names it.
 	Node int32
-	// Path is its path.
-	Path string
 	// Phase is its new phase.
 	Phase Phase
 	// Cached is set for cache hits.
@@ -340,7 +338,7 @@ func (st *stepper) setPhase(i int32, p Phase, msg string) {
 			st.terminated(i)
 		}
 	}
-	st.res.Changes = append(st.res.Changes, Change{Node: i, Path: st.e.Path(s, i), Phase: p, Cached: n.Cached, Attempt: n.Attempt, Message: n.Message})
+	st.res.Changes = append(st.res.Changes, Change{Node: i, Phase: p, Cached: n.Cached, Attempt: n.Attempt, Message: n.Message})
 }
 
 // terminated updates the parent's counters when node i is done.

@@ -454,7 +454,7 @@ func TestDriveWithCache(t *testing.T) {
 		x := &chanExecutor{events: make(chan Event)}
 		e.Drive(context.Background(), s, x, cache, func(s *State, c Change) {
 			if c.Cached {
-				cached = append(cached, c.Path)
+				cached = append(cached, e.Path(s, c.Node))
 			}
 		})
 		if s.Phase != RunSucceeded {

@@ -67,19 +67,20 @@ func dryRun(eng *engine.Engine, s *engine.State, cfg launcher.Config, out io.Wri
 			return
 		}
 		t := eng.Task(s, c.Node)
+		path := eng.Path(s, c.Node)
 		switch {
 		case c.Phase == engine.Running && t != nil && t.Loop != nil && s.Nodes[c.Node].Iter < 0:
-			fmt.Fprintf(out, "-- %s: ParallelFor over %d item(s)", c.Path, s.Nodes[c.Node].Count)
+			fmt.Fprintf(out, "-- %s: ParallelFor over %d item(s)", path, s.Nodes[c.Node].Count)
 			if t.Loop.ParallelismLimit > 0 {
 				fmt.Fprintf(out, ", parallelism %d", t.Loop.ParallelismLimit)
 			}
 			fmt.Fprintln(out)
 		case c.Phase == engine.Running && t != nil && s.Nodes[c.Node].Iter < 0 && t.ConditionText != "":
-			fmt.Fprintf(out, "-- %s: runs when %s\n", c.Path, t.ConditionText)
+			fmt.Fprintf(out, "-- %s: runs when %s\n", path, t.ConditionText)
 		case c.Phase == engine.Running && t != nil && s.Nodes[c.Node].Iter < 0 && t.RunsOnUpstreamFailure:
-			fmt.Fprintf(out, "-- %s: exit handler, runs whatever its upstream did\n", c.Path)
+			fmt.Fprintf(out, "-- %s: exit handler, runs whatever its upstream did\n", path)
 		case c.Phase == engine.Failed || c.Phase == engine.Skipped:
-			fmt.Fprintf(out, "-- %s: %s: %s\n", c.Path, c.Phase, c.Message)
+			fmt.Fprintf(out, "-- %s: %s: %s\n", path, c.Phase, c.Message)
 		}
 	})
 	if d.err != nil || s.Phase != engine.RunSucceeded {

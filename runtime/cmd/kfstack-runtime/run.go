@@ -150,7 +150,7 @@ func printChange(w io.Writer, eng *engine.Engine, s *engine.State, c engine.Chan
 	if c.Node == 0 || c.Phase == engine.Ready {
 		return
 	}
-	line := fmt.Sprintf("%s %-40s %s", time.Now().Format("15:04:05"), c.Path, c.Phase)
+	line := fmt.Sprintf("%s %-40s %s", time.Now().Format("15:04:05"), eng.Path(s, c.Node), c.Phase)
 	switch {
 	case c.Phase == engine.Running && eng.IsContainer(s, c.Node):
 		line += fmt.Sprintf(" (attempt %d)", c.Attempt)
