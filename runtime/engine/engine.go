@@ -153,12 +153,30 @@ type Result struct {
 // Step starts the tasks.
 func (e *Engine) Start(runID string, params map[string]any, now time.Time) (*State, error) {
 	bound, err := e.plan.BindParameters(params)
+	if err != nil && e.opts.DryRun {
+		bound, err = e.symbolicParameters(bound, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s := &State{RunID: runID, Start: now.UnixMilli(), Phase: RunRunning, Params: bound}
 	s.Nodes = append(s.Nodes, Node{Parent: -1, Task: -1, Iter: -1, First: -1})
 	return s, nil
+}
+
+// symbolicParameters lets a dry run go ahead without values for required
+// parameters: each shows as {{name}} in the printed commands.
+func (e *Engine) symbolicParameters(bound map[string]any, bindErr error) (map[string]any, error) {
+	for _, fe := range pipeline.AsErrorList(bindErr) {
+		if !errors.Is(fe, pipeline.ErrMissingParameter) {
+			return nil, bindErr
+		}
+	}
+	for _, fe := range pipeline.AsErrorList(bindErr) {
+		name := strings.TrimSuffix(strings.TrimPrefix(fe.Field, `parameters["`), `"]`)
+		bound[name] = "{{" + name + "}}"
+	}
+	return bound, nil
 }
 
 // stepper carries one Step's bookkeeping.

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -193,9 +194,13 @@ type Toleration struct {
 	Effect string `json:"effect,omitempty" yaml:"effect"`
 }
 
+// ErrMissingParameter marks a required run parameter without a value.
+var ErrMissingParameter = errors.New("missing parameter")
+
 // BindParameters checks run parameters against the pipeline's inputs and
 // returns the value of every root input parameter, defaults included.
-// Values given as text (command-line flags) are parsed by type.
+// Values given as text (command-line flags) are parsed by type. On error
+// the values that did bind are returned with it.
 func (p *Plan) BindParameters(given map[string]any) (map[string]any, error) {
 	var errs ErrorList
 	out := map[string]any{}
@@ -224,11 +229,11 @@ func (p *Plan) BindParameters(given map[string]any) (map[string]any, error) {
 		case def.DefaultValue != nil:
 			out[name] = def.DefaultValue
 		case !def.IsOptional:
-			errs = append(errs, &FieldError{Field: fmt.Sprintf("parameters[%q]", name), Err: fmt.Errorf("required %s parameter is not set", def.ParameterType)})
+			errs = append(errs, &FieldError{Field: fmt.Sprintf("parameters[%q]", name), Err: fmt.Errorf("required %s parameter is not set: %w", def.ParameterType, ErrMissingParameter)})
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return out, errs
 	}
 	return out, nil
 }

@@ -152,9 +152,9 @@ func TestDryRunSharedPipelines(t *testing.T) {
 		order    []string
 		contains []string
 	}{
-		"arguments_parameters.yaml":           {[]string{"param2=x"}, []string{"echo"}, []string{"command: echo hello-x"}},
+		"arguments_parameters.yaml":           {nil, []string{"echo"}, []string{"command: echo 'hello-{{param2}}'"}},
 		"container_io.yaml":                   {[]string{"text=t"}, []string{"container-io"}, []string{"command: my_program t --output_path /"}},
-		"container_with_artifact_output.yaml": {[]string{"num_epochs=2"}, []string{"container-with-artifact-output"}, []string{"command: sh run.sh --epochs 2 --model_path /", "--model_metadata '{}' --model_config_path /"}},
+		"container_with_artifact_output.yaml": {nil, []string{"container-with-artifact-output"}, []string{"command: sh run.sh --epochs '{{num_epochs}}' --model_path /", "--model_metadata '{}' --model_config_path /"}},
 		"container_with_if_placeholder.yaml":  {nil, []string{"container-with-if-placeholder"}, []string{"command: my_program default --dataset /", "/outputs/artifacts/dataset --output_path"}},
 		"critical_add_numbers.yaml":           {[]string{"a=1", "b=2"}, []string{"add-numbers"}, []string{`"parameterValues":{"a":1,"b":2}`, "--function_to_execute add_numbers"}},
 		"critical_collected_parameters.yaml": {nil, []string{"collecting-parameters/split-ids", "collecting-parameters/for-loop-1[0]/prepend-id", "collecting-parameters/for-loop-1[0]/consume-single-id", "collecting-parameters/consume-ids", "consume-ids"},

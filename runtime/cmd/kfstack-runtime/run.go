@@ -101,7 +101,12 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 	if runID == "" {
 		runID = fmt.Sprintf("%s-%s", plan.Name, time.Now().UTC().Format("20060102-150405"))
 	}
-	eng := engine.New(plan, engine.Options{MaxParallel: o.parallel, PipelineRoot: root, DryRun: o.dryRun})
+	opts := engine.Options{MaxParallel: o.parallel, PipelineRoot: root}
+	if o.dryRun {
+		// One task at a time, so the printed order is an execution order.
+		opts = engine.Options{MaxParallel: 1, PipelineRoot: root, DryRun: true}
+	}
+	eng := engine.New(plan, opts)
 	state, err := eng.Start(runID, o.params, time.Now())
 	if err != nil {
 		printInvalid(stderr, o.file, err)
@@ -109,7 +114,6 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 	}
 	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: filepath.Join(outDir, "runs", runID), Dir: o.workDir}
 	if o.dryRun {
-		eng = engine.New(plan, engine.Options{MaxParallel: 1, PipelineRoot: root, DryRun: true})
 		return dryRun(eng, state, cfg, stdout)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
