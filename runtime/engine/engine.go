@@ -181,15 +181,16 @@ func (e *Engine) symbolicParameters(bound map[string]any, bindErr error) (map[st
 
 // stepper carries one Step's bookkeeping.
 type stepper struct {
-	e      *Engine
-	s      *State
-	ix     *index
-	now    int64
-	res    *Result
-	work   []int32 // pending nodes whose dependencies may be done
-	finish []int32 // DAG and loop nodes whose children may all be done
-	loops  []int32 // loops that may start more iterations
-	scopes map[int32]*scope
+	e         *Engine
+	s         *State
+	ix        *index
+	now       int64
+	res       *Result
+	cancelNow bool    // a cancel arrived in this step
+	work      []int32 // pending nodes whose dependencies may be done
+	finish    []int32 // DAG and loop nodes whose children may all be done
+	loops     []int32 // loops that may start more iterations
+	scopes    map[int32]*scope
 }
 
 // index is derived from the State and rebuilt after loading one, so that
@@ -221,13 +222,12 @@ func (e *Engine) Step(s *State, now time.Time, events ...Event) Result {
 	for _, ev := range events {
 		st.apply(ev)
 	}
-	if s.CancelRequested {
+	if st.cancelNow {
 		st.cancelAll()
-	} else {
-		st.expireTimers()
-		st.settle()
-		st.launch()
 	}
+	st.expireTimers()
+	st.settle()
+	st.launch()
 	st.finishRun()
 	st.res.WakeAt = st.nextWake()
 	return *st.res
@@ -352,9 +352,7 @@ func (st *stepper) setPhase(i int32, p Phase, msg string) {
 		delete(ix.waiting, i)
 		delete(ix.remaining, i)
 		delete(ix.cursor, i)
-		if !s.CancelRequested {
-			st.terminated(i)
-		}
+		st.terminated(i)
 	}
 	st.res.Changes = append(st.res.Changes, Change{Node: i, Phase: p, Cached: n.Cached, Attempt: n.Attempt, Message: n.Message})
 }
@@ -391,7 +389,9 @@ func (st *stepper) apply(ev Event) {
 	s := st.s
 	switch ev.Kind {
 	case CancelRun:
-		s.CancelRequested = true
+		if !s.CancelRequested {
+			s.CancelRequested, st.cancelNow = true, true
+		}
 	case TaskFinished:
 		if ev.Node < 0 || int(ev.Node) >= len(s.Nodes) {
 			return
@@ -425,11 +425,28 @@ func (st *stepper) attemptFailed(i int32, msg string) {
 	st.setPhase(i, Failed, msg)
 }
 
+// cancelAll stops the run. Exit handlers (and the DAGs that hold them)
+// are spared, as in KFP: they run once their upstream is cancelled and
+// receive a CANCELLED final status.
 func (st *stepper) cancelAll() {
 	s := st.s
+	keep := make([]bool, len(s.Nodes))
 	for i := range s.Nodes {
 		n := &s.Nodes[i]
 		if n.Phase.Terminal() {
+			continue
+		}
+		t := st.e.task(s, int32(i))
+		keep[i] = (t != nil && t.RunsOnUpstreamFailure && n.Iter < 0) || (n.Parent >= 0 && keep[n.Parent])
+	}
+	for i := len(s.Nodes) - 1; i > 0; i-- {
+		if keep[i] {
+			keep[s.Nodes[i].Parent] = true
+		}
+	}
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		if n.Phase.Terminal() || keep[i] {
 			continue
 		}
 		if n.Phase == Running && st.e.isContainer(s, int32(i)) {
@@ -437,7 +454,6 @@ func (st *stepper) cancelAll() {
 		}
 		st.setPhase(int32(i), Cancelled, "run cancelled")
 	}
-	st.ix.ready = nil
 }
 
 func (st *stepper) expireTimers() {
@@ -543,6 +559,10 @@ func (st *stepper) finishRun() {
 		return
 	}
 	root := &s.Nodes[0]
+	if s.CancelRequested && root.Phase.Terminal() {
+		s.Phase, s.Message = RunCancelled, "run cancelled"
+		return
+	}
 	switch root.Phase {
 	case Succeeded, Skipped:
 		s.Phase = RunSucceeded

@@ -593,3 +593,27 @@ func TestDryRunTakesEveryBranch(t *testing.T) {
 		t.Errorf("dry run order\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestCancelStillRunsExitHandler(t *testing.T) {
+	plan := loadFixture(t, "exit_handler.yaml")
+	h := newHarness(t, plan, Options{}, nil, func(a Action) *Event {
+		if a.Task.Name == "work" {
+			return nil // keep it running until the cancel
+		}
+		return fixtureExec(a)
+	})
+	h.step()
+	if len(h.running) != 1 {
+		t.Fatalf("running %v", h.running)
+	}
+	h.pending = append(h.pending, Event{Kind: CancelRun})
+	res := h.step()
+	if len(res.Actions) != 2 || res.Actions[0].Kind != CancelTask || res.Actions[1].Kind != StartTask || res.Actions[1].Task.Name != "cleanup" {
+		t.Fatalf("actions after cancel: %+v", res.Actions)
+	}
+	h.run()
+	seen := h.node("cleanup").Params["seen"].(map[string]any)
+	if h.s.Phase != RunCancelled || seen["state"] != "CANCELLED" || h.node("exit-handler-1/work").Phase != Cancelled {
+		t.Errorf("run %s, cleanup saw %v, work %s", h.s.Phase, seen, h.node("exit-handler-1/work").Phase)
+	}
+}
