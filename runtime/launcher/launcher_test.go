@@ -193,9 +193,14 @@ func TestMissingOutputIsAnError(t *testing.T) {
 func TestStoreDirectoryRoundTrip(t *testing.T) {
 	store, root := openStore(t)
 	src := t.TempDir()
-	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
-	os.WriteFile(filepath.Join(src, "a.txt"), []byte("A"), 0o644)
-	os.WriteFile(filepath.Join(src, "sub", "b.txt"), []byte("B"), 0o644)
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"a.txt": "A", "sub/b.txt": "B"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	uri := store.URI("p/r/t/model")
 	if uri != root+"/p/r/t/model" {
 		t.Fatalf("URI %s", uri)

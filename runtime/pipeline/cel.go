@@ -143,9 +143,5 @@ func EvalSelector(p cel.Program, v any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evaluating CEL selector: %w", err)
 	}
-	nv, err := out.ConvertToNative(anyType)
-	if err != nil {
-		return out.Value(), nil
-	}
-	return normalizeJSON(nv), nil
+	return normalizeJSON(out.Value()), nil
 }

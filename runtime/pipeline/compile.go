@@ -36,7 +36,7 @@ func Compile(doc *Document) (*Plan, error) {
 }
 
 type compiler struct {
-	spec     *PipelineSpec
+	spec     *Spec
 	sink     *errorSink
 	plan     *Plan
 	platform map[string]platformExecutor
@@ -47,14 +47,14 @@ type compiler struct {
 
 func (c *compiler) compile() (*Plan, error) {
 	s := c.spec
-	if s.PipelineInfo.Name == "" {
+	if s.Info.Name == "" {
 		c.sink.add("", "", "pipelineInfo.name", "pipelineInfo", "a pipeline needs a name")
 	}
 	if s.Root == nil || s.Root.DAG == nil {
 		c.sink.add("", "", "root.dag", "root", "the pipeline has no root DAG")
 		return nil, c.sink.err()
 	}
-	c.plan.Name = s.PipelineInfo.Name
+	c.plan.Name = s.Info.Name
 	c.plan.Source = s
 	c.plan.DefaultPipelineRoot = s.DefaultPipelineRoot
 	// Declare every component first so that task references resolve in any order.
@@ -405,7 +405,7 @@ func (c *compiler) compileTask(comp *Component, t *Task, siblings map[string]*Ta
 			add("retryPolicy."+field, "retryPolicy."+field, format, args...)
 		})
 	}
-	c.compileLoop(comp, t, add)
+	c.compileLoop(t, add)
 	if target != nil && target.Executor != nil {
 		if pe, ok := c.platform[target.Executor.Label]; ok {
 			t.Placement.NodeSelector = pe.NodeSelector
@@ -455,7 +455,7 @@ func (c *compiler) compileRetry(rp *RetryPolicy, add func(field, format string, 
 	return r
 }
 
-func (c *compiler) compileLoop(comp *Component, t *Task, add func(field, sub, format string, args ...any)) {
+func (c *compiler) compileLoop(t *Task, add func(field, sub, format string, args ...any)) {
 	ts := t.Spec
 	if ts.ParameterIterator == nil && ts.ArtifactIterator == nil {
 		if ts.IteratorPolicy != nil {
@@ -981,7 +981,7 @@ func LoadAny(data []byte) (*Plan, error) {
 func NewContainerComponent(name string, inputs, outputs InterfaceDefinitions, container *ContainerSpec) (*Component, error) {
 	const label = "exec"
 	c := &compiler{
-		spec: &PipelineSpec{DeploymentSpec: DeploymentSpec{Executors: map[string]*ExecutorSpec{label: {Container: container}}}},
+		spec: &Spec{DeploymentSpec: DeploymentSpec{Executors: map[string]*ExecutorSpec{label: {Container: container}}}},
 		sink: &errorSink{},
 		plan: &Plan{Components: map[string]*Component{}},
 	}

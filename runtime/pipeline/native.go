@@ -153,8 +153,8 @@ func CompileNative(n *NativeDAG) (*Plan, error) {
 	add := func(task, field, format string, args ...any) {
 		sink.errs = append(sink.errs, &FieldError{Task: task, Field: field, Err: fmt.Errorf(format, args...)})
 	}
-	spec := &PipelineSpec{
-		PipelineInfo:   PipelineInfo{Name: n.Name, Description: n.Description},
+	spec := &Spec{
+		Info:           Info{Name: n.Name, Description: n.Description},
 		DeploymentSpec: DeploymentSpec{Executors: map[string]*ExecutorSpec{}},
 		Components:     map[string]*ComponentSpec{},
 		Root:           &ComponentSpec{DAG: &DAGSpec{Tasks: map[string]*TaskSpec{}}, InputDefinitions: &InterfaceDefinitions{Parameters: map[string]*ParameterSpec{}}},
@@ -252,7 +252,7 @@ func schemaOr(s string) string {
 	return s
 }
 
-func nativeTask(t *NativeTask, spec *PipelineSpec, outTypes map[string]map[string]ParameterType, add func(field, format string, args ...any)) (*ComponentSpec, *TaskSpec) {
+func nativeTask(t *NativeTask, spec *Spec, outTypes map[string]map[string]ParameterType, add func(field, format string, args ...any)) (*ComponentSpec, *TaskSpec) {
 	if t.Image == "" {
 		add("image", "a task needs an image")
 	}

@@ -16,7 +16,7 @@ import (
 // file has a second YAML document, the platform spec.
 type Document struct {
 	// Spec is the pipeline IR.
-	Spec *PipelineSpec
+	Spec *Spec
 	// PlatformSpec is the optional second document (kubernetes platform
 	// config: node selectors, tolerations, secrets); kept as decoded JSON.
 	PlatformSpec map[string]any
@@ -99,7 +99,7 @@ func Parse(data []byte) (*Document, error) {
 	if nodes[0].Kind != yaml.DocumentNode || len(nodes[0].Content) == 0 || nodes[0].Content[0].Kind != yaml.MappingNode {
 		return nil, ErrorList{{Line: 1, Err: errors.New("pipeline spec must be a mapping")}}
 	}
-	var spec PipelineSpec
+	var spec Spec
 	if err := nodes[0].Decode(&spec); err != nil {
 		return nil, parseError(err)
 	}

@@ -192,7 +192,7 @@ func parseStructured(v any) (*Arg, error) {
 		if items, ok := x["Concat"]; ok {
 			list, ok := items.([]any)
 			if !ok {
-				return nil, errors.New("Concat takes a list")
+				return nil, errors.New("the Concat placeholder takes a list")
 			}
 			a := &Arg{Concat: []*Arg{}}
 			for _, it := range list {
@@ -207,11 +207,11 @@ func parseStructured(v any) (*Arg, error) {
 		if body, ok := x["IfPresent"]; ok {
 			m, ok := body.(map[string]any)
 			if !ok {
-				return nil, errors.New("IfPresent takes an object")
+				return nil, errors.New("the IfPresent placeholder takes an object")
 			}
 			name, _ := m["InputName"].(string)
 			if name == "" {
-				return nil, errors.New("IfPresent needs InputName")
+				return nil, errors.New("the IfPresent placeholder needs InputName")
 			}
 			ip := &IfPresentArg{InputName: name}
 			var err error
@@ -223,7 +223,7 @@ func parseStructured(v any) (*Arg, error) {
 			}
 			for k := range m {
 				if k != "InputName" && k != "Then" && k != "Else" {
-					return nil, fmt.Errorf("IfPresent has unknown key %q", k)
+					return nil, fmt.Errorf("the IfPresent placeholder has an unknown key %q", k)
 				}
 			}
 			return &Arg{IfPresent: ip}, nil

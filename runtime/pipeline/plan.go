@@ -23,7 +23,7 @@ type Plan struct {
 	Components map[string]*Component
 	// Source is the KFP spec the plan was compiled from (native DAGs are
 	// first translated into one).
-	Source *PipelineSpec
+	Source *Spec
 	// DefaultPipelineRoot is the spec's defaultPipelineRoot.
 	DefaultPipelineRoot string
 }

@@ -8,10 +8,11 @@
 // would silently change behaviour (tasks, inputs, executors).
 package pipeline
 
-// PipelineSpec is the KFP v2 pipeline IR (the first YAML document).
-type PipelineSpec struct {
-	// PipelineInfo names the pipeline.
-	PipelineInfo PipelineInfo `yaml:"pipelineInfo" json:"pipelineInfo"`
+// Spec is the KFP v2 pipeline IR, PipelineSpec in pipeline_spec.proto (the
+// first YAML document).
+type Spec struct {
+	// Info names the pipeline.
+	Info Info `yaml:"pipelineInfo" json:"pipelineInfo"`
 	// DeploymentSpec holds the executors referenced by components.
 	DeploymentSpec DeploymentSpec `yaml:"deploymentSpec" json:"deploymentSpec"`
 	// Components maps component names (comp-...) to their specs.
@@ -26,8 +27,8 @@ type PipelineSpec struct {
 	DefaultPipelineRoot string `yaml:"defaultPipelineRoot" json:"defaultPipelineRoot,omitempty"`
 }
 
-// PipelineInfo is the pipeline's name and description.
-type PipelineInfo struct {
+// Info is the pipeline's name and description (PipelineInfo).
+type Info struct {
 	// Name is the pipeline name.
 	Name string `yaml:"name" json:"name"`
 	// DisplayName is an optional human-friendly name.

@@ -9,8 +9,6 @@ import (
 	"strings"
 )
 
-var anyType = reflect.TypeOf((*any)(nil)).Elem()
-
 // normalizeJSON rewrites a decoded value into the JSON shapes the runtime
 // uses everywhere (float64 numbers, map[string]any, []any), because YAML
 // and CEL decode numbers and maps into other Go types.

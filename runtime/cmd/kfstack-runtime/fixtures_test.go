@@ -101,7 +101,9 @@ func TestRunRejectsInvalidInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte(strings.Replace(string(src), "outputParameterKey: items}", "outputParameterKey: itemz}", 1)), 0o644)
+	if err := os.WriteFile(bad, []byte(strings.Replace(string(src), "outputParameterKey: items}", "outputParameterKey: itemz}", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want []string
@@ -141,7 +143,7 @@ func TestDryRunOwnFixtures(t *testing.T) {
 
 func TestRunImporterAndArtifactLoop(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "base.csv")
-	os.WriteFile(src, []byte("header\n"), 0o644)
+	writeFile(t, src, "header\n", 0o644)
 	outDir := t.TempDir()
 	code, out := runCLI(t, "run", ownFixture("importer_artifact_loop.yaml"), "--output-dir", outDir, "--run-id", "imp", "--param", "source=file://"+src, "--param", "n=42")
 	if code != 0 {

@@ -24,7 +24,7 @@ func launchSpec(t *testing.T, plan *pipeline.Plan, name, root string, params map
 		t.Fatal(err)
 	}
 	f := filepath.Join(t.TempDir(), "spec.json")
-	os.WriteFile(f, b, 0o644)
+	writeFile(t, f, string(b), 0o644)
 	return f
 }
 
@@ -93,7 +93,7 @@ func TestLaunchOffloadsLargeResultsAndReportsFailures(t *testing.T) {
 	}
 	code, out = runCLI(t, "launch", "--spec", launchSpec(t, plan, "bad", root, nil), "--result", result, "--workdir", t.TempDir())
 	if code != 1 {
-		t.Fatalf("failing task: exit %d", code)
+		t.Fatalf("failing task: exit %d:\n%s", code, out)
 	}
 	msg, _ = os.ReadFile(result)
 	m, err = launcher.DecodeResult(context.Background(), store, msg)

@@ -18,6 +18,13 @@ func runCLI(t *testing.T, args ...string) (int, string) {
 	return code, out.String()
 }
 
+func writeFile(t *testing.T, path, data string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // sharedKFP is ../shared/testdata/kfp next to the repository root.
 func sharedKFP(t *testing.T) string {
 	t.Helper()
@@ -57,7 +64,7 @@ if [ -n "$ds" ] && [ "$ds" != bye ]; then mkdir -p "$(dirname "$ds")" && echo "d
 	}
 	if _, err := exec.LookPath("gsutil"); err != nil {
 		t.Log("gsutil not installed; using a stand-in that copies local files")
-		os.WriteFile(filepath.Join(bin, "gsutil"), []byte("#!/bin/sh\n[ \"$1\" = cp ] && mkdir -p \"$(dirname \"$3\")\" && cp \"$2\" \"$3\"\n"), 0o755)
+		writeFile(t, filepath.Join(bin, "gsutil"), "#!/bin/sh\n[ \"$1\" = cp ] && mkdir -p \"$(dirname \"$3\")\" && cp \"$2\" \"$3\"\n", 0o755)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	work := t.TempDir()
@@ -85,7 +92,7 @@ func TestRunSharedContainerPipelines(t *testing.T) {
 	dir := sharedKFP(t)
 	work := standIns(t)
 	urlFile := filepath.Join(t.TempDir(), "source.txt")
-	os.WriteFile(urlFile, []byte("contents of the source"), 0o644)
+	writeFile(t, urlFile, "contents of the source", 0o644)
 	expect := map[string]struct {
 		params []string
 		want   []string // substrings of the output, in order
