@@ -840,6 +840,10 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 	}
 	if t.Cache {
 		run.CacheKey = cacheKey(t.Component, params, arts)
+		if co := t.Spec.CachingOptions; co != nil && co.CacheKey != "" {
+			// A key set in the spec replaces the computed one, as in KFP.
+			run.CacheKey = co.CacheKey
+		}
 	}
 	return run, nil
 }

@@ -89,7 +89,8 @@ func TestRunNativeTimeout(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	mustContain(t, out, "slow                                     Failed: timed out after 1s", "[slow] started")
+	// The engine's timer and the executor's deadline race; either reports it.
+	mustContain(t, out, "[slow] started", "Failed: ", "timed out after 1s", "run slow Failed")
 	if time.Since(start) > 20*time.Second {
 		t.Errorf("the timed-out task was not stopped (%s)", time.Since(start))
 	}
