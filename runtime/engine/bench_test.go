@@ -13,7 +13,7 @@ const fanOut = 5000
 
 // fanOutPlan is one source task, fanOut no-op tasks that depend on it and
 // a join task that depends on all of them.
-func fanOutPlan(b *testing.B) *pipeline.Plan {
+func fanOutPlan(b testing.TB) *pipeline.Plan {
 	tasks := []pipeline.NativeTask{{Name: "src", Image: "busybox", Command: []string{"true"}}}
 	var all []string
 	for i := 0; i < fanOut; i++ {
@@ -30,7 +30,7 @@ func fanOutPlan(b *testing.B) *pipeline.Plan {
 }
 
 // loopPlan is a ParallelFor over fanOut items, each iteration one task.
-func loopPlan(b *testing.B) *pipeline.Plan {
+func loopPlan(b testing.TB) *pipeline.Plan {
 	items, _ := json.Marshal(make([]int, fanOut))
 	spec := fmt.Sprintf(`
 components:
@@ -135,3 +135,45 @@ func BenchmarkEngineFanOut5000(b *testing.B) { benchRun(b, fanOutPlan(b), 100) }
 // BenchmarkEngineParallelFor5000 measures a ParallelFor of 5,000
 // iterations (10,001 nodes: each iteration is a DAG node plus its task).
 func BenchmarkEngineParallelFor5000(b *testing.B) { benchRun(b, loopPlan(b), 0) }
+
+// TestStateOf5000TaskRunsStaysSmall checks the size budget the controller
+// depends on: a finished 5,000-task run, stored in a PipelineRun status,
+// must stay well under 256 KiB.
+func TestStateOf5000TaskRunsStaysSmall(t *testing.T) {
+	for name, plan := range map[string]*pipeline.Plan{"fan-out": fanOutPlan(t), "parallel-for": loopPlan(t)} {
+		e := New(plan, Options{MaxParallel: 100})
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		s, err := e.Start("size", nil, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := e.Step(s, now)
+		var queue []Action
+		for {
+			queue = append(queue, res.Actions...)
+			if len(queue) == 0 {
+				break
+			}
+			a := queue[0]
+			queue = queue[1:]
+			now = now.Add(250 * time.Millisecond)
+			res = e.Step(s, now, Event{Kind: TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true})
+		}
+		data, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Phase != RunSucceeded || len(data) > 128<<10 {
+			t.Errorf("%s: run %s, state %d bytes (budget 128 KiB)", name, s.Phase, len(data))
+		}
+		var back State
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := json.Marshal(&back)
+		if string(again) != string(data) {
+			t.Errorf("%s: state changed in a round trip", name)
+		}
+		t.Logf("%s: %d nodes, %d bytes", name, len(s.Nodes), len(data))
+	}
+}
