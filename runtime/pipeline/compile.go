@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -965,15 +966,59 @@ func LoadAny(data []byte) (*Plan, error) {
 	if err := yaml.Unmarshal(data, &probe); err == nil {
 		if _, isKFP := probe["root"]; !isKFP {
 			if _, ok := probe["tasks"].([]any); ok {
-				var n NativeDAG
-				if err := yaml.Unmarshal(data, &n); err != nil {
-					return nil, parseError(err)
-				}
-				return CompileNative(&n)
+				return LoadNative(data)
 			}
 		}
 	}
 	return Load(data)
+}
+
+// LoadNative reads a native DAG from YAML or JSON. Unlike the
+// compiler-written KFP spec, a native DAG is written by hand, so unknown
+// fields are errors (a misspelt `dependsOn` must not be ignored), and
+// problems carry the line of the task and field.
+func LoadNative(data []byte) (*Plan, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, parseError(err)
+	}
+	lines := lineIndex{}
+	indexLines(&root, "", lines)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var n NativeDAG
+	if err := dec.Decode(&n); err != nil {
+		return nil, parseError(err)
+	}
+	plan, err := CompileNative(&n)
+	if err != nil {
+		l := AsErrorList(err)
+		taskIndex := map[string]int{}
+		for i, t := range n.Tasks {
+			if _, dup := taskIndex[t.Name]; !dup {
+				taskIndex[t.Name] = i
+			}
+		}
+		for _, e := range l {
+			prefix := ""
+			if i, ok := taskIndex[e.Task]; ok && e.Task != "" {
+				prefix = fmt.Sprintf("tasks.%d.", i)
+			}
+			e.Line = lines.line(prefix + fieldPath(e.Field))
+			if e.Line == 0 && prefix != "" {
+				e.Line = lines.line(strings.TrimSuffix(prefix, "."))
+			}
+		}
+		return nil, l
+	}
+	return plan, nil
+}
+
+// fieldPath turns a field such as inputs.parameters["lr"] or dependsOn[0]
+// into the dotted form of the line index.
+func fieldPath(f string) string {
+	r := strings.NewReplacer(`["`, ".", `"]`, "", "[", ".", "]", "")
+	return r.Replace(f)
 }
 
 // NewContainerComponent compiles a single container component outside any

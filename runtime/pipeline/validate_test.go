@@ -195,3 +195,35 @@ func TestBadRunParameters(t *testing.T) {
 		t.Errorf("missing required parameter: %v", err)
 	}
 }
+
+func TestNativeYAMLErrorsHaveLines(t *testing.T) {
+	src := `name: lines
+tasks:
+- name: prep
+  image: busybox
+  command: [echo]
+- name: train
+  image: busybox
+  command: [echo, "{{$.inputs.parameters['lr']}}"]
+  dependsOn: [prepp]
+  when: "inputs.parameter_values['lr'] >"
+`
+	_, err := LoadAny([]byte(src))
+	want := map[string]int{"dependsOn[0]": 9, "when": 10, "command[1]": 8}
+	for _, fe := range AsErrorList(err) {
+		if line, ok := want[fe.Field]; ok && fe.Task == "train" {
+			if fe.Line != line {
+				t.Errorf("%s: line %d, want %d", fe, fe.Line, line)
+			}
+			delete(want, fe.Field)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("missing errors for %v in:\n%v", want, err)
+	}
+	// A misspelt field is an error, not silently ignored.
+	_, err = LoadAny([]byte(strings.Replace(src, "dependsOn:", "dependOn:", 1)))
+	if l := AsErrorList(err); len(l) != 1 || l[0].Line != 9 || !strings.Contains(l[0].Error(), "field dependOn not found") {
+		t.Errorf("unknown field: %v", err)
+	}
+}

@@ -159,3 +159,19 @@ func TestRunImporterAndArtifactLoop(t *testing.T) {
 		t.Errorf("made artifact %q, %v", made, err)
 	}
 }
+
+func TestValidate(t *testing.T) {
+	code, out := runCLI(t, "validate", ownFixture("artifacts.yaml"), ownFixture("native_retry.yaml"))
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mustContain(t, out, `pipeline "artifacts" is valid`, `pipeline "native-retry" is valid`)
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	src, _ := os.ReadFile(ownFixture("native_retry.yaml"))
+	writeFile(t, bad, strings.Replace(string(src), "dependsOn: [flaky]", "dependsOn: [flakey]", 1), 0o644)
+	code, out = runCLI(t, "validate", bad)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mustContain(t, out, `task "report": dependsOn[0]: unknown task "flakey" (line 14)`)
+}

@@ -19,8 +19,9 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run":    {summary: "run a pipeline file locally (KFP IR YAML/JSON or native DAG)", run: runCommand},
-	"launch": {summary: "run one task attempt inside a task pod (used by the pod executor)", run: launchCommand},
+	"run":      {summary: "run a pipeline file locally (KFP IR YAML/JSON or native DAG)", run: runCommand},
+	"launch":   {summary: "run one task attempt inside a task pod (used by the pod executor)", run: launchCommand},
+	"validate": {summary: "check pipeline files without running them", run: validateCommand},
 }
 
 func main() {
