@@ -165,16 +165,18 @@ func (e *Engine) Start(runID string, params map[string]any, now time.Time) (*Sta
 }
 
 // symbolicParameters lets a dry run go ahead without values for required
-// parameters: each shows as {{name}} in the printed commands.
+// parameters: each shows as {{name}} in the printed commands. Any other
+// binding error still stops it.
 func (e *Engine) symbolicParameters(bound map[string]any, bindErr error) (map[string]any, error) {
 	for _, fe := range pipeline.AsErrorList(bindErr) {
 		if !errors.Is(fe, pipeline.ErrMissingParameter) {
 			return nil, bindErr
 		}
 	}
-	for _, fe := range pipeline.AsErrorList(bindErr) {
-		name := strings.TrimSuffix(strings.TrimPrefix(fe.Field, `parameters["`), `"]`)
-		bound[name] = "{{" + name + "}}"
+	for name, def := range e.plan.Root.Inputs.Parameters {
+		if _, ok := bound[name]; !ok && def.DefaultValue == nil && !def.IsOptional {
+			bound[name] = "{{" + name + "}}"
+		}
 	}
 	return bound, nil
 }
