@@ -248,7 +248,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 func (s *State) UnmarshalJSON(b []byte) error {
 	var j stateJSON
 	if err := json.Unmarshal(b, &j); err != nil {
-		return err
+		return fmt.Errorf("decoding engine state: %w", err)
 	}
 	n := len(j.Phases)
 	if len(j.Begin) != n || len(j.Dur) != n || len(j.Parents)%3 != 0 {

@@ -171,7 +171,7 @@ func (s *Store) Upload(ctx context.Context, local, uri string) error {
 func (s *Store) put(ctx context.Context, local, key string) error {
 	f, err := os.Open(local)
 	if err != nil {
-		return err
+		return fmt.Errorf("uploading %s: %w", local, err)
 	}
 	defer f.Close()
 	w, err := s.bucket.NewWriter(ctx, key, nil)
@@ -198,7 +198,7 @@ func (s *Store) Download(ctx context.Context, uri, local string) error {
 	if err := get(ctx, bucket, key, local); err == nil {
 		return nil
 	} else if gcerrors.Code(err) != gcerrors.NotFound {
-		return err
+		return fmt.Errorf("downloading %s: %w", uri, err)
 	}
 	it := bucket.List(&blob.ListOptions{Prefix: key + "/"})
 	found := false
@@ -224,21 +224,24 @@ func (s *Store) Download(ctx context.Context, uri, local string) error {
 func get(ctx context.Context, bucket *blob.Bucket, key, local string) error {
 	r, err := bucket.NewReader(ctx, key, nil)
 	if err != nil {
-		return err
+		return err // NotFound is tested by the caller
 	}
 	defer r.Close()
 	if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
-		return err
+		return fmt.Errorf("creating %s: %w", filepath.Dir(local), err)
 	}
 	f, err := os.Create(local)
 	if err != nil {
-		return err
+		return fmt.Errorf("creating %s: %w", local, err)
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		return fmt.Errorf("reading %s: %w", key, err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", local, err)
+	}
+	return nil
 }
 
 // ReadAll reads a small object (cache entries, large task results).
