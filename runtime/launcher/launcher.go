@@ -142,6 +142,7 @@ func Prepare(run *engine.TaskRun, cfg Config) (*Prepared, error) {
 			in.Inputs.ParameterValues[k] = v
 		}
 	}
+	locals := map[string][]string{}
 	for _, name := range sortedKeys(run.Artifacts) {
 		list := &ArtifactList{}
 		def := run.Component.Inputs.Artifacts[name]
@@ -157,6 +158,7 @@ func Prepare(run *engine.TaskRun, cfg Config) (*Prepared, error) {
 			}
 			list.Artifacts = append(list.Artifacts, ra)
 			p.inputs = append(p.inputs, staged{local: local, remote: a.URI})
+			locals[name] = append(locals[name], local)
 		}
 		if in.Inputs.Artifacts == nil {
 			in.Inputs.Artifacts = map[string]*ArtifactList{}
@@ -187,16 +189,7 @@ func Prepare(run *engine.TaskRun, cfg Config) (*Prepared, error) {
 		p.outputs[name] = staged{local: local, remote: remote}
 	}
 	p.Input = in
-	res := &resolver{run: run, in: in, cfg: cfg, locals: map[string][]string{}}
-	for name, list := range in.Inputs.Artifacts {
-		for i := range list.Artifacts {
-			local := filepath.Join(work, "inputs", "artifacts", name, fmt.Sprint(i))
-			if cfg.Mode == PodMode {
-				local = PodPath(run.Artifacts[name][i].URI)
-			}
-			res.locals[name] = append(res.locals[name], local)
-		}
-	}
+	res := &resolver{run: run, in: in, cfg: cfg, locals: locals}
 	for _, a := range append(append([]*pipeline.Arg{}, ex.Command...), ex.Args...) {
 		out, err := a.Expand(res)
 		if err != nil {
