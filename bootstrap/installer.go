@@ -88,16 +88,18 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 	status := &Status{}
 	for _, r := range c.Releases {
 		ns := r.namespace(c)
-		if err := in.ensureNamespace(ctx, ns); err != nil {
-			return nil, err
-		}
 		cfg, err := in.helmConfig(ctx, ns)
 		if err != nil {
 			return nil, err
 		}
+		// The chart first: a wrong version or an unreachable mirror must
+		// leave nothing behind, not even the namespace.
 		ch, err := in.loadChart(ctx, r.Chart, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		if err := in.ensureNamespace(ctx, ns); err != nil {
+			return nil, err
 		}
 		rel, err := in.upgradeInstall(ctx, cfg, ch, r, ns)
 		if err != nil {

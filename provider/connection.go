@@ -205,6 +205,14 @@ func (c *connection) build(ctx context.Context) (*clients, error) {
 	}, nil
 }
 
+// sameHost reports whether a request URL went to the cluster's API server
+// (and not, say, to a chart repository).
+func sameHost(requestURL, host string) bool {
+	a, err1 := url.Parse(requestURL)
+	b, err2 := url.Parse(host)
+	return err1 == nil && err2 == nil && a.Host == b.Host
+}
+
 func expandHome(path string) (string, error) {
 	if path != "~" && !strings.HasPrefix(path, "~/") {
 		return path, nil
@@ -233,7 +241,7 @@ func (c *clients) explain(err error) error {
 		return fmt.Errorf("cannot reach cluster at %s: its certificate does not match the host: %w", c.host, hostname)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("the cluster at %s rejected the credentials (check token, client_certificate and client_key, or exec): %w", c.host, err)
-	case errors.As(err, &urlErr):
+	case errors.As(err, &urlErr) && sameHost(urlErr.URL, c.host):
 		return fmt.Errorf("cannot reach cluster at %s: %w", c.host, urlErr.Err)
 	}
 	return err

@@ -171,6 +171,8 @@ func (p *kubeflowProvider) Configure(ctx context.Context, req provider.Configure
 func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewProfileResource,
+		NewCertManagerResource,
+		NewIstioResource,
 	}
 }
 

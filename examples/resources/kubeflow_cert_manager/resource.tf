@@ -1,0 +1,15 @@
+resource "kubeflow_cert_manager" "this" {
+  version = "v1.21.1"
+
+  # Air-gapped: a chart mirror and an image registry mirror.
+  # repository     = "oci://registry.example.com/charts"
+  # image_registry = "registry.example.com"
+
+  values = yamlencode({
+    replicaCount = 2
+  })
+
+  timeouts {
+    create = "20m"
+  }
+}

@@ -1,0 +1,418 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
+	"github.com/kfstack/terraform-provider-kubeflow/bootstrap/certmanager"
+	"github.com/kfstack/terraform-provider-kubeflow/bootstrap/istio"
+)
+
+// componentKind describes one platform component resource
+// (kubeflow_cert_manager, kubeflow_istio): its defaults, the attributes
+// only it has, and how its model becomes a bootstrap.Component.
+type componentKind struct {
+	typeName         string
+	title            string
+	description      string
+	defaultVersion   string
+	defaultNamespace string
+	extra            map[string]schema.Attribute
+	build            func(m *componentModel) (*bootstrap.Component, error)
+}
+
+// componentModel is the state of a component resource.
+type componentModel struct {
+	ID              types.String   `tfsdk:"id"`
+	Version         types.String   `tfsdk:"version"`
+	Namespace       types.String   `tfsdk:"namespace"`
+	Repository      types.String   `tfsdk:"repository"`
+	ChartDir        types.String   `tfsdk:"chart_dir"`
+	ImageRegistry   types.String   `tfsdk:"image_registry"`
+	Values          types.String   `tfsdk:"values"`
+	WaitForWebhooks types.Bool     `tfsdk:"wait_for_webhooks"`
+	Gateway         types.Bool     `tfsdk:"gateway"`
+	Ready           types.Bool     `tfsdk:"ready"`
+	Releases        types.List     `tfsdk:"releases"`
+	Drift           types.List     `tfsdk:"drift"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+}
+
+var releaseObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"name": types.StringType, "namespace": types.StringType, "revision": types.Int64Type,
+	"chart_version": types.StringType, "app_version": types.StringType, "objects": types.Int64Type,
+}}
+
+func (m *componentModel) options() (bootstrap.Source, map[string]any, error) {
+	values, err := bootstrap.ParseValues(m.Values.ValueString())
+	if err != nil {
+		return bootstrap.Source{}, nil, err
+	}
+	return bootstrap.Source{Repository: m.Repository.ValueString(), ChartDir: m.ChartDir.ValueString()}, values, nil
+}
+
+var certManagerKind = componentKind{
+	typeName:         "_cert_manager",
+	title:            "cert-manager",
+	description:      "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded with the release.",
+	defaultVersion:   certmanager.DefaultVersion,
+	defaultNamespace: certmanager.DefaultNamespace,
+	build: func(m *componentModel) (*bootstrap.Component, error) {
+		source, values, err := m.options()
+		if err != nil {
+			return nil, err
+		}
+		return certmanager.Component(certmanager.Options{
+			Version: m.Version.ValueString(), Namespace: m.Namespace.ValueString(), Source: source,
+			ImageRegistry: m.ImageRegistry.ValueString(), Values: values, WaitForWebhooks: m.WaitForWebhooks.ValueBool(),
+		}), nil
+	},
+}
+
+var istioKind = componentKind{
+	typeName:         "_istio",
+	title:            "Istio",
+	description:      "Installs [Istio](https://istio.io) from its Helm charts: `base` (CRDs), `istiod` and, with `gateway`, an ingress gateway, in that order.",
+	defaultVersion:   istio.DefaultVersion,
+	defaultNamespace: istio.DefaultNamespace,
+	extra: map[string]schema.Attribute{
+		"gateway": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+			MarkdownDescription: "Install the `istio-ingressgateway` (the `gateway` chart).",
+		},
+	},
+	build: func(m *componentModel) (*bootstrap.Component, error) {
+		source, values, err := m.options()
+		if err != nil {
+			return nil, err
+		}
+		return istio.Component(istio.Options{
+			Version: m.Version.ValueString(), Namespace: m.Namespace.ValueString(), Source: source,
+			ImageRegistry: m.ImageRegistry.ValueString(), Gateway: m.Gateway.ValueBool(), Values: values,
+			WaitForWebhooks: m.WaitForWebhooks.ValueBool(),
+		}), nil
+	},
+}
+
+// NewCertManagerResource returns the kubeflow_cert_manager resource.
+func NewCertManagerResource() resource.Resource { return &componentResource{kind: certManagerKind} }
+
+// NewIstioResource returns the kubeflow_istio resource.
+func NewIstioResource() resource.Resource { return &componentResource{kind: istioKind} }
+
+var (
+	_ resource.ResourceWithConfigure   = (*componentResource)(nil)
+	_ resource.ResourceWithImportState = (*componentResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*componentResource)(nil)
+)
+
+type componentResource struct {
+	kind componentKind
+	conn *connection
+}
+
+const defaultComponentTimeout = 15 * time.Minute
+
+func (r *componentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + r.kind.typeName
+}
+
+func (r *componentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	attrs := map[string]schema.Attribute{
+		"id": schema.StringAttribute{
+			Computed: true, MarkdownDescription: "The namespace the component is installed in.",
+			PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+		},
+		"version": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(r.kind.defaultVersion),
+			MarkdownDescription: fmt.Sprintf("%s version (its chart version) to install; `%s` by default. Changing it upgrades in place, CRDs included.", r.kind.title, r.kind.defaultVersion),
+		},
+		"namespace": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(r.kind.defaultNamespace),
+			MarkdownDescription: fmt.Sprintf("Namespace to install into; `%s` by default. Changing it reinstalls.", r.kind.defaultNamespace),
+			Validators:          []validator.String{dnsLabelValidator{}},
+			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+		},
+		"repository": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "A mirror of the upstream chart repository: an HTTP(S) chart repository URL or an `oci://` registry path.",
+		},
+		"chart_dir": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "A local directory holding the charts by name, instead of a repository (air-gapped installs).",
+		},
+		"image_registry": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Registry to pull every image from instead of the upstream one, for air-gapped clusters.",
+		},
+		"values": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Helm values (YAML or JSON) merged over kfstack's defaults for every chart of the component.",
+			Validators:          []validator.String{valuesValidator{}},
+		},
+		"wait_for_webhooks": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+			MarkdownDescription: "Count the component ready only when its admission webhooks have ready endpoints and CA bundles, so objects created next are not refused. Turn off only where no webhook server can run (KWOK).",
+		},
+		"ready": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether every object of every release is ready."},
+		"releases": schema.ListAttribute{
+			Computed: true, ElementType: releaseObjectType,
+			MarkdownDescription: "The Helm releases installed: name, namespace, revision, chart and app version, number of objects.",
+		},
+		"drift": schema.ListAttribute{
+			Computed: true, ElementType: types.StringType,
+			MarkdownDescription: "Objects whose live state differs from what was installed (deleted, edited), found on refresh; the next apply repairs them.",
+		},
+	}
+	if _, ok := r.kind.extra["gateway"]; !ok {
+		// Every component shares one model: attributes another component
+		// has stay null here.
+		attrs["gateway"] = schema.BoolAttribute{Computed: true, MarkdownDescription: "Not used by this component."}
+	}
+	for name, a := range r.kind.extra {
+		attrs[name] = a
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: r.kind.description + "\n\nInstalls or upgrades as `helm upgrade --install` does, applies CRDs before " +
+			"upgrades, recovers releases left pending by an interrupted apply, waits until every Deployment, DaemonSet, " +
+			"StatefulSet, Job, CRD and (with `wait_for_webhooks`) webhook is ready, rolls back or removes a release that " +
+			"is not, and reports objects deleted or edited out of band so the next apply repairs them.",
+		Attributes: attrs,
+		Blocks:     map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
+	}
+}
+
+func (r *componentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	conn, ok := req.ProviderData.(*connection)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
+		return
+	}
+	r.conn = conn
+}
+
+// ModifyPlan plans an update when the last refresh found drift, so the
+// apply repairs what was deleted or edited out of band.
+func (r *componentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
+		return
+	}
+	var drift types.List
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("drift"), &drift)...)
+	if len(drift.Elements()) > 0 {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), types.ListValueMust(types.StringType, nil))...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("ready"), types.BoolUnknown())...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("releases"), types.ListUnknown(releaseObjectType))...)
+	}
+}
+
+func (r *componentResource) install(ctx context.Context, m *componentModel, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		return err
+	}
+	component, err := r.kind.build(m)
+	if err != nil {
+		return err
+	}
+	in, err := r.installer(c)
+	if err != nil {
+		return err
+	}
+	status, err := in.Install(ctx, component)
+	if err != nil {
+		return c.explain(err)
+	}
+	m.ID = m.Namespace
+	return m.setStatus(status)
+}
+
+func (r *componentResource) installer(c *clients) (*bootstrap.Installer, error) {
+	return bootstrap.NewInstaller(c.rest, "", func(ctx context.Context, msg string, fields map[string]any) {
+		tflog.Info(ctx, msg, fields)
+	})
+}
+
+func (m *componentModel) setStatus(status *bootstrap.Status) error {
+	var releases []attr.Value
+	for _, rel := range status.Releases {
+		obj, diags := types.ObjectValue(releaseObjectType.AttrTypes, map[string]attr.Value{
+			"name": types.StringValue(rel.Name), "namespace": types.StringValue(rel.Namespace),
+			"revision": types.Int64Value(int64(rel.Revision)), "chart_version": types.StringValue(rel.ChartVersion),
+			"app_version": types.StringValue(rel.AppVersion), "objects": types.Int64Value(int64(rel.Objects)),
+		})
+		if diags.HasError() {
+			return fmt.Errorf("recording release %s", rel.Name)
+		}
+		releases = append(releases, obj)
+	}
+	m.Releases = types.ListValueMust(releaseObjectType, releases)
+	drift := make([]attr.Value, 0, len(status.Drift))
+	for _, d := range status.Drift {
+		drift = append(drift, types.StringValue(d))
+	}
+	m.Drift = types.ListValueMust(types.StringType, drift)
+	m.Ready = types.BoolValue(status.Ready)
+	if m.Gateway.IsUnknown() {
+		m.Gateway = types.BoolNull()
+	}
+	return nil
+}
+
+func (r *componentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan componentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultComponentTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.install(ctx, &plan, timeout); err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("installing %s (%s)", r.kind.title, plan.Version.ValueString()), err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *componentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state componentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || r.conn.unknown {
+		return
+	}
+	summary := fmt.Sprintf("reading %s", r.kind.title)
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	component, err := r.kind.build(&state)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	in, err := r.installer(c)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	status, err := in.Check(ctx, component)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, c.explain(err).Error())
+		return
+	}
+	if status == nil {
+		tflog.Warn(ctx, "no release of the component is installed; removing it from state", map[string]any{"component": r.kind.title})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if len(status.Releases) > 0 {
+		state.Version = types.StringValue(status.Releases[0].ChartVersion)
+	}
+	if err := state.setStatus(status); err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *componentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan componentModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultComponentTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.install(ctx, &plan, timeout); err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("upgrading %s (%s)", r.kind.title, plan.Version.ValueString()), err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *componentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state componentModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultComponentTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	summary := fmt.Sprintf("uninstalling %s", r.kind.title)
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	component, err := r.kind.build(&state)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	in, err := r.installer(c)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	if err := in.Uninstall(ctx, component); err != nil {
+		resp.Diagnostics.AddError(summary, c.explain(err).Error())
+	}
+}
+
+// ImportState imports a component by the namespace it is installed in.
+func (r *componentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_webhooks"), true)...)
+}
+
+// valuesValidator checks at plan time that values parse as a YAML or JSON
+// object.
+type valuesValidator struct{}
+
+func (valuesValidator) Description(context.Context) string {
+	return "must be a YAML or JSON object"
+}
+
+func (v valuesValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (valuesValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := bootstrap.ParseValues(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid values", fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}
