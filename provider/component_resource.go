@@ -26,14 +26,21 @@ import (
 // componentKind describes one platform component resource
 // (kubeflow_cert_manager, kubeflow_istio): its defaults, the attributes
 // only it has, and how its model becomes a bootstrap.Component.
-type componentKind struct {
+type componentKind[M any, P componentState[M]] struct {
 	typeName         string
 	title            string
 	description      string
 	defaultVersion   string
 	defaultNamespace string
 	extra            map[string]schema.Attribute
-	build            func(m *componentModel) (*bootstrap.Component, error)
+	build            func(m P) (*bootstrap.Component, error)
+}
+
+// componentState is a component resource's model: the attributes every
+// component has (componentModel, embedded) and its own.
+type componentState[M any] interface {
+	*M
+	common() *componentModel
 }
 
 // componentModel is the state of a component resource.
@@ -46,11 +53,23 @@ type componentModel struct {
 	ImageRegistry   types.String   `tfsdk:"image_registry"`
 	Values          types.String   `tfsdk:"values"`
 	WaitForWebhooks types.Bool     `tfsdk:"wait_for_webhooks"`
-	Gateway         types.Bool     `tfsdk:"gateway"`
 	Ready           types.Bool     `tfsdk:"ready"`
 	Releases        types.List     `tfsdk:"releases"`
 	Drift           types.List     `tfsdk:"drift"`
 	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+}
+
+func (m *componentModel) common() *componentModel { return m }
+
+// certManagerModel is a kubeflow_cert_manager.
+type certManagerModel struct {
+	componentModel
+}
+
+// istioModel is a kubeflow_istio.
+type istioModel struct {
+	componentModel
+	Gateway types.Bool `tfsdk:"gateway"`
 }
 
 var releaseObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
@@ -66,13 +85,13 @@ func (m *componentModel) options() (bootstrap.Source, map[string]any, error) {
 	return bootstrap.Source{Repository: m.Repository.ValueString(), ChartDir: m.ChartDir.ValueString()}, values, nil
 }
 
-var certManagerKind = componentKind{
+var certManagerKind = componentKind[certManagerModel, *certManagerModel]{
 	typeName:         "_cert_manager",
 	title:            "cert-manager",
 	description:      "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded with the release.",
 	defaultVersion:   certmanager.DefaultVersion,
 	defaultNamespace: certmanager.DefaultNamespace,
-	build: func(m *componentModel) (*bootstrap.Component, error) {
+	build: func(m *certManagerModel) (*bootstrap.Component, error) {
 		source, values, err := m.options()
 		if err != nil {
 			return nil, err
@@ -84,7 +103,7 @@ var certManagerKind = componentKind{
 	},
 }
 
-var istioKind = componentKind{
+var istioKind = componentKind[istioModel, *istioModel]{
 	typeName:         "_istio",
 	title:            "Istio",
 	description:      "Installs [Istio](https://istio.io) from its Helm charts: `base` (CRDs), `istiod` and, with `gateway`, an ingress gateway, in that order.",
@@ -96,7 +115,7 @@ var istioKind = componentKind{
 			MarkdownDescription: "Install the `istio-ingressgateway` (the `gateway` chart).",
 		},
 	},
-	build: func(m *componentModel) (*bootstrap.Component, error) {
+	build: func(m *istioModel) (*bootstrap.Component, error) {
 		source, values, err := m.options()
 		if err != nil {
 			return nil, err
@@ -110,29 +129,34 @@ var istioKind = componentKind{
 }
 
 // NewCertManagerResource returns the kubeflow_cert_manager resource.
-func NewCertManagerResource() resource.Resource { return &componentResource{kind: certManagerKind} }
+func NewCertManagerResource() resource.Resource {
+	return &componentResource[certManagerModel, *certManagerModel]{kind: certManagerKind}
+}
 
 // NewIstioResource returns the kubeflow_istio resource.
-func NewIstioResource() resource.Resource { return &componentResource{kind: istioKind} }
+func NewIstioResource() resource.Resource {
+	return &componentResource[istioModel, *istioModel]{kind: istioKind}
+}
 
 var (
-	_ resource.ResourceWithConfigure   = (*componentResource)(nil)
-	_ resource.ResourceWithImportState = (*componentResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*componentResource)(nil)
+	_ resource.ResourceWithConfigure   = (*componentResource[istioModel, *istioModel])(nil)
+	_ resource.ResourceWithImportState = (*componentResource[istioModel, *istioModel])(nil)
+	_ resource.ResourceWithModifyPlan  = (*componentResource[istioModel, *istioModel])(nil)
 )
 
-type componentResource struct {
-	kind componentKind
+// componentResource is the resource of one component kind; M is its model.
+type componentResource[M any, P componentState[M]] struct {
+	kind componentKind[M, P]
 	conn *connection
 }
 
 const defaultComponentTimeout = 15 * time.Minute
 
-func (r *componentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+func (r *componentResource[M, P]) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + r.kind.typeName
 }
 
-func (r *componentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	attrs := map[string]schema.Attribute{
 		"id": schema.StringAttribute{
 			Computed: true, MarkdownDescription: "The namespace the component is installed in.",
@@ -179,11 +203,6 @@ func (r *componentResource) Schema(ctx context.Context, _ resource.SchemaRequest
 			MarkdownDescription: "Objects whose live state differs from what was installed (deleted, edited), found on refresh; the next apply repairs them.",
 		},
 	}
-	if _, ok := r.kind.extra["gateway"]; !ok {
-		// Every component shares one model: attributes another component
-		// has stay null here.
-		attrs["gateway"] = schema.BoolAttribute{Computed: true, MarkdownDescription: "Not used by this component."}
-	}
 	for name, a := range r.kind.extra {
 		attrs[name] = a
 	}
@@ -197,7 +216,7 @@ func (r *componentResource) Schema(ctx context.Context, _ resource.SchemaRequest
 	}
 }
 
-func (r *componentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+func (r *componentResource[M, P]) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if req.ProviderData == nil {
 		return
 	}
@@ -211,7 +230,7 @@ func (r *componentResource) Configure(_ context.Context, req resource.ConfigureR
 
 // ModifyPlan plans an update when the last refresh found drift, so the
 // apply repairs what was deleted or edited out of band.
-func (r *componentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+func (r *componentResource[M, P]) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.State.Raw.IsNull() || req.Plan.Raw.IsNull() {
 		return
 	}
@@ -224,7 +243,7 @@ func (r *componentResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 }
 
-func (r *componentResource) install(ctx context.Context, m *componentModel, timeout time.Duration) error {
+func (r *componentResource[M, P]) install(ctx context.Context, m P, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	c, err := r.conn.get(ctx)
@@ -243,11 +262,11 @@ func (r *componentResource) install(ctx context.Context, m *componentModel, time
 	if err != nil {
 		return c.explain(err)
 	}
-	m.ID = m.Namespace
-	return m.setStatus(status)
+	m.common().ID = m.common().Namespace
+	return m.common().setStatus(status)
 }
 
-func (r *componentResource) installer(c *clients) (*bootstrap.Installer, error) {
+func (r *componentResource[M, P]) installer(c *clients) (*bootstrap.Installer, error) {
 	return bootstrap.NewInstaller(c.rest, "", func(ctx context.Context, msg string, fields map[string]any) {
 		tflog.Info(ctx, msg, fields)
 	})
@@ -273,33 +292,30 @@ func (m *componentModel) setStatus(status *bootstrap.Status) error {
 	}
 	m.Drift = types.ListValueMust(types.StringType, drift)
 	m.Ready = types.BoolValue(status.Ready)
-	if m.Gateway.IsUnknown() {
-		m.Gateway = types.BoolNull()
-	}
 	return nil
 }
 
-func (r *componentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan componentModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+func (r *componentResource[M, P]) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	plan := P(new(M))
+	resp.Diagnostics.Append(req.Plan.Get(ctx, plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultComponentTimeout)
+	timeout, diags := plan.common().Timeouts.Create(ctx, defaultComponentTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.install(ctx, &plan, timeout); err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("installing %s (%s)", r.kind.title, plan.Version.ValueString()), err.Error())
+	if err := r.install(ctx, plan, timeout); err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("installing %s (%s)", r.kind.title, plan.common().Version.ValueString()), err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
-func (r *componentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state componentModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+func (r *componentResource[M, P]) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	state := P(new(M))
+	resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	if resp.Diagnostics.HasError() || r.conn.unknown {
 		return
 	}
@@ -309,7 +325,7 @@ func (r *componentResource) Read(ctx context.Context, req resource.ReadRequest, 
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	component, err := r.kind.build(&state)
+	component, err := r.kind.build(state)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -330,40 +346,40 @@ func (r *componentResource) Read(ctx context.Context, req resource.ReadRequest, 
 		return
 	}
 	if len(status.Releases) > 0 {
-		state.Version = types.StringValue(status.Releases[0].ChartVersion)
+		state.common().Version = types.StringValue(status.Releases[0].ChartVersion)
 	}
-	if err := state.setStatus(status); err != nil {
+	if err := state.common().setStatus(status); err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
-func (r *componentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan componentModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+func (r *componentResource[M, P]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	plan := P(new(M))
+	resp.Diagnostics.Append(req.Plan.Get(ctx, plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultComponentTimeout)
+	timeout, diags := plan.common().Timeouts.Update(ctx, defaultComponentTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.install(ctx, &plan, timeout); err != nil {
-		resp.Diagnostics.AddError(fmt.Sprintf("upgrading %s (%s)", r.kind.title, plan.Version.ValueString()), err.Error())
+	if err := r.install(ctx, plan, timeout); err != nil {
+		resp.Diagnostics.AddError(fmt.Sprintf("upgrading %s (%s)", r.kind.title, plan.common().Version.ValueString()), err.Error())
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
-func (r *componentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state componentModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+func (r *componentResource[M, P]) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	state := P(new(M))
+	resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultComponentTimeout)
+	timeout, diags := state.common().Timeouts.Delete(ctx, defaultComponentTimeout)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -376,7 +392,7 @@ func (r *componentResource) Delete(ctx context.Context, req resource.DeleteReque
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	component, err := r.kind.build(&state)
+	component, err := r.kind.build(state)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -392,7 +408,7 @@ func (r *componentResource) Delete(ctx context.Context, req resource.DeleteReque
 }
 
 // ImportState imports a component by the namespace it is installed in.
-func (r *componentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+func (r *componentResource[M, P]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_webhooks"), true)...)
