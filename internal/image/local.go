@@ -57,7 +57,7 @@ type LocalOptions struct {
 	Tag string
 	// Busybox is a statically linked BusyBox; DefaultBusybox when empty.
 	Busybox string
-	// Images are the images to build; all that can be built when nil
+	// Images are the images to build; all that can be built when empty
 	// (the runtime image only if RuntimePackage exists).
 	Images []string
 	// Progress receives a line per image built; io.Discard when nil.
@@ -90,9 +90,12 @@ func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
 	}
 	wanted := map[string]bool{}
 	for _, name := range opts.Images {
+		if name != PauseImage && name != BaseImage && name != RuntimeImage {
+			return nil, fmt.Errorf("unknown image %q: the images are %s, %s and %s", name, PauseImage, BaseImage, RuntimeImage)
+		}
 		wanted[name] = true
 	}
-	if opts.Images == nil {
+	if len(opts.Images) == 0 {
 		wanted[PauseImage], wanted[BaseImage] = true, true
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, RuntimePackage)); err == nil {
 			wanted[RuntimeImage] = true

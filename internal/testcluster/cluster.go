@@ -71,6 +71,8 @@ type Cluster struct {
 	ownsDir  bool
 	keys     *pki
 	pkiFiles map[string]string
+	// noRealNode says why RunMain started the cluster without a real node.
+	noRealNode string
 }
 
 // Start starts a cluster and returns once its API server answers and every

@@ -102,6 +102,16 @@ func unmountUnder(dir string) error {
 	return nil
 }
 
+// RemoveDir removes a cluster's directory after unmounting whatever a
+// real node left mounted inside; it removes nothing if a mount stays, as
+// that may be a bind mount of a host path.
+func RemoveDir(dir string) error {
+	if err := unmountUnder(dir); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
 // kubepodsCgroups returns kubelet's Pod cgroup roots, one per cgroup v1
 // hierarchy, or the one of cgroup v2.
 func kubepodsCgroups() []string {
