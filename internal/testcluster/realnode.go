@@ -141,7 +141,7 @@ func (c *Cluster) startContainerd(ctx context.Context, bins *Binaries, progress 
 	if err := RealNodeSupported(); err != nil {
 		return err
 	}
-	unlock, err := tryLockFile(realNodeLock)
+	unlock, err := lockRealNode(ctx, progress)
 	if err != nil {
 		return err
 	}
@@ -546,18 +546,29 @@ func hostIP() (string, error) {
 	return "", errors.New("finding the host's IPv4 address for the real node: no interface that is up has one")
 }
 
-// tryLockFile takes an exclusive flock on path without waiting.
-func tryLockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+// lockRealNode takes the machine's real-node lock, waiting up to 10
+// minutes for another cluster (a test package run in parallel) to stop.
+func lockRealNode(ctx context.Context, progress io.Writer) (func(), error) {
+	f, err := os.OpenFile(realNodeLock, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", path, err)
+		return nil, fmt.Errorf("opening lock %s: %w", realNodeLock, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("another real node runs on this machine (%s is locked): stop it first (make cluster-down)", path)
+	deadline := time.Now().Add(10 * time.Minute)
+	for waiting := false; ; waiting = true {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) || ctx.Err() != nil {
+			f.Close()
+			return nil, fmt.Errorf("another real node runs on this machine (%s is locked; make cluster-down stops one): %w", realNodeLock, err)
+		}
+		if !waiting {
+			fmt.Fprintf(progress, "waiting for the real node of another cluster to stop (%s)\n", realNodeLock)
+		}
+		time.Sleep(time.Second)
 	}
 	return func() {
-		_ = os.Remove(path)
 		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil

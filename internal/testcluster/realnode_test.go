@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 )
 
 // TestRealNode runs Pods in real containers on the real node, then checks
@@ -112,6 +113,34 @@ func TestRealNode(t *testing.T) {
 		term := done.Status.ContainerStatuses[0].State.Terminated
 		if term == nil || term.ExitCode != 3 || strings.TrimSpace(term.Message) != "no luck" {
 			t.Errorf("terminated = %+v, want exit code 3 and message %q", term, "no luck")
+		}
+	})
+
+	t.Run("an alpine image runs on the local base image through a mirror rule", func(t *testing.T) {
+		// What the runtime does with container components that name
+		// public images, on a node without a registry.
+		rules := imagerewrite.Rules{Exact: map[string]string{"alpine": node.Images[image.BaseImage]}}
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "alpine", Namespace: "default"},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{
+					Name: "main", Image: "alpine",
+					Command: []string{"sh", "-c", "echo -n \"$(( 6 * 7 ))\" > /dev/termination-log"},
+				}},
+			},
+		}
+		if err := rules.RewritePodSpec(&pod.Spec); err != nil {
+			t.Fatal(err)
+		}
+		node.Pin(&pod.Spec)
+		done := runPod(t, c, pod)
+		term := done.Status.ContainerStatuses[0].State.Terminated
+		if done.Status.Phase != corev1.PodSucceeded || term == nil || term.Message != "42" {
+			t.Errorf("phase %s, terminated %+v; want Succeeded with message 42", done.Status.Phase, term)
+		}
+		if got := done.Spec.Containers[0].ImagePullPolicy; got != corev1.PullIfNotPresent {
+			t.Errorf("defaulted pull policy %s, want IfNotPresent (the rewritten image is not :latest)", got)
 		}
 	})
 
