@@ -30,21 +30,30 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	built, err := image.BuildLocal(ctx, image.LocalOptions{
+	opts := image.LocalOptions{
 		RepoRoot: *repo,
 		OutDir:   *out,
 		Tag:      *tag,
 		Busybox:  *busybox,
 		Images:   flag.Args(),
 		Progress: os.Stderr,
-	})
-	if err != nil {
+	}
+	if err := run(opts); err != nil {
 		fmt.Fprintf(os.Stderr, "kfstack-image: %v\n", err)
 		os.Exit(1)
+	}
+}
+
+// run builds the images and prints each one's reference and tarball.
+func run(opts image.LocalOptions) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	built, err := image.BuildLocal(ctx, opts)
+	if err != nil {
+		return err
 	}
 	for _, b := range built {
 		fmt.Printf("%s\t%s\n", b.Ref, b.Tarball)
 	}
+	return nil
 }

@@ -127,14 +127,13 @@ func kubepodsProcesses() []int {
 	seen := map[int]bool{}
 	var pids []int
 	for _, root := range kubepodsCgroups() {
-		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
-				return nil
+		// Cgroups disappear while they are walked: what cannot be read is
+		// skipped.
+		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, walkErr error) error {
+			if walkErr != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+				return nil //nolint:nilerr // see above
 			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return nil
-			}
+			data, _ := os.ReadFile(path)
 			for _, f := range strings.Fields(string(data)) {
 				if pid, err := strconv.Atoi(f); err == nil && !seen[pid] {
 					seen[pid] = true

@@ -194,10 +194,9 @@ func (c *Cluster) startContainerd(ctx context.Context, bins *Binaries, progress 
 		return err
 	}
 	if err := c.poll(ctx, 30*time.Second, func() (bool, string, error) {
-		if err := n.runCtr(ctx, "version"); err != nil {
-			return false, "containerd does not answer: " + err.Error(), nil
-		}
-		return true, "", nil
+		// Not answering is expected until containerd listens.
+		err := n.runCtr(ctx, "version")
+		return err == nil, "containerd does not answer: " + fmt.Sprint(err), nil
 	}); err != nil {
 		return fmt.Errorf("waiting for containerd: %w\n%s", err, containerd.tail(20))
 	}
@@ -394,14 +393,10 @@ func (c *Cluster) startKubelet(ctx context.Context, bins *Binaries) error {
 	}
 	start := time.Now()
 	if err := c.poll(ctx, 60*time.Second, func() (bool, string, error) {
+		// Not found is expected until kubelet registers the node.
 		node, err := c.Client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, "node " + n.Name + ": " + err.Error(), nil
-		}
-		if !NodeSchedulable(node) {
-			return false, "node " + n.Name + " is not Ready", nil
-		}
-		return true, "", nil
+		ready := err == nil && NodeSchedulable(node)
+		return ready, fmt.Sprintf("node %s is not Ready (%v)", n.Name, err), nil
 	}); err != nil {
 		return fmt.Errorf("waiting for the real node: %w\n%s", err, kubelet.tail(30))
 	}

@@ -119,14 +119,20 @@ func TestRealNode(t *testing.T) {
 	t.Run("an alpine image runs on the local base image through a mirror rule", func(t *testing.T) {
 		// What the runtime does with container components that name
 		// public images, on a node without a registry.
+		// Artifacts go to a file:// pipeline root on a hostPath.
 		rules := imagerewrite.Rules{Exact: map[string]string{"alpine": node.Images[image.BaseImage]}}
+		artifacts := t.TempDir()
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "alpine", Namespace: "default"},
 			Spec: corev1.PodSpec{
 				RestartPolicy: corev1.RestartPolicyNever,
+				Volumes: []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{
+					HostPath: &corev1.HostPathVolumeSource{Path: artifacts},
+				}}},
 				Containers: []corev1.Container{{
 					Name: "main", Image: "alpine",
-					Command: []string{"sh", "-c", "echo -n \"$(( 6 * 7 ))\" > /dev/termination-log"},
+					Command:      []string{"sh", "-c", "echo -n \"$(( 6 * 7 ))\" > /dev/termination-log; echo model > /pipeline-root/model.txt"},
+					VolumeMounts: []corev1.VolumeMount{{Name: "root", MountPath: "/pipeline-root"}},
 				}},
 			},
 		}
@@ -138,6 +144,9 @@ func TestRealNode(t *testing.T) {
 		term := done.Status.ContainerStatuses[0].State.Terminated
 		if done.Status.Phase != corev1.PodSucceeded || term == nil || term.Message != "42" {
 			t.Errorf("phase %s, terminated %+v; want Succeeded with message 42", done.Status.Phase, term)
+		}
+		if data, err := os.ReadFile(filepath.Join(artifacts, "model.txt")); err != nil || string(data) != "model\n" {
+			t.Errorf("artifact on the hostPath: %q, %v", data, err)
 		}
 		if got := done.Spec.Containers[0].ImagePullPolicy; got != corev1.PullIfNotPresent {
 			t.Errorf("defaulted pull policy %s, want IfNotPresent (the rewritten image is not :latest)", got)
