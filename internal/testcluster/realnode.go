@@ -81,8 +81,7 @@ type RealNode struct {
 	dir    string
 	socket string
 	ctr    string
-	shim   string
-	unlock func()
+	lock   *nodeLock
 	// newHostPaths are the hostPaths that did not exist before the node
 	// started: Stop removes them.
 	newHostPaths []string
@@ -141,7 +140,7 @@ func (c *Cluster) startContainerd(ctx context.Context, bins *Binaries, progress 
 	if err := RealNodeSupported(); err != nil {
 		return err
 	}
-	unlock, err := lockRealNode(ctx, progress)
+	lock, err := lockRealNode(ctx, progress)
 	if err != nil {
 		return err
 	}
@@ -149,19 +148,30 @@ func (c *Cluster) startContainerd(ctx context.Context, bins *Binaries, progress 
 		Name:   RealNodeName,
 		Images: map[string]string{},
 		dir:    filepath.Join(c.Dir, "node"),
+		socket: filepath.Join(c.Dir, "node", "containerd.sock"),
 		ctr:    bins.Ctr,
-		shim:   bins.ContainerdShim,
-		unlock: unlock,
+		lock:   lock,
 		log:    progress,
+	}
+	c.RealNode = n
+	// The lock is ours, so a node the lock file still names is one whose
+	// process died before Stop: its shims, containers and mounts outlive
+	// it.
+	if stale, err := lock.read(); err == nil && stale.Dir != "" {
+		fmt.Fprintf(progress, "cleaning up after a real node that was not stopped (%s)\n", stale.Dir)
+		if err := cleanUpStaleNode(stale); err != nil {
+			return fmt.Errorf("cleaning up after the real node in %s: %w", stale.Dir, err)
+		}
 	}
 	for _, p := range hostPaths {
 		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 			n.newHostPaths = append(n.newHostPaths, p)
 		}
 	}
+	if err := lock.write(nodeRecord{Dir: n.dir, HostPaths: n.newHostPaths}); err != nil {
+		return err
+	}
 	n.chainsBefore = iptablesChains()
-	n.socket = filepath.Join(n.dir, "containerd.sock")
-	c.RealNode = n
 	if n.IP, err = hostIP(); err != nil {
 		return err
 	}
@@ -491,7 +501,11 @@ func (n *RealNode) cleanUp(clusterDir string) error {
 	if err := removeNewChains(n.chainsBefore); err != nil {
 		errs = append(errs, err)
 	}
-	n.unlock()
+	if len(errs) == 0 {
+		// Recorded for the next start to clean up otherwise.
+		_ = n.lock.write(nodeRecord{})
+	}
+	n.lock.release()
 	return errors.Join(errs...)
 }
 
@@ -541,9 +555,22 @@ func hostIP() (string, error) {
 	return "", errors.New("finding the host's IPv4 address for the real node: no interface that is up has one")
 }
 
+// nodeLock is the machine's real-node lock. The locked file records the
+// running node, so that the next one can clean up after it if its process
+// dies before Stop.
+type nodeLock struct{ f *os.File }
+
+// nodeRecord is what the lock file records of a running node.
+type nodeRecord struct {
+	// Dir is the node's directory.
+	Dir string `json:"dir,omitempty"`
+	// HostPaths are the host paths the node created.
+	HostPaths []string `json:"hostPaths,omitempty"`
+}
+
 // lockRealNode takes the machine's real-node lock, waiting up to 10
 // minutes for another cluster (a test package run in parallel) to stop.
-func lockRealNode(ctx context.Context, progress io.Writer) (func(), error) {
+func lockRealNode(ctx context.Context, progress io.Writer) (*nodeLock, error) {
 	f, err := os.OpenFile(realNodeLock, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", realNodeLock, err)
@@ -563,15 +590,91 @@ func lockRealNode(ctx context.Context, progress io.Writer) (func(), error) {
 		}
 		time.Sleep(time.Second)
 	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return &nodeLock{f: f}, nil
+}
+
+func (l *nodeLock) read() (nodeRecord, error) {
+	var r nodeRecord
+	data, err := io.ReadAll(io.NewSectionReader(l.f, 0, 1<<20))
+	if err != nil || len(data) == 0 {
+		return r, err
+	}
+	return r, json.Unmarshal(data, &r)
+}
+
+func (l *nodeLock) write(r nodeRecord) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if r.Dir == "" {
+		data = nil
+	}
+	if err := l.f.Truncate(0); err != nil {
+		return fmt.Errorf("writing %s: %w", realNodeLock, err)
+	}
+	if _, err := l.f.WriteAt(data, 0); err != nil {
+		return fmt.Errorf("writing %s: %w", realNodeLock, err)
+	}
+	return nil
+}
+
+func (l *nodeLock) release() {
+	_ = syscall.Flock(int(l.f.Fd()), syscall.LOCK_UN)
+	l.f.Close()
+}
+
+// cleanUpStaleNode removes what a node whose process died left behind:
+// its shims and containers, its mounts, its directory, kubelet's cgroups
+// and chains, and the host paths it created.
+func cleanUpStaleNode(stale nodeRecord) error {
+	for _, arg := range []string{
+		filepath.Join(stale.Dir, "containerd.sock"),                         // shims
+		"--config=" + filepath.Join(stale.Dir, "containerd", "config.toml"), // containerd
+		"--root-dir=" + filepath.Join(stale.Dir, "kubelet"),                 // kubelet
+	} {
+		for _, pid := range processesWithArg(arg) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for _, pid := range kubepodsProcesses() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	var errs []error
+	if err := removeKubepodsCgroups(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := RemoveDir(stale.Dir); err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range stale.HostPaths {
+		if err := RemoveDir(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The chains kubelet makes; the new kubelet makes them again, and
+	// its Stop removes them only if they were not there before.
+	before := iptablesChains()
+	for chain := range before {
+		for _, name := range []string{"/KUBE-FIREWALL", "/KUBE-KUBELET-CANARY", "/KUBE-IPTABLES-HINT"} {
+			if strings.HasSuffix(chain, name) {
+				delete(before, chain)
+			}
+		}
+	}
+	if err := removeNewChains(before); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // processesWithArg returns the processes that have arg on their command
 // line.
 func processesWithArg(arg string) []int {
+	if arg == "" {
+		// Every command line ends with an empty argument.
+		return nil
+	}
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
