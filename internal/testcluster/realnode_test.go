@@ -153,6 +153,53 @@ func TestRealNode(t *testing.T) {
 		}
 	})
 
+	t.Run("pods reach each other over the bridge", func(t *testing.T) {
+		// MPI launchers and workers talk Pod to Pod.
+		server := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "server", Namespace: "default"},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{
+					Name: "main", Image: node.Images[image.BaseImage],
+					Command: []string{"sh", "-c", "echo pong | nc -l -p 7000"},
+				}},
+			},
+		}
+		node.Pin(&server.Spec)
+		if _, err := c.Client.CoreV1().Pods("default").Create(ctx, server, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var ip string
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, "server", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			ip = p.Status.PodIP
+			return p.Status.Phase == corev1.PodRunning && ip != "", nil
+		})
+		if err != nil {
+			t.Fatalf("server pod: %v", err)
+		}
+		client := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "default"},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{
+					Name: "main", Image: node.Images[image.BaseImage],
+					// The listener may need a moment after the container starts.
+					Command: []string{"sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do nc " + ip + " 7000 > /dev/termination-log && [ -s /dev/termination-log ] && exit 0; sleep 0.5; done; exit 1"},
+				}},
+			},
+		}
+		node.Pin(&client.Spec)
+		done := runPod(t, c, client)
+		term := done.Status.ContainerStatuses[0].State.Terminated
+		if done.Status.Phase != corev1.PodSucceeded || term == nil || strings.TrimSpace(term.Message) != "pong" {
+			t.Errorf("client: phase %s, terminated %+v; want Succeeded with message pong from %s", done.Status.Phase, term, ip)
+		}
+	})
+
 	t.Run("pods without the toleration stay off the real node", func(t *testing.T) {
 		nodes, err := c.Client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
 		if err != nil {
