@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -108,6 +109,17 @@ func (n *RealNode) Import(ctx context.Context, tarball string) error {
 		return fmt.Errorf("importing %s: %w", tarball, err)
 	}
 	return nil
+}
+
+// ImportImage writes img, named ref, as a tarball into the node's
+// directory and imports it: a test builds an image with image.Build and
+// runs it without a registry.
+func (n *RealNode) ImportImage(ctx context.Context, ref string, img v1.Image) error {
+	tarball := filepath.Join(n.dir, "images", strings.NewReplacer("/", "_", ":", "_").Replace(ref)+".tar")
+	if err := image.WriteTarball(tarball, ref, img); err != nil {
+		return err
+	}
+	return n.Import(ctx, tarball)
 }
 
 // RealNodeSupported returns why this machine cannot run a real node, or

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -28,7 +29,7 @@ func TestRealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	helloRef, helloTarball := buildHelloImage(t)
+	helloRef, hello := buildHelloImage(t)
 
 	start := time.Now()
 	c, err := Start(ctx, Options{
@@ -47,7 +48,7 @@ func TestRealNode(t *testing.T) {
 		}
 	}()
 	node := c.RealNode
-	if err := node.Import(ctx, helloTarball); err != nil {
+	if err := node.ImportImage(ctx, helloRef, hello); err != nil {
 		t.Fatal(err)
 	}
 
@@ -283,7 +284,7 @@ func runPod(t *testing.T, c *Cluster, pod *corev1.Pod) *corev1.Pod {
 
 // buildHelloImage builds an image that holds only the static hello
 // program, the way the runtime image holds the launcher.
-func buildHelloImage(t *testing.T) (ref, tarball string) {
+func buildHelloImage(t *testing.T) (string, v1.Image) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "hello")
@@ -299,12 +300,7 @@ func buildHelloImage(t *testing.T) (ref, tarball string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref = image.Ref("hello-test", RealNodeImageTag)
-	tarball = filepath.Join(dir, "hello.tar")
-	if err := image.WriteTarball(tarball, ref, img); err != nil {
-		t.Fatal(err)
-	}
-	return ref, tarball
+	return image.Ref("hello-test", RealNodeImageTag), img
 }
 
 // checkNothingLeft compares the host with its state before the first
