@@ -201,7 +201,7 @@ func TestRealNode(t *testing.T) {
 		}
 	})
 
-	t.Run("pods without the toleration stay off the real node", func(t *testing.T) {
+	t.Run("the node runs kubelet and containerd at the pinned versions, tainted", func(t *testing.T) {
 		nodes, err := c.Client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -211,6 +211,19 @@ func TestRealNode(t *testing.T) {
 		}
 		if len(nodes.Spec.Taints) != 1 || nodes.Spec.Taints[0].Key != RealNodeTaint {
 			t.Errorf("real node taints = %v, want only %s", nodes.Spec.Taints, RealNodeTaint)
+		}
+		info := nodes.Status.NodeInfo
+		if info.KubeletVersion != KubernetesVersion || info.ContainerRuntimeVersion != "containerd://"+strings.TrimPrefix(ContainerdVersion, "v") {
+			t.Errorf("kubelet %s on %s, want %s on containerd://%s", info.KubeletVersion, info.ContainerRuntimeVersion, KubernetesVersion, ContainerdVersion)
+		}
+		var internalIP string
+		for _, a := range nodes.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP {
+				internalIP = a.Address
+			}
+		}
+		if internalIP != node.IP {
+			t.Errorf("InternalIP %q, want %s", internalIP, node.IP)
 		}
 	})
 
