@@ -49,9 +49,26 @@ const RealNodeBridge = "kfstack0"
 // realNodeSubnet is the Pod network: bridge plus host-local IPAM.
 const realNodeSubnet = "10.85.0.0/24"
 
-// cniBinDir is where Debian's containernetworking-plugins installs the
-// plugins.
-const cniBinDir = "/usr/lib/cni"
+// cniBinDirs are where the CNI plugins are looked for: Debian's and
+// Ubuntu's containernetworking-plugins, then the upstream default.
+var cniBinDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
+
+// cniBinDir returns the first of cniBinDirs that holds the plugins the
+// node uses.
+func cniBinDir() (string, error) {
+	for _, dir := range cniBinDirs {
+		found := true
+		for _, plugin := range []string{"bridge", "host-local", "loopback"} {
+			if _, err := os.Stat(filepath.Join(dir, plugin)); err != nil {
+				found = false
+			}
+		}
+		if found {
+			return dir, nil
+		}
+	}
+	return "", fmt.Errorf("the real node needs the CNI plugins bridge, host-local and loopback in %s: apt-get install containernetworking-plugins", strings.Join(cniBinDirs, " or "))
+}
 
 // realNodeLock allows one real node per machine: they would share the
 // bridge, the shims' socket directory and the kubepods cgroups.
@@ -131,10 +148,8 @@ func RealNodeSupported() error {
 	if _, err := exec.LookPath("runc"); err != nil {
 		return errors.New("the real node needs runc: apt-get install runc")
 	}
-	for _, plugin := range []string{"bridge", "host-local", "loopback"} {
-		if _, err := os.Stat(filepath.Join(cniBinDir, plugin)); err != nil {
-			return fmt.Errorf("the real node needs the CNI plugin %s in %s: apt-get install containernetworking-plugins", plugin, cniBinDir)
-		}
+	if _, err := cniBinDir(); err != nil {
+		return err
 	}
 	if _, err := os.Stat(image.DefaultBusybox); err != nil {
 		return fmt.Errorf("the real node's base image needs %s: apt-get install busybox-static", image.DefaultBusybox)
@@ -241,6 +256,10 @@ func (n *RealNode) writeContainerdConfig(bins *Binaries, pauseRef string) error 
 	if err != nil {
 		return err
 	}
+	cniBin, err := cniBinDir()
+	if err != nil {
+		return err
+	}
 	dir := filepath.Join(n.dir, "containerd")
 	// restrict_oom_score_adj: root in these VMs lacks CAP_SYS_RESOURCE and
 	// cannot lower an oom_score_adj; without it runc fails every sandbox
@@ -277,7 +296,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
 		filepath.Join(dir, "root"), filepath.Join(dir, "state"),
 		n.socket, n.socket+".ttrpc",
 		pauseRef,
-		cniBinDir, filepath.Join(n.dir, "cni", "net.d"),
+		cniBin, filepath.Join(n.dir, "cni", "net.d"),
 		bins.ContainerdShim, runc, filepath.Join(dir, "runc"))
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(config), 0o644); err != nil {
 		return fmt.Errorf("writing the containerd config: %w", err)
