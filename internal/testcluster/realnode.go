@@ -157,6 +157,21 @@ func RealNodeSupported() error {
 	if _, err := exec.LookPath("ip"); err != nil {
 		return errors.New("the real node needs ip to remove its bridge: apt-get install iproute2")
 	}
+	// The real node takes kubelet's cgroups (/kubepods) and kills what is
+	// left in them: never beside a kubelet it does not own.
+	cache, err := CacheDir()
+	if err != nil {
+		return err
+	}
+	if resolved, err := filepath.EvalSymlinks(cache); err == nil {
+		cache = resolved // /proc/<pid>/exe is resolved too
+	}
+	for _, pid := range processesWithExe("kubelet") {
+		exe, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "exe"))
+		if !strings.HasPrefix(exe, cache+string(filepath.Separator)) {
+			return fmt.Errorf("a kubelet that is not kfstack's runs on this machine (pid %d, %s): the real node would share its cgroups", pid, exe)
+		}
+	}
 	return nil
 }
 
@@ -697,6 +712,22 @@ func cleanUpStaleNode(stale nodeRecord) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// processesWithExe returns the processes whose executable is named name.
+func processesWithExe(name string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); err == nil && filepath.Base(exe) == name {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // processesWithArg returns the processes that have arg on their command
