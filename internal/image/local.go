@@ -193,9 +193,12 @@ func baseSpec(ctx context.Context, busybox string) (Spec, error) {
 	}, nil
 }
 
-// compile builds a static linux/amd64 binary of pkg into out.
+// compile builds a static linux/amd64 binary of pkg into out. No
+// -trimpath: with it nothing would be shared with the build cache of the
+// tests and of "go build", and a first runtime image would compile every
+// dependency again.
 func compile(ctx context.Context, repoRoot, pkg, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	if output, err := cmd.CombinedOutput(); err != nil {
