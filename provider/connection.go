@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -57,13 +56,12 @@ type clients struct {
 }
 
 // newConnection records the configuration. It never contacts the cluster.
-func newConnection(ctx context.Context, config providerModel) (*connection, diag.Diagnostics) {
-	var diags diag.Diagnostics
+func newConnection(ctx context.Context, config providerModel) *connection {
 	if hasUnknown(config) {
 		tflog.Info(ctx, "a connection value is unknown until apply; resources plan without contacting the cluster")
-		return &connection{unknown: true, config: config}, diags
+		return &connection{unknown: true, config: config}
 	}
-	return &connection{config: withEnvironment(config)}, diags
+	return &connection{config: withEnvironment(config)}
 }
 
 func hasUnknown(c providerModel) bool {
@@ -232,11 +230,11 @@ func (c *clients) explain(err error) error {
 	case errors.As(err, &unknownAuthority):
 		return fmt.Errorf("cannot reach cluster at %s: its certificate is signed by an unknown authority (set cluster_ca_certificate, or insecure = true for a test cluster)", c.host)
 	case errors.As(err, &hostname):
-		return fmt.Errorf("cannot reach cluster at %s: its certificate does not match the host: %v", c.host, hostname)
+		return fmt.Errorf("cannot reach cluster at %s: its certificate does not match the host: %w", c.host, hostname)
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("the cluster at %s rejected the credentials (check token, client_certificate and client_key, or exec): %w", c.host, err)
 	case errors.As(err, &urlErr):
-		return fmt.Errorf("cannot reach cluster at %s: %v", c.host, urlErr.Err)
+		return fmt.Errorf("cannot reach cluster at %s: %w", c.host, urlErr.Err)
 	}
 	return err
 }

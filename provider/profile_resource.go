@@ -333,7 +333,7 @@ func (r *profileResource) Create(ctx context.Context, req resource.CreateRequest
 	if err := c.applyProfile(ctx, name, objects, nil); err != nil {
 		// Leave nothing half-created: the namespace holds everything else.
 		if delErr := c.deleteNamespace(ctx, name); delErr != nil {
-			err = fmt.Errorf("%w (and removing the partly created namespace failed: %v)", err, c.explain(delErr))
+			err = fmt.Errorf("%w (and removing the partly created namespace failed: %w)", err, c.explain(delErr))
 		}
 		resp.Diagnostics.AddError(summary, c.explain(err).Error())
 		return

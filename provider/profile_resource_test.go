@@ -560,7 +560,7 @@ func checkObjectGone(ns, kind, name string) resource.TestCheckFunc {
 			_, err = testCluster.Client.CoreV1().LimitRanges(ns).Get(ctx, name, metav1.GetOptions{})
 		}
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%s %s/%s still exists (err %v)", kind, ns, name, err)
+			return fmt.Errorf("%s %s/%s still exists (err %w)", kind, ns, name, err)
 		}
 		return nil
 	}
@@ -574,7 +574,7 @@ func checkNamespaceGone(name string) func(*terraform.State) error {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("namespace %s still exists (err %v)", name, err)
+		return fmt.Errorf("namespace %s still exists (err %w)", name, err)
 	}
 }
 

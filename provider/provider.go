@@ -163,11 +163,7 @@ func (p *kubeflowProvider) Configure(ctx context.Context, req provider.Configure
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	conn, diags := newConnection(ctx, config)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
+	conn := newConnection(ctx, config)
 	resp.ResourceData = conn
 	resp.DataSourceData = conn
 }

@@ -124,7 +124,7 @@ func up(dir string) error {
 		select {
 		case err := <-exited:
 			log, _ := os.ReadFile(logFile.Name())
-			return fmt.Errorf("the cluster did not start (%v):\n%s", err, log)
+			return fmt.Errorf("the cluster did not start (%w):\n%s", err, log)
 		case <-deadline:
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			return fmt.Errorf("the cluster was not ready after 3 minutes; see %s", logFile.Name())

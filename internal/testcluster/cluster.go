@@ -371,7 +371,7 @@ func (c *Cluster) poll(ctx context.Context, timeout time.Duration, check func() 
 	for {
 		for _, p := range c.procs {
 			if exited, err := p.hasExited(); exited {
-				return fmt.Errorf("%s stopped: %v", p.name, err)
+				return fmt.Errorf("%s stopped: %w", p.name, err)
 			}
 		}
 		done, why, err := check()
@@ -406,7 +406,7 @@ func waitHTTP(ctx context.Context, p *process, client *http.Client, url string, 
 	last := ""
 	for {
 		if exited, err := p.hasExited(); exited {
-			return fmt.Errorf("%s stopped before %s answered: %v\n%s", p.name, url, err, p.tail(20))
+			return fmt.Errorf("%s stopped before %s answered: %w\n%s", p.name, url, err, p.tail(20))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

@@ -1,0 +1,371 @@
+package bootstrap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
+)
+
+// FieldManager is the server-side apply field manager of what the
+// bootstrapper applies itself (CRDs, namespaces).
+const FieldManager = "kfstack-bootstrap"
+
+// Installer installs, checks and uninstalls components on one cluster.
+type Installer struct {
+	config   *rest.Config
+	core     kubernetes.Interface
+	dynamic  dynamic.Interface
+	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	log      Logger
+	cacheDir string
+}
+
+// NewInstaller returns an installer for the cluster that config reaches.
+// Downloaded charts are cached below cacheDir (a temporary directory when
+// empty); log receives progress (nothing when nil).
+func NewInstaller(config *rest.Config, cacheDir string, log Logger) (*Installer, error) {
+	core, err := kubernetes.NewForConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(config)
+	if err != nil {
+		return nil, err
+	}
+	if cacheDir == "" {
+		cacheDir = filepath.Join(os.TempDir(), "kfstack-charts")
+	}
+	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = func(context.Context, string, map[string]any) {}
+	}
+	return &Installer{
+		config:   config,
+		core:     core,
+		dynamic:  dyn,
+		mapper:   restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(core.Discovery())),
+		log:      log,
+		cacheDir: cacheDir,
+	}, nil
+}
+
+func (r Release) namespace(c *Component) string {
+	if r.Namespace != "" {
+		return r.Namespace
+	}
+	return c.Namespace
+}
+
+// Install installs or upgrades every release of the component, in order,
+// and waits until all of their objects are ready. A release that does not
+// become ready is rolled back (or removed, if it was new), so a failed
+// install leaves the cluster as it was.
+func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error) {
+	status := &Status{}
+	for _, r := range c.Releases {
+		ns := r.namespace(c)
+		if err := in.ensureNamespace(ctx, ns); err != nil {
+			return nil, err
+		}
+		cfg, err := in.helmConfig(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := in.loadChart(ctx, r.Chart, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		rel, err := in.upgradeInstall(ctx, cfg, ch, r, ns)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		objects, err := in.releaseObjects(rel)
+		if err != nil {
+			return nil, err
+		}
+		if err := in.waitReady(ctx, objects, c.WaitForWebhooks); err != nil {
+			undo := in.rollback(ctx, cfg, r.Name)
+			if rel.Version == 1 {
+				undo = in.undoInstall(ctx, cfg, r.Name)
+			}
+			return nil, errors.Join(fmt.Errorf("%s: release %s did not become ready: %w", c.Name, r.Name, err), undo)
+		}
+		status.Releases = append(status.Releases, releaseStatus(rel, len(objects)))
+	}
+	status.Ready = true
+	return status, nil
+}
+
+func releaseStatus(rel *release.Release, objects int) ReleaseStatus {
+	return ReleaseStatus{
+		Name:         rel.Name,
+		Namespace:    rel.Namespace,
+		Revision:     rel.Version,
+		ChartVersion: rel.Chart.Metadata.Version,
+		AppVersion:   rel.Chart.Metadata.AppVersion,
+		Objects:      objects,
+	}
+}
+
+// Check reads what is installed and compares it with what was applied: a
+// missing or failed release, a deleted object, an edited ConfigMap or
+// container image. It returns nil, nil when no release of the component
+// exists.
+func (in *Installer) Check(ctx context.Context, c *Component) (*Status, error) {
+	status := &Status{Ready: true}
+	found := false
+	for _, r := range c.Releases {
+		ns := r.namespace(c)
+		cfg, err := in.helmConfig(ctx, ns)
+		if err != nil {
+			return nil, err
+		}
+		rel, err := cfg.Releases.Last(r.Name)
+		if errors.Is(err, driver.ErrReleaseNotFound) {
+			status.Drift = append(status.Drift, fmt.Sprintf("release %s/%s: not installed", ns, r.Name))
+			status.Ready = false
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading release %s: %w", r.Name, err)
+		}
+		found = true
+		if rel.Info.Status != release.StatusDeployed {
+			status.Drift = append(status.Drift, fmt.Sprintf("release %s/%s: %s", ns, r.Name, rel.Info.Status))
+			status.Ready = false
+		}
+		objects, err := in.releaseObjects(rel)
+		if err != nil {
+			return nil, err
+		}
+		drift, ready, err := in.compare(ctx, objects, c.WaitForWebhooks)
+		if err != nil {
+			return nil, err
+		}
+		status.Drift = append(status.Drift, drift...)
+		status.Ready = status.Ready && ready
+		status.Releases = append(status.Releases, releaseStatus(rel, len(objects)))
+	}
+	if !found {
+		return nil, nil
+	}
+	return status, nil
+}
+
+// Uninstall removes the component's releases in reverse order, and the
+// CRDs the bootstrapper applied from their charts' crds/ folders, after
+// the custom resources of those CRDs are gone.
+func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
+	for i := len(c.Releases) - 1; i >= 0; i-- {
+		r := c.Releases[i]
+		cfg, err := in.helmConfig(ctx, r.namespace(c))
+		if err != nil {
+			return err
+		}
+		rel, err := cfg.Releases.Last(r.Name)
+		if errors.Is(err, driver.ErrReleaseNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading release %s: %w", r.Name, err)
+		}
+		in.log(ctx, "uninstalling release", map[string]any{"release": r.Name})
+		uninstall := action.NewUninstall(cfg)
+		uninstall.Wait = true
+		uninstall.Timeout = 5 * time.Minute
+		if _, err := uninstall.Run(r.Name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+			return fmt.Errorf("%s: uninstalling release %s: %w", c.Name, r.Name, err)
+		}
+		if err := in.deleteCRDs(ctx, rel.Chart); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureNamespace creates a release's namespace if it is missing.
+func (in *Installer) ensureNamespace(ctx context.Context, name string) error {
+	_, err := in.core.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = in.core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+			Name: name, Labels: map[string]string{"app.kubernetes.io/managed-by": "kfstack"},
+		}}, metav1.CreateOptions{FieldManager: FieldManager})
+		if apierrors.IsAlreadyExists(err) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// applyCRDs applies the chart's crds/ folder (its dependencies' too)
+// server-side, then waits until each CRD is Established, so the chart's
+// custom resources are accepted and CRD changes reach the cluster on
+// upgrades.
+func (in *Installer) applyCRDs(ctx context.Context, ch *chart.Chart) error {
+	crds, err := chartCRDs(ch)
+	if err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		in.log(ctx, "applying CRD", map[string]any{"crd": crd.GetName()})
+		if _, err := in.dynamic.Resource(crdResource).Apply(ctx, crd.GetName(), crd, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+			return fmt.Errorf("applying CRD %s: %w", crd.GetName(), err)
+		}
+	}
+	if len(crds) > 0 {
+		in.mapper.Reset()
+	}
+	return in.waitReady(ctx, crds, false)
+}
+
+func (in *Installer) deleteCRDs(ctx context.Context, ch *chart.Chart) error {
+	crds, err := chartCRDs(ch)
+	if err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		err := in.dynamic.Resource(crdResource).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err)
+		}
+	}
+	// The API server deletes the CRDs' custom resources first; a CRD is
+	// gone only when they are.
+	for _, crd := range crds {
+		err := wait.PollUntilContextCancel(ctx, readinessInterval, true, func(ctx context.Context) (bool, error) {
+			_, err := in.dynamic.Resource(crdResource).Get(ctx, crd.GetName(), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, err
+		})
+		if err != nil {
+			return fmt.Errorf("waiting for CRD %s to be deleted: %w", crd.GetName(), err)
+		}
+	}
+	return nil
+}
+
+func chartCRDs(ch *chart.Chart) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, file := range ch.CRDObjects() {
+		objs, err := decodeYAML(file.File.Data)
+		if err != nil {
+			return nil, fmt.Errorf("reading CRDs of chart %s (%s): %w", ch.Name(), file.Filename, err)
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+// releaseObjects returns the objects of a release's manifest, with the
+// release's namespace set on namespaced objects that name none.
+func (in *Installer) releaseObjects(rel *release.Release) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, doc := range releaseutil.SplitManifests(rel.Manifest) {
+		objs, err := decodeYAML([]byte(doc))
+		if err != nil {
+			return nil, fmt.Errorf("reading the manifest of release %s: %w", rel.Name, err)
+		}
+		for _, obj := range objs {
+			if obj.GetNamespace() == "" {
+				namespaced, err := in.namespaced(obj)
+				if err != nil {
+					return nil, err
+				}
+				if namespaced {
+					obj.SetNamespace(rel.Namespace)
+				}
+			}
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+func (in *Installer) namespaced(obj *unstructured.Unstructured) (bool, error) {
+	gvk := obj.GroupVersionKind()
+	mapping, err := in.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		in.mapper.Reset()
+		mapping, err = in.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return false, fmt.Errorf("finding the API of %s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	return mapping.Scope.Name() == meta.RESTScopeNameNamespace, nil
+}
+
+// resourceFor returns the dynamic client of an object's kind.
+func (in *Installer) resourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := obj.GroupVersionKind()
+	mapping, err := in.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		in.mapper.Reset()
+		mapping, err = in.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		return in.dynamic.Resource(mapping.Resource).Namespace(obj.GetNamespace()), nil
+	}
+	return in.dynamic.Resource(mapping.Resource), nil
+}
+
+// decodeYAML decodes a multi-document YAML stream into objects, skipping
+// empty documents.
+func decodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, doc := range releaseutil.SplitManifests(string(data)) {
+		obj := map[string]any{}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			return nil, err
+		}
+		if len(obj) == 0 {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: obj}
+		if u.IsList() {
+			list, err := u.ToList()
+			if err != nil {
+				return nil, err
+			}
+			for i := range list.Items {
+				out = append(out, &list.Items[i])
+			}
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}

@@ -1,0 +1,84 @@
+package bootstrap
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+)
+
+// TestWebhookReadiness: a webhook is ready only when its configuration
+// carries a CA bundle and its Service has a ready endpoint; before that,
+// objects it admits would be refused.
+func TestWebhookReadiness(t *testing.T) {
+	ctx := context.Background()
+	in := newTestInstaller(t)
+	ns := "webhook-readiness"
+	if err := in.ensureNamespace(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.Client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "hook"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 443}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	config := func(caBundle []byte) *unstructured.Unstructured {
+		whc := &admissionv1.ValidatingWebhookConfiguration{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+			ObjectMeta: metav1.ObjectMeta{Name: "hook"},
+			Webhooks: []admissionv1.ValidatingWebhook{{
+				Name:                    "hook.example.com",
+				ClientConfig:            admissionv1.WebhookClientConfig{Service: &admissionv1.ServiceReference{Namespace: ns, Name: "hook"}, CABundle: caBundle},
+				SideEffects:             ptr.To(admissionv1.SideEffectClassNone),
+				AdmissionReviewVersions: []string{"v1"},
+			}},
+		}
+		obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(whc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &unstructured.Unstructured{Object: obj}
+	}
+	check := func(obj *unstructured.Unstructured, want string) {
+		t.Helper()
+		got, err := in.notReady(ctx, obj, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want == "" && got != "" || want != "" && !strings.Contains(got, want) {
+			t.Errorf("not ready because %q, want %q", got, want)
+		}
+	}
+	check(config(nil), "webhook hook.example.com has no CA bundle yet")
+	check(config([]byte("-----BEGIN CERTIFICATE-----")), "service webhook-readiness/hook has no ready endpoint")
+
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "hook-1", Labels: map[string]string{"kubernetes.io/service-name": "hook"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.0.9"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}}},
+	}
+	created, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(config([]byte("-----BEGIN CERTIFICATE-----")), "has no ready endpoint")
+
+	created.Endpoints[0].Conditions.Ready = ptr.To(true)
+	if _, err := cluster.Client.DiscoveryV1().EndpointSlices(ns).Update(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	check(config([]byte("-----BEGIN CERTIFICATE-----")), "")
+
+	// With wait_for_webhooks off (KWOK), webhooks are not waited for.
+	if got, err := in.notReady(ctx, config(nil), false); err != nil || got != "" {
+		t.Errorf("with webhooks off: %q, %v", got, err)
+	}
+}

@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Document is a parsed KFP pipeline file: the pipeline spec and, when the
+// file has a second YAML document, the platform spec.
+type Document struct {
+	// Spec is the pipeline IR.
+	Spec *Spec
+	// PlatformSpec is the optional second document (kubernetes platform
+	// config: node selectors, tolerations, secrets); kept as decoded JSON.
+	PlatformSpec map[string]any
+	// lines maps dotted paths to source lines for error messages.
+	lines lineIndex
+}
+
+// lineIndex maps a dotted YAML path (root.dag.tasks.train.inputs) to the
+// line where that key starts.
+type lineIndex map[string]int
+
+func (l lineIndex) line(path string) int {
+	if l == nil || path == "" {
+		return 0
+	}
+	for p := path; p != ""; {
+		if n, ok := l[p]; ok {
+			return n
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
+
+func indexLines(n *yaml.Node, prefix string, into lineIndex) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, prefix, into)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if prefix != "" {
+				p = prefix + "." + k.Value
+			}
+			into[p] = k.Line
+			indexLines(v, p, into)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := prefix + "." + strconv.Itoa(i)
+			into[p] = c.Line
+			indexLines(c, p, into)
+		}
+	}
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+
+// Parse reads a KFP pipeline spec from YAML or JSON (JSON is YAML), with an
+// optional second YAML document holding the platform spec.
+func Parse(data []byte) (*Document, error) {
+	doc := &Document{lines: lineIndex{}}
+	var nodes []*yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, parseError(err)
+		}
+		nodes = append(nodes, &n)
+	}
+	if len(nodes) == 0 {
+		return nil, ErrorList{{Err: errors.New("empty pipeline document")}}
+	}
+	if len(nodes) > 2 {
+		return nil, ErrorList{{Line: nodes[2].Line, Err: fmt.Errorf("expected at most two YAML documents (pipeline spec and platform spec), found %d", len(nodes))}}
+	}
+	indexLines(nodes[0], "", doc.lines)
+	if nodes[0].Kind != yaml.DocumentNode || len(nodes[0].Content) == 0 || nodes[0].Content[0].Kind != yaml.MappingNode {
+		return nil, ErrorList{{Line: 1, Err: errors.New("pipeline spec must be a mapping")}}
+	}
+	var spec Spec
+	if err := nodes[0].Decode(&spec); err != nil {
+		return nil, parseError(err)
+	}
+	doc.Spec = &spec
+	if len(nodes) == 2 {
+		var platform map[string]any
+		if err := nodes[1].Decode(&platform); err != nil {
+			return nil, parseError(err)
+		}
+		doc.PlatformSpec = platform
+	}
+	return doc, nil
+}
+
+// parseError turns a YAML error into located field errors.
+func parseError(err error) error {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var l ErrorList
+		for _, msg := range te.Errors {
+			fe := &FieldError{Field: "document", Err: errors.New(msg)}
+			if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+				fe.Line, _ = strconv.Atoi(m[1])
+				fe.Err = errors.New(strings.TrimSpace(strings.TrimPrefix(msg, m[0]+":")))
+			}
+			l = append(l, fe)
+		}
+		return l
+	}
+	fe := &FieldError{Field: "document", Err: fmt.Errorf("parsing YAML: %w", err)}
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		fe.Line, _ = strconv.Atoi(m[1])
+	}
+	return ErrorList{fe}
+}

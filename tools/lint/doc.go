@@ -1,0 +1,2 @@
+// Package lint pins golangci-lint (make lint).
+package lint
