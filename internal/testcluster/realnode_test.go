@@ -95,6 +95,40 @@ func TestRealNode(t *testing.T) {
 		}
 	})
 
+	t.Run("the runtime image's launcher runs in a container of another image", func(t *testing.T) {
+		runtimeRef, ok := node.Images[image.RuntimeImage]
+		if !ok {
+			t.Skipf("no runtime image: %s does not exist", image.RuntimePackage)
+		}
+		// How task Pods get the launcher: an init container of the runtime
+		// image copies it into an emptyDir, the user's image runs it.
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "launcher", Namespace: "default"},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Volumes:       []corev1.Volume{{Name: "kfstack", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+				InitContainers: []corev1.Container{{
+					Name: "install", Image: runtimeRef,
+					Command:      []string{"cp", image.RuntimeBinaryPath, "/kfstack/kfstack-runtime"},
+					VolumeMounts: []corev1.VolumeMount{{Name: "kfstack", MountPath: "/kfstack"}},
+				}},
+				Containers: []corev1.Container{{
+					Name: "main", Image: helloRef,
+					// No task spec: launch must start and say so.
+					Command:                  []string{"/kfstack/kfstack-runtime", "launch", "--spec", "/no/spec.json"},
+					VolumeMounts:             []corev1.VolumeMount{{Name: "kfstack", MountPath: "/kfstack"}},
+					TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+				}},
+			},
+		}
+		node.Pin(&pod.Spec)
+		done := runPod(t, c, pod)
+		term := done.Status.ContainerStatuses[0].State.Terminated
+		if term == nil || term.ExitCode != 2 || !strings.Contains(term.Message, "reading task spec") {
+			t.Errorf("launcher terminated %+v; want exit code 2 and a message about the task spec", term)
+		}
+	})
+
 	t.Run("failing container reports its exit code and message", func(t *testing.T) {
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "fail", Namespace: "default"},
