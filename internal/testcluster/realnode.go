@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 )
 
 // RealNodeName is the name of the real node.
@@ -126,6 +127,19 @@ func (n *RealNode) Import(ctx context.Context, tarball string) error {
 		return fmt.Errorf("importing %s: %w", tarball, err)
 	}
 	return nil
+}
+
+// BaseImageRules returns image rewrite rules that run the small public
+// images of shell-only container components (alpine, busybox and
+// library/bash, all :latest, as the KFP samples name them) on the base
+// image: the node has no registry to pull them from.
+func (n *RealNode) BaseImageRules() imagerewrite.Rules {
+	base := n.Images[image.BaseImage]
+	return imagerewrite.Rules{Exact: map[string]string{
+		"alpine":       base,
+		"busybox":      base,
+		"library/bash": base,
+	}}
 }
 
 // ImportImage writes img, named ref, as a tarball into the node's

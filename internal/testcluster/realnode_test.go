@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
-	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 )
 
 // TestRealNode runs Pods in real containers on the real node, then checks
@@ -155,7 +154,7 @@ func TestRealNode(t *testing.T) {
 		// What the runtime does with container components that name
 		// public images, on a node without a registry.
 		// Artifacts go to a file:// pipeline root on a hostPath.
-		rules := imagerewrite.Rules{Exact: map[string]string{"alpine": node.Images[image.BaseImage]}}
+		rules := node.BaseImageRules()
 		artifacts := t.TempDir()
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "alpine", Namespace: "default"},
@@ -166,7 +165,8 @@ func TestRealNode(t *testing.T) {
 				}}},
 				Containers: []corev1.Container{{
 					Name: "main", Image: "alpine",
-					Command:      []string{"sh", "-c", "echo -n \"$(( 6 * 7 ))\" > /dev/termination-log; echo model > /pipeline-root/model.txt"},
+					// A KFP sample's command: GNU long options work too.
+					Command:      []string{"sh", "-c", "mkdir --parents $(dirname \"$1\") && echo \"$0\" > \"$1\" && echo -n \"$(( 6 * 7 ))\" > /dev/termination-log", "model", "/pipeline-root/artifacts/model.txt"},
 					VolumeMounts: []corev1.VolumeMount{{Name: "root", MountPath: "/pipeline-root"}},
 				}},
 			},
@@ -180,7 +180,7 @@ func TestRealNode(t *testing.T) {
 		if done.Status.Phase != corev1.PodSucceeded || term == nil || term.Message != "42" {
 			t.Errorf("phase %s, terminated %+v; want Succeeded with message 42", done.Status.Phase, term)
 		}
-		if data, err := os.ReadFile(filepath.Join(artifacts, "model.txt")); err != nil || string(data) != "model\n" {
+		if data, err := os.ReadFile(filepath.Join(artifacts, "artifacts", "model.txt")); err != nil || string(data) != "model\n" {
 			t.Errorf("artifact on the hostPath: %q, %v", data, err)
 		}
 		if got := done.Spec.Containers[0].ImagePullPolicy; got != corev1.PullIfNotPresent {
