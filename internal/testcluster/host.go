@@ -212,13 +212,13 @@ func removeNewChains(before map[string]bool) error {
 		if err != nil {
 			continue
 		}
-		type rule struct{ table, chain string }
+		type chainRef struct{ table, chain string }
 		var (
 			table   string
-			created []rule
-			jumps   = map[rule][]int{} // chain → positions of rules jumping to a created chain
-			counts  = map[rule]int{}
-			targets = map[rule][]string{}
+			created []chainRef
+			jumps   = map[chainRef][]int{} // positions of the rules with a jump, per chain
+			counts  = map[chainRef]int{}
+			targets = map[chainRef][]string{}
 		)
 		for _, line := range strings.Split(string(out), "\n") {
 			fields := strings.Fields(line)
@@ -228,10 +228,10 @@ func removeNewChains(before map[string]bool) error {
 			case strings.HasPrefix(line, ":") && len(fields) > 0:
 				name := fields[0][1:]
 				if strings.HasPrefix(name, "KUBE-") && !before[tool+" "+table+"/"+name] {
-					created = append(created, rule{table, name})
+					created = append(created, chainRef{table, name})
 				}
 			case len(fields) > 1 && fields[0] == "-A":
-				r := rule{table, fields[1]}
+				r := chainRef{table, fields[1]}
 				counts[r]++
 				for i := 2; i+1 < len(fields); i++ {
 					if fields[i] == "-j" {
@@ -241,7 +241,7 @@ func removeNewChains(before map[string]bool) error {
 				}
 			}
 		}
-		isCreated := map[rule]bool{}
+		isCreated := map[chainRef]bool{}
 		for _, c := range created {
 			isCreated[c] = true
 		}
@@ -249,7 +249,7 @@ func removeNewChains(before map[string]bool) error {
 		// positions of the remaining ones hold.
 		for r, positions := range jumps {
 			for i := len(positions) - 1; i >= 0; i-- {
-				if isCreated[rule{r.table, targets[r][i]}] && !isCreated[r] {
+				if isCreated[chainRef{r.table, targets[r][i]}] && !isCreated[r] {
 					if out, err := exec.Command(tool, "-w", "-t", r.table, "-D", r.chain, strconv.Itoa(positions[i])).CombinedOutput(); err != nil {
 						errs = append(errs, fmt.Errorf("deleting %s rule %s/%s %d: %w: %s", tool, r.table, r.chain, positions[i], err, out))
 					}
