@@ -1,7 +1,8 @@
 // Command kfstack-cluster starts and stops the local Kubernetes control
 // plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
 // KWOK's simulated CPU, GPU and TPU nodes) that the quickstart and the
-// tests use.
+// tests use. With REAL_NODE=1 it adds a real node: kubelet on containerd,
+// which runs Pods in containers from locally built images (root only).
 //
 //	kfstack-cluster build   build and cache the binaries, showing progress
 //	kfstack-cluster up      start the cluster in the background, print its kubeconfig path
@@ -29,7 +30,9 @@ const usage = `usage: kfstack-cluster build|up|down|kubeconfig
 
 The cluster's files live in $KFSTACK_CLUSTER_DIR (default: the kfstack
 cache directory's "cluster" folder); binaries are cached in
-$KFSTACK_CACHE_DIR (default: ~/.cache/kfstack).`
+$KFSTACK_CACHE_DIR (default: ~/.cache/kfstack). REAL_NODE=1 adds a real
+node (kubelet on containerd; needs root, runc, containernetworking-plugins
+and busybox-static).`
 
 func main() {
 	if len(os.Args) < 2 {
@@ -79,10 +82,15 @@ func up(dir string) error {
 		fmt.Println(path)
 		return nil
 	}
+	if realNode() {
+		if err := testcluster.RealNodeSupported(); err != nil {
+			return fmt.Errorf("REAL_NODE=1: %w", err)
+		}
+	}
 	if _, err := testcluster.EnsureBinaries(context.Background(), os.Stderr); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	if err := testcluster.RemoveDir(dir); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -129,9 +137,13 @@ func up(dir string) error {
 func serve(dir string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cluster, err := testcluster.Start(ctx, testcluster.Options{Dir: filepath.Join(dir, "data"), Progress: os.Stderr})
+	cluster, err := testcluster.Start(ctx, testcluster.Options{Dir: filepath.Join(dir, "data"), Progress: os.Stderr, RealNode: realNode()})
 	if err != nil {
 		return err
+	}
+	if cluster.RealNode != nil {
+		fmt.Fprintf(os.Stderr, "real node %s runs Pods that select %s=true and tolerate the %s taint; images: %v\n",
+			cluster.RealNode.Name, testcluster.RealNodeLabel, testcluster.RealNodeTaint, cluster.RealNode.Images)
 	}
 	defer cluster.Stop()
 	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
@@ -143,6 +155,11 @@ func serve(dir string) error {
 	<-ctx.Done()
 	_ = os.Remove(filepath.Join(dir, "ready"))
 	return nil
+}
+
+// realNode reports whether REAL_NODE=1 asks for a real node.
+func realNode() bool {
+	return os.Getenv("REAL_NODE") == "1"
 }
 
 // running returns the kubeconfig path of a cluster that is up.
@@ -170,22 +187,23 @@ func down(dir string) error {
 	pid, err := readPID(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(os.Stderr, "no local cluster is running")
-		return os.RemoveAll(dir)
+		return testcluster.RemoveDir(dir)
 	}
 	if err != nil {
 		return err
 	}
 	if err := syscall.Kill(pid, syscall.SIGTERM); err == nil {
-		deadline := time.Now().Add(60 * time.Second)
+		// A real node drains its Pods first: give it time.
+		deadline := time.Now().Add(120 * time.Second)
 		for syscall.Kill(pid, 0) == nil {
 			if time.Now().After(deadline) {
-				return fmt.Errorf("cluster supervisor %d still running after 60s", pid)
+				return fmt.Errorf("cluster supervisor %d still running after 120s", pid)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	fmt.Fprintln(os.Stderr, "local cluster stopped")
-	return os.RemoveAll(dir)
+	return testcluster.RemoveDir(dir)
 }
 
 func printKubeconfig(dir string) error {

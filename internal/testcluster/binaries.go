@@ -28,6 +28,11 @@ type Binaries struct {
 	Scheduler         string
 	Kubelet           string
 	KWOK              string
+	// Containerd, ContainerdShim and Ctr are containerd v2, its runc shim
+	// and its client, which the real node runs (see Options.RealNode).
+	Containerd     string
+	ContainerdShim string
+	Ctr            string
 	// KWOKStages are the Stage manifests (node and pod lifecycles) that
 	// KWOK ships, copied out of its module when it was built.
 	KWOKStages []string
@@ -81,7 +86,24 @@ var (
 		ldflags:  "-s -w",
 		after:    copyKWOKStages,
 	}
+
+	// The storage drivers cut by the tags need C libraries and are of no
+	// use to the local node, which runs on overlayfs.
+	containerdTools = toolModule{
+		dir: "containerd",
+		packages: []string{
+			"github.com/containerd/containerd/v2/cmd/containerd",
+			"github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2",
+			"github.com/containerd/containerd/v2/cmd/ctr",
+		},
+		ldflags: "-s -w -X github.com/containerd/containerd/v2/version.Version=" + ContainerdVersion,
+		tags:    "no_btrfs no_devmapper no_zfs",
+	}
 )
+
+// ContainerdVersion is the version of containerd the real node runs;
+// tools/containerd/go.mod pins the same version.
+const ContainerdVersion = "v2.4.2"
 
 // kwokStageFiles are KWOK's "fast" stages: nodes become Ready at once, pods
 // run at once, and Job pods complete.
@@ -154,6 +176,10 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (*Binaries, error) 
 	if err != nil {
 		return nil, err
 	}
+	containerd, err := containerdTools.ensure(ctx, root, cache, progress)
+	if err != nil {
+		return nil, err
+	}
 	b := &Binaries{
 		Etcd:              filepath.Join(etcd, "etcd"),
 		APIServer:         filepath.Join(k8s, "kube-apiserver"),
@@ -161,6 +187,9 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (*Binaries, error) 
 		Scheduler:         filepath.Join(k8s, "kube-scheduler"),
 		Kubelet:           filepath.Join(k8s, "kubelet"),
 		KWOK:              filepath.Join(kwok, "kwok"),
+		Containerd:        filepath.Join(containerd, "containerd"),
+		ContainerdShim:    filepath.Join(containerd, "containerd-shim-runc-v2"),
+		Ctr:               filepath.Join(containerd, "ctr"),
 	}
 	for _, f := range kwokStageFiles {
 		b.KWOKStages = append(b.KWOKStages, filepath.Join(kwok, "stages", filepath.Base(f)))

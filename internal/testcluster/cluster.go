@@ -38,6 +38,11 @@ type Options struct {
 	NodePools []NodePool
 	// Progress receives what the cluster is doing; os.Stderr when nil.
 	Progress io.Writer
+	// RealNode adds, beside the simulated nodes, a real node: kubelet on
+	// containerd, running Pods in containers from images built locally.
+	// It needs root, runc, the CNI plugins and BusyBox (see
+	// RealNodeSupported), and only one runs per machine.
+	RealNode bool
 }
 
 // Cluster is a running local control plane.
@@ -58,10 +63,16 @@ type Cluster struct {
 	Config *rest.Config
 	// Client is a clientset for the administrator.
 	Client kubernetes.Interface
+	// RealNode is the real node, nil unless Options.RealNode was set.
+	RealNode *RealNode
 
-	stopMu  sync.Mutex
-	procs   []*process
-	ownsDir bool
+	stopMu   sync.Mutex
+	procs    []*process
+	ownsDir  bool
+	keys     *pki
+	pkiFiles map[string]string
+	// noRealNode says why RunMain started the cluster without a real node.
+	noRealNode string
 }
 
 // Start starts a cluster and returns once its API server answers and every
@@ -92,6 +103,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}()
 
 	started := time.Now()
+	if opts.RealNode {
+		if err := c.startContainerd(ctx, bins, progress); err != nil {
+			return c, err
+		}
+	}
 	if err := c.startControlPlane(ctx, bins); err != nil {
 		return c, err
 	}
@@ -104,6 +120,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	if err := c.waitForDefaultServiceAccount(ctx); err != nil {
 		return c, err
+	}
+	if opts.RealNode {
+		if err := c.startKubelet(ctx, bins); err != nil {
+			return c, err
+		}
 	}
 	fmt.Fprintf(progress, "local cluster ready at %s in %s (kubeconfig %s)\n", c.Host, time.Since(started).Round(100*time.Millisecond), c.KubeconfigPath)
 	return c, nil
@@ -122,6 +143,7 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries) error {
 	if err != nil {
 		return err
 	}
+	c.keys, c.pkiFiles = keys, files
 	c.CACert, c.ClientCert, c.ClientKey = keys.CACertPEM, keys.AdminCertPEM, keys.AdminKeyPEM
 	token := make([]byte, 16)
 	if _, err := rand.Read(token); err != nil {
@@ -435,21 +457,40 @@ func (c *Cluster) WriteLogs(w io.Writer, n int) {
 }
 
 // Stop stops the components in the order that lets each shut down
-// cleanly: the node simulator and controllers, then the API server, then
-// etcd (stopping etcd first makes the API server's shutdown hang). It
-// removes the cluster's directory if Start created it.
+// cleanly: the real node's Pods, kubelet, the node simulator and
+// controllers, then the API server, then etcd (stopping etcd first makes
+// the API server's shutdown hang), then containerd's tasks and
+// containerd. It then removes what the real node left on the host, and
+// the cluster's directory if Start created it.
 func (c *Cluster) Stop() {
 	c.stopMu.Lock()
 	defer c.stopMu.Unlock()
+	node := c.RealNode
+	if node != nil && c.Client != nil && len(c.procs) > 0 {
+		node.drain(c)
+	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		grace := 5 * time.Second
-		if c.procs[i].name == "kube-apiserver" {
+		switch c.procs[i].name {
+		case "kube-apiserver":
 			grace = 15 * time.Second
+		case "containerd":
+			node.removeTasks()
 		}
 		c.procs[i].stop(grace)
 	}
 	c.procs = nil
-	if c.ownsDir {
+	removeDir := c.ownsDir
+	if node != nil {
+		if err := node.cleanUp(c.Dir); err != nil {
+			// A mount left in the directory may be a bind mount of a
+			// host path: keep the directory rather than delete through it.
+			fmt.Fprintf(os.Stderr, "cleaning up the real node: %v\n", err)
+			removeDir = false
+		}
+		c.RealNode = nil
+	}
+	if removeDir {
 		_ = os.RemoveAll(c.Dir)
 	}
 }

@@ -12,12 +12,23 @@ import (
 
 // RunMain is a TestMain body: it starts one cluster for the test package,
 // hands it to setup, runs the tests, prints the components' logs if any
-// test failed, and stops the cluster, on an interrupt too.
+// test failed, and stops the cluster, on an interrupt too. With
+// REAL_NODE=1 in the environment the cluster gets a real node as well,
+// where the machine can run one (see RunMainWithRealNode).
 func RunMain(m *testing.M, setup func(*Cluster)) {
-	os.Exit(runMain(m, setup))
+	os.Exit(runMain(m, os.Getenv("REAL_NODE") == "1", setup))
 }
 
-func runMain(m *testing.M, setup func(*Cluster)) int {
+// RunMainWithRealNode is RunMain for a package whose tests run Pods in
+// real containers: the cluster gets a real node wherever the machine can
+// run one. Where it cannot (not root, no runc, ...), the cluster starts
+// without it, and the tests that need it skip with the reason (see
+// Cluster.SkipUnlessRealNode).
+func RunMainWithRealNode(m *testing.M, setup func(*Cluster)) {
+	os.Exit(runMain(m, true, setup))
+}
+
+func runMain(m *testing.M, realNode bool, setup func(*Cluster)) int {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -40,11 +51,20 @@ func runMain(m *testing.M, setup func(*Cluster)) int {
 		}
 	}()
 
-	cluster, err := Start(ctx, Options{})
+	noRealNode := "the cluster was started without a real node: use testcluster.RunMainWithRealNode, or set REAL_NODE=1"
+	if realNode {
+		if err := RealNodeSupported(); err != nil {
+			noRealNode = err.Error()
+			fmt.Fprintf(os.Stderr, "starting the local cluster without a real node: %v\n", err)
+			realNode = false
+		}
+	}
+	cluster, err := Start(ctx, Options{RealNode: realNode})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the local cluster: %v\n", err)
 		return 1
 	}
+	cluster.noRealNode = noRealNode
 	mu.Lock()
 	running = cluster
 	mu.Unlock()
@@ -56,4 +76,18 @@ func runMain(m *testing.M, setup func(*Cluster)) int {
 		cluster.WriteLogs(os.Stderr, 40)
 	}
 	return code
+}
+
+// SkipUnlessRealNode skips the test, saying why, if the cluster has no
+// real node, and returns the real node otherwise.
+func (c *Cluster) SkipUnlessRealNode(t testing.TB) *RealNode {
+	t.Helper()
+	if c.RealNode == nil {
+		reason := c.noRealNode
+		if reason == "" {
+			reason = "the cluster was started without Options.RealNode"
+		}
+		t.Skipf("no real node: %s", reason)
+	}
+	return c.RealNode
 }

@@ -1,0 +1,208 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Registry is the registry host of the images built here. Nothing serves
+// it: containerd knows the images by name once they are imported, and a
+// release retags them for a real registry.
+const Registry = "kfstack.local"
+
+// Names of the images the project builds.
+const (
+	// PauseImage holds the sandbox process of every Pod on the real node.
+	PauseImage = "pause"
+	// BaseImage is a small shell environment (BusyBox) for test Pods and
+	// for running container components whose images are mirrored to it.
+	BaseImage = "base"
+	// RuntimeImage holds the runtime binary; task Pods copy its launcher
+	// from it with an init container.
+	RuntimeImage = "runtime"
+)
+
+// RuntimeBinaryPath is where the runtime image holds the runtime binary,
+// which is also its entrypoint.
+const RuntimeBinaryPath = "/usr/local/bin/kfstack-runtime"
+
+// RuntimePackage is the Go package of the runtime binary, relative to the
+// repository root.
+const RuntimePackage = "./runtime/cmd/kfstack-runtime"
+
+// PausePackage is the Go package of the sandbox process.
+const PausePackage = "./internal/image/pause"
+
+// DefaultBusybox is where Debian's busybox-static package installs BusyBox.
+const DefaultBusybox = "/bin/busybox"
+
+// Ref returns the reference of one of the project's images.
+func Ref(image, tag string) string {
+	return Registry + "/" + image + ":" + tag
+}
+
+// LocalOptions say where the project's images are built from and to.
+type LocalOptions struct {
+	// RepoRoot is the repository whose Go packages are compiled.
+	RepoRoot string
+	// OutDir receives one tarball per image, <image>.tar.
+	OutDir string
+	// Tag is the tag of every image; never "latest".
+	Tag string
+	// Busybox is a statically linked BusyBox; DefaultBusybox when empty.
+	Busybox string
+	// Images are the images to build; all that can be built when empty
+	// (the runtime image only if RuntimePackage exists).
+	Images []string
+	// Progress receives a line per image built; io.Discard when nil.
+	Progress io.Writer
+}
+
+// Built is an image tarball written by BuildLocal.
+type Built struct {
+	// Name is the image's name: PauseImage, BaseImage or RuntimeImage.
+	Name string
+	// Ref is the image's reference, as Pods name it.
+	Ref string
+	// Tarball is the path of the image tarball.
+	Tarball string
+}
+
+// BuildLocal compiles the project's binaries for linux/amd64 and builds
+// its images: the sandbox image, the base image and, when the runtime
+// package exists, the runtime image on top of the base image.
+func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
+	if opts.Tag == "" || opts.Tag == "latest" {
+		return nil, fmt.Errorf("image tag %q: give a version, never latest", opts.Tag)
+	}
+	if opts.Busybox == "" {
+		opts.Busybox = DefaultBusybox
+	}
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	wanted := map[string]bool{}
+	for _, name := range opts.Images {
+		if name != PauseImage && name != BaseImage && name != RuntimeImage {
+			return nil, fmt.Errorf("unknown image %q: the images are %s, %s and %s", name, PauseImage, BaseImage, RuntimeImage)
+		}
+		wanted[name] = true
+	}
+	if len(opts.Images) == 0 {
+		wanted[PauseImage], wanted[BaseImage] = true, true
+		if _, err := os.Stat(filepath.Join(opts.RepoRoot, RuntimePackage)); err == nil {
+			wanted[RuntimeImage] = true
+		}
+	}
+	binDir := filepath.Join(opts.OutDir, "bin")
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", binDir, err)
+	}
+
+	var built []Built
+	write := func(name string, img Spec) error {
+		start := time.Now()
+		image, err := Build(img)
+		if err != nil {
+			return fmt.Errorf("building image %s: %w", name, err)
+		}
+		b := Built{Name: name, Ref: Ref(name, opts.Tag), Tarball: filepath.Join(opts.OutDir, name+".tar")}
+		if err := WriteTarball(b.Tarball, b.Ref, image); err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "built image %s (%s) in %s\n", b.Ref, b.Tarball, time.Since(start).Round(time.Millisecond))
+		built = append(built, b)
+		return nil
+	}
+
+	if wanted[PauseImage] {
+		pause := filepath.Join(binDir, "pause")
+		if err := compile(ctx, opts.RepoRoot, PausePackage, pause); err != nil {
+			return nil, err
+		}
+		if err := write(PauseImage, Spec{
+			Layers:     [][]File{{{Path: "/pause", Source: pause, Mode: 0o755}}},
+			Entrypoint: []string{"/pause"},
+		}); err != nil {
+			return nil, err
+		}
+	}
+	if !wanted[BaseImage] && !wanted[RuntimeImage] {
+		return built, nil
+	}
+	baseSpec, err := baseSpec(ctx, opts.Busybox)
+	if err != nil {
+		return nil, err
+	}
+	if wanted[BaseImage] {
+		if err := write(BaseImage, baseSpec); err != nil {
+			return nil, err
+		}
+	}
+	if wanted[RuntimeImage] {
+		runtime := filepath.Join(binDir, "kfstack-runtime")
+		if err := compile(ctx, opts.RepoRoot, RuntimePackage, runtime); err != nil {
+			return nil, err
+		}
+		base, err := Build(baseSpec)
+		if err != nil {
+			return nil, fmt.Errorf("building the runtime's base image: %w", err)
+		}
+		if err := write(RuntimeImage, Spec{
+			Base:       base,
+			Layers:     [][]File{{{Path: RuntimeBinaryPath, Source: runtime, Mode: 0o755}}},
+			Entrypoint: []string{RuntimeBinaryPath},
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return built, nil
+}
+
+// baseSpec describes the base image: BusyBox with each of its applets
+// linked under /bin, a writable /tmp, and root and nobody users.
+func baseSpec(ctx context.Context, busybox string) (Spec, error) {
+	out, err := exec.CommandContext(ctx, busybox, "--list").Output()
+	if err != nil {
+		return Spec{}, fmt.Errorf("listing the applets of %s (install Debian's busybox-static): %w", busybox, err)
+	}
+	files := []File{
+		{Path: "/bin/busybox", Source: busybox, Mode: 0o755},
+		{Path: "/tmp", Dir: true, Mode: 0o777 | os.ModeSticky},
+		{Path: "/root", Dir: true, Mode: 0o700},
+		{Path: "/etc/passwd", Content: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
+		{Path: "/etc/group", Content: []byte("root:x:0:\nnogroup:x:65534:\n")},
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" || strings.Contains(applet, "/") {
+			continue
+		}
+		files = append(files, File{Path: "/bin/" + applet, Symlink: "busybox"})
+	}
+	return Spec{
+		Layers: [][]File{files},
+		Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Cmd:    []string{"/bin/sh"},
+	}, nil
+}
+
+// compile builds a static linux/amd64 binary of pkg into out. No
+// -trimpath: with it nothing would be shared with the build cache of the
+// tests and of "go build", and a first runtime image would compile every
+// dependency again.
+func compile(ctx context.Context, repoRoot, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", "-s -w", "-o", out, pkg)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if output, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("compiling %s: %w\n%s", pkg, err, output)
+	}
+	return nil
+}
