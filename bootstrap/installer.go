@@ -195,11 +195,17 @@ func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
 		if err != nil {
 			return fmt.Errorf("reading release %s: %w", r.Name, err)
 		}
+		objects, err := in.releaseObjects(rel)
+		if err != nil {
+			return err
+		}
 		in.log(ctx, "uninstalling release", map[string]any{"release": r.Name})
 		uninstall := action.NewUninstall(cfg)
-		uninstall.Wait = true
 		uninstall.Timeout = 5 * time.Minute
 		if _, err := uninstall.Run(r.Name); err != nil && !errors.Is(err, driver.ErrReleaseNotFound) {
+			return fmt.Errorf("%s: uninstalling release %s: %w", c.Name, r.Name, err)
+		}
+		if err := in.waitGone(ctx, objects); err != nil {
 			return fmt.Errorf("%s: uninstalling release %s: %w", c.Name, r.Name, err)
 		}
 		if err := in.deleteCRDs(ctx, rel.Chart); err != nil {

@@ -55,7 +55,8 @@ var widgets = schema.GroupVersionResource{Group: "demo.kfstack.dev", Version: "v
 // changes a CRD (which Helm alone never does), and an uninstall that
 // leaves nothing behind.
 func TestInstallUpgradeDriftUninstall(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	repoURL := bootstraptest.ServeCharts(t,
 		bootstraptest.Chart{Dir: "testdata/charts/demo-1"},
 		bootstraptest.Chart{Dir: "testdata/charts/demo-2"},

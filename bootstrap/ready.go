@@ -8,6 +8,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -55,6 +56,40 @@ func (in *Installer) waitReady(ctx context.Context, objects []*unstructured.Unst
 	})
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("timed out waiting for: %s", strings.Join(waiting, "; "))
+	}
+	return err
+}
+
+// waitGone waits until the objects are deleted (finalizers run, pods
+// terminated), logging what is still there, so an uninstall that returns
+// has really left nothing behind. Objects Helm keeps by policy
+// (helm.sh/resource-policy: keep) are not waited for.
+func (in *Installer) waitGone(ctx context.Context, objects []*unstructured.Unstructured) error {
+	var remaining []string
+	lastLog := time.Time{}
+	err := wait.PollUntilContextCancel(ctx, readinessInterval, true, func(ctx context.Context) (bool, error) {
+		remaining = remaining[:0]
+		for _, obj := range objects {
+			if obj.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
+				continue
+			}
+			_, err := in.get(ctx, obj)
+			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+				continue
+			}
+			if err != nil {
+				return false, err
+			}
+			remaining = append(remaining, describe(obj))
+		}
+		if len(remaining) > 0 && time.Since(lastLog) >= progressInterval {
+			lastLog = time.Now()
+			in.log(ctx, "waiting for deletion of "+strings.Join(remaining, ", "), nil)
+		}
+		return len(remaining) == 0, nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("timed out waiting for the deletion of: %s", strings.Join(remaining, "; "))
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package certmanager
 import (
 	"context"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,7 +22,8 @@ func TestMain(m *testing.M) {
 // TestRealChart installs cert-manager's real chart from a chart repository
 // on loopback, upgrades it to the next release and uninstalls it.
 func TestRealChart(t *testing.T) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	repoURL := bootstraptest.ServeCharts(t,
 		bootstraptest.Chart{Dir: bootstraptest.Upstream(t, "cert-manager", "v1.21.0"), Version: "v1.21.0", AppVersion: "v1.21.0"},
 		bootstraptest.Chart{Dir: bootstraptest.Upstream(t, "cert-manager", "v1.21.1"), Version: "v1.21.1", AppVersion: "v1.21.1"},
