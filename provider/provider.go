@@ -173,6 +173,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		NewProfileResource,
 		NewCertManagerResource,
 		NewIstioResource,
+		NewDexResource,
 	}
 }
 

@@ -100,6 +100,9 @@ func (v labelValueValidator) ValidateString(_ context.Context, req validator.Str
 	}
 }
 
+// httpURL matches an http(s) URL with a host.
+var httpURL = regexp.MustCompile(`^https?://[^/\s]+(/\S*)?$`)
+
 // gsaPattern matches a Google service account email, including the
 // default compute service account (NUMBER-compute@developer.gserviceaccount.com).
 var gsaPattern = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*@[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)*\.gserviceaccount\.com$`)
