@@ -68,7 +68,9 @@ type jsonObjectValidator struct{}
 
 func (jsonObjectValidator) Description(context.Context) string { return "must be a JSON object" }
 
-func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (jsonObjectValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
@@ -116,7 +118,7 @@ var dexKind = componentKind[dexModel, *dexModel]{
 				"user_id":  schema.StringAttribute{Required: true, MarkdownDescription: "Stable user ID."},
 				"hash": schema.StringAttribute{
 					Required: true, Sensitive: true, Validators: []validator.String{bcryptValidator{}},
-					MarkdownDescription: "bcrypt hash of the password, such as Terraform's `bcrypt(\"...\")` or `htpasswd -nbBC 10 '' PASSWORD`.",
+					MarkdownDescription: "bcrypt hash of the password, made once with `htpasswd -nbBC 10 '' PASSWORD` (Terraform's `bcrypt()` returns a new hash on every plan).",
 				},
 			}},
 		},

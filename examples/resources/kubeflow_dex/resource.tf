@@ -12,7 +12,7 @@ resource "kubeflow_dex" "this" {
     email    = "admin@example.com"
     username = "admin"
     user_id  = "admin"
-    hash     = bcrypt(var.admin_password)
+    hash     = var.admin_password_bcrypt # bcrypt() would change on every plan: hash once, keep the hash
   }]
 
   connectors = [{
