@@ -23,6 +23,9 @@ type Component struct {
 	DependsOn []string
 	// Releases are Helm releases, installed in order.
 	Releases []Release
+	// Manifests are release YAML files applied server-side after the
+	// releases, in order, into Namespace (which holds their inventory).
+	Manifests []Manifests
 	// WaitForWebhooks makes readiness include the admission webhooks the
 	// component registers: their Services have ready endpoints and their
 	// CA bundles are set. Off under KWOK, where no webhook server answers.
@@ -70,6 +73,8 @@ func (s ChartSource) String() string {
 type Status struct {
 	// Releases are the installed releases, in install order.
 	Releases []ReleaseStatus
+	// Manifests are the applied manifest sets, in apply order.
+	Manifests []ManifestStatus
 	// Ready is set when every object of every release is ready.
 	Ready bool
 	// Drift lists the objects whose live state differs from what was
@@ -85,6 +90,12 @@ type ReleaseStatus struct {
 	ChartVersion string
 	AppVersion   string
 	// Objects is the number of Kubernetes objects the release holds.
+	Objects int
+}
+
+// ManifestStatus is one applied manifest set.
+type ManifestStatus struct {
+	Name    string
 	Objects int
 }
 

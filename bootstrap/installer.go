@@ -118,6 +118,16 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 		}
 		status.Releases = append(status.Releases, releaseStatus(rel, len(objects)))
 	}
+	for _, m := range c.Manifests {
+		objects, err := in.applyManifests(ctx, m, c.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		if err := in.waitReady(ctx, objects, c.WaitForWebhooks); err != nil {
+			return nil, fmt.Errorf("%s: %s did not become ready: %w", c.Name, m.Name, err)
+		}
+		status.Manifests = append(status.Manifests, ManifestStatus{Name: m.Name, Objects: len(objects)})
+	}
 	status.Ready = true
 	return status, nil
 }
@@ -172,6 +182,25 @@ func (in *Installer) Check(ctx context.Context, c *Component) (*Status, error) {
 		status.Ready = status.Ready && ready
 		status.Releases = append(status.Releases, releaseStatus(rel, len(objects)))
 	}
+	for _, m := range c.Manifests {
+		drift, ready, applied, err := in.checkManifests(ctx, m, c.Namespace, c.WaitForWebhooks)
+		if err != nil {
+			return nil, err
+		}
+		if !applied {
+			status.Drift = append(status.Drift, m.Name+": not applied")
+			status.Ready = false
+			continue
+		}
+		found = true
+		status.Drift = append(status.Drift, drift...)
+		status.Ready = status.Ready && ready
+		refs, err := in.readInventory(ctx, m.Name, c.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		status.Manifests = append(status.Manifests, ManifestStatus{Name: m.Name, Objects: len(refs)})
+	}
 	if !found {
 		return nil, nil
 	}
@@ -182,6 +211,12 @@ func (in *Installer) Check(ctx context.Context, c *Component) (*Status, error) {
 // CRDs the bootstrapper applied from their charts' crds/ folders, after
 // the custom resources of those CRDs are gone.
 func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
+	for i := len(c.Manifests) - 1; i >= 0; i-- {
+		in.log(ctx, "deleting manifests", map[string]any{"manifests": c.Manifests[i].Name})
+		if err := in.uninstallManifests(ctx, c.Manifests[i], c.Namespace); err != nil {
+			return fmt.Errorf("%s: deleting %s: %w", c.Name, c.Manifests[i].Name, err)
+		}
+	}
 	for i := len(c.Releases) - 1; i >= 0; i-- {
 		r := c.Releases[i]
 		cfg, err := in.helmConfig(ctx, r.namespace(c))

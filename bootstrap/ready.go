@@ -227,9 +227,9 @@ func hasCondition(obj *unstructured.Unstructured, conditionType string) bool {
 }
 
 // compare reports how the live objects differ from the applied ones:
-// deleted objects, and edits to what users and tools most often change by
-// hand (ConfigMap data, container images). It also says whether all are
-// ready.
+// deleted objects and, when objects hold their applied content, edits to
+// what users and tools most often change by hand (ConfigMap data,
+// container images). It also says whether all are ready.
 func (in *Installer) compare(ctx context.Context, objects []*unstructured.Unstructured, webhooks bool) ([]string, bool, error) {
 	var drift []string
 	ready := true
@@ -243,12 +243,15 @@ func (in *Installer) compare(ctx context.Context, objects []*unstructured.Unstru
 		if err != nil {
 			return nil, false, fmt.Errorf("reading %s: %w", describe(obj), err)
 		}
-		switch obj.GetKind() {
-		case "ConfigMap":
+		switch kind := obj.GetKind(); {
+		case !hasContent(obj):
+			// Only a reference (a manifest inventory): existence is
+			// what can be compared.
+		case kind == "ConfigMap":
 			if !reflect.DeepEqual(orEmpty(obj.Object["data"]), orEmpty(live.Object["data"])) {
 				drift = append(drift, describe(obj)+": data changed")
 			}
-		case "Deployment", "StatefulSet", "DaemonSet":
+		case kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet":
 			if want, got := images(obj), images(live); !reflect.DeepEqual(want, got) {
 				drift = append(drift, fmt.Sprintf("%s: images %v, applied %v", describe(obj), got, want))
 			}
@@ -259,6 +262,16 @@ func (in *Installer) compare(ctx context.Context, objects []*unstructured.Unstru
 		}
 	}
 	return drift, ready, nil
+}
+
+// hasContent reports whether obj holds more than its identity.
+func hasContent(obj *unstructured.Unstructured) bool {
+	for k := range obj.Object {
+		if k != "apiVersion" && k != "kind" && k != "metadata" {
+			return true
+		}
+	}
+	return false
 }
 
 func orEmpty(v any) any {

@@ -1,0 +1,377 @@
+package bootstrap
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
+)
+
+// Manifests are release YAML files (Knative publishes its releases this
+// way) built with kustomize in memory and applied server-side.
+type Manifests struct {
+	// Name identifies the set; its inventory is named after it.
+	Name string
+	// URLs of the YAML files: http(s) URLs or local paths.
+	URLs []string
+	// Patches are strategic-merge patches (YAML) applied by kustomize,
+	// such as a ConfigMap's settings.
+	Patches []string
+	// Images rewrites the images of every pod template, for mirrors.
+	Images imagerewrite.Rules
+}
+
+// inventoryRef is one applied object and the hash of what was applied, so
+// a later apply patches only what changed and a check finds what was
+// deleted.
+type inventoryRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	Hash       string `json:"hash"`
+}
+
+func inventoryName(set string) string { return "kfstack-inventory-" + set }
+
+// build fetches the files and builds them with kustomize.
+func (m Manifests) build(ctx context.Context) ([]*unstructured.Unstructured, error) {
+	fs := filesys.MakeFsInMemory()
+	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+	for i, u := range m.URLs {
+		data, err := fetch(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("fetching %s: %w", u, err)
+		}
+		name := fmt.Sprintf("resource-%d.yaml", i)
+		if err := fs.WriteFile("/app/"+name, data); err != nil {
+			return nil, err
+		}
+		kustomization += "- " + name + "\n"
+	}
+	if len(m.Patches) > 0 {
+		kustomization += "patches:\n"
+		for i, p := range m.Patches {
+			name := fmt.Sprintf("patch-%d.yaml", i)
+			if err := fs.WriteFile("/app/"+name, []byte(p)); err != nil {
+				return nil, err
+			}
+			kustomization += "- path: " + name + "\n"
+		}
+	}
+	if err := fs.WriteFile("/app/kustomization.yaml", []byte(kustomization)); err != nil {
+		return nil, err
+	}
+	resmap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/app")
+	if err != nil {
+		return nil, fmt.Errorf("building %s with kustomize: %w", m.Name, err)
+	}
+	data, err := resmap.AsYaml()
+	if err != nil {
+		return nil, err
+	}
+	objects, err := decodeYAML(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range objects {
+		if err := rewriteImages(obj, m.Images); err != nil {
+			return nil, err
+		}
+	}
+	return objects, nil
+}
+
+func fetch(ctx context.Context, location string) ([]byte, error) {
+	if !strings.HasPrefix(location, "http://") && !strings.HasPrefix(location, "https://") {
+		return os.ReadFile(location)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s", resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
+
+// rewriteImages applies the mirror rules to a workload's pod template.
+func rewriteImages(obj *unstructured.Unstructured, rules imagerewrite.Rules) error {
+	if len(rules.Exact) == 0 && len(rules.Mirrors) == 0 {
+		return nil
+	}
+	path := []string{"spec", "template", "spec"}
+	switch obj.GetKind() {
+	case "Deployment", "DaemonSet", "StatefulSet", "Job", "ReplicaSet":
+	case "CronJob":
+		path = []string{"spec", "jobTemplate", "spec", "template", "spec"}
+	default:
+		return nil
+	}
+	raw, found, err := unstructured.NestedMap(obj.Object, path...)
+	if err != nil || !found {
+		return err
+	}
+	var spec corev1.PodSpec
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &spec); err != nil {
+		return err
+	}
+	if err := rules.RewritePodSpec(&spec); err != nil {
+		return fmt.Errorf("rewriting the images of %s: %w", describe(obj), err)
+	}
+	for _, list := range []struct {
+		field      string
+		containers []corev1.Container
+	}{{"containers", spec.Containers}, {"initContainers", spec.InitContainers}} {
+		items, _, _ := unstructured.NestedSlice(raw, list.field)
+		for i := range items {
+			if c, ok := items[i].(map[string]any); ok && i < len(list.containers) {
+				c["image"] = list.containers[i].Image
+			}
+		}
+		if items != nil {
+			if err := unstructured.SetNestedSlice(raw, items, list.field); err != nil {
+				return err
+			}
+		}
+	}
+	return unstructured.SetNestedMap(obj.Object, raw, path...)
+}
+
+// applyOrder ranks kinds so that what others need comes first: namespaces,
+// CRDs, then configuration and RBAC, then workloads, and admission
+// webhooks last (applying them earlier would make the API server send the
+// component's own objects to a webhook that is not running yet).
+func applyOrder(kind string) int {
+	switch kind {
+	case "Namespace":
+		return 0
+	case "CustomResourceDefinition":
+		return 1
+	case "ServiceAccount", "ConfigMap", "Secret", "ClusterRole", "Role", "ClusterRoleBinding", "RoleBinding":
+		return 2
+	case "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration":
+		return 5
+	case "Deployment", "DaemonSet", "StatefulSet", "Service", "Job":
+		return 3
+	}
+	return 4
+}
+
+func objectHash(obj *unstructured.Unstructured) (string, error) {
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+// applyManifests builds and applies a manifest set, recording what it
+// applied in an inventory ConfigMap in namespace. Objects whose content is
+// unchanged since the last apply and that still exist are not patched
+// again; objects a previous apply made that the new build lacks are
+// deleted.
+func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace string) ([]*unstructured.Unstructured, error) {
+	objects, err := m.build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(objects, func(a, b *unstructured.Unstructured) int { return applyOrder(a.GetKind()) - applyOrder(b.GetKind()) })
+	previous, err := in.readInventory(ctx, m.Name, namespace)
+	if err != nil {
+		return nil, err
+	}
+	applied := map[string]string{}
+	for _, ref := range previous {
+		applied[refKey(ref)] = ref.Hash
+	}
+	var inventory []inventoryRef
+	crdsApplied := false
+	for i, obj := range objects {
+		hash, err := objectHash(obj)
+		if err != nil {
+			return nil, err
+		}
+		ref := inventoryRef{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Hash: hash}
+		inventory = append(inventory, ref)
+		if applied[refKey(ref)] == hash {
+			if _, err := in.get(ctx, obj); err == nil {
+				continue
+			}
+		}
+		if obj.GetKind() != "CustomResourceDefinition" && crdsApplied {
+			// Custom resources need their CRDs established first.
+			if err := in.waitReady(ctx, crdsOf(objects[:i]), false); err != nil {
+				return nil, err
+			}
+			in.mapper.Reset()
+			crdsApplied = false
+		}
+		client, err := in.resourceFor(obj)
+		if err != nil {
+			return nil, fmt.Errorf("finding the API of %s: %w", describe(obj), err)
+		}
+		if _, err := client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+			return nil, fmt.Errorf("applying %s: %w", describe(obj), err)
+		}
+		if obj.GetKind() == "CustomResourceDefinition" {
+			crdsApplied = true
+		}
+	}
+	kept := map[string]bool{}
+	for _, ref := range inventory {
+		kept[refKey(ref)] = true
+	}
+	for _, ref := range previous {
+		if !kept[refKey(ref)] {
+			if err := in.deleteRef(ctx, ref); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := in.writeInventory(ctx, m.Name, namespace, inventory); err != nil {
+		return nil, err
+	}
+	return objects, nil
+}
+
+func crdsOf(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objects {
+		if o.GetKind() == "CustomResourceDefinition" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func refKey(r inventoryRef) string {
+	return r.APIVersion + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+func refObject(r inventoryRef) *unstructured.Unstructured {
+	obj := &unstructured.Unstructured{}
+	obj.SetAPIVersion(r.APIVersion)
+	obj.SetKind(r.Kind)
+	obj.SetNamespace(r.Namespace)
+	obj.SetName(r.Name)
+	return obj
+}
+
+func (in *Installer) readInventory(ctx context.Context, set, namespace string) ([]inventoryRef, error) {
+	cm, err := in.core.CoreV1().ConfigMaps(namespace).Get(ctx, inventoryName(set), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the inventory of %s: %w", set, err)
+	}
+	var refs []inventoryRef
+	if err := json.Unmarshal([]byte(cm.Data["objects"]), &refs); err != nil {
+		return nil, fmt.Errorf("reading the inventory of %s: %w", set, err)
+	}
+	return refs, nil
+}
+
+func (in *Installer) writeInventory(ctx context.Context, set, namespace string, refs []inventoryRef) error {
+	data, err := json.Marshal(refs)
+	if err != nil {
+		return err
+	}
+	cm := corev1ac.ConfigMap(inventoryName(set), namespace).
+		WithLabels(map[string]string{"app.kubernetes.io/managed-by": "kfstack"}).
+		WithData(map[string]string{"objects": string(data)})
+	if _, err := in.core.CoreV1().ConfigMaps(namespace).Apply(ctx, cm, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+		return fmt.Errorf("writing the inventory of %s: %w", set, err)
+	}
+	return nil
+}
+
+func (in *Installer) deleteRef(ctx context.Context, ref inventoryRef) error {
+	client, err := in.resourceFor(refObject(ref))
+	if err != nil {
+		return nil // its API is gone, and so is the object
+	}
+	if err := client.Delete(ctx, ref.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting %s %s: %w", ref.Kind, ref.Name, err)
+	}
+	return nil
+}
+
+// checkManifests reports the inventory's objects that were deleted, and
+// whether all are ready. found is false when nothing was ever applied.
+func (in *Installer) checkManifests(ctx context.Context, m Manifests, namespace string, webhooks bool) (drift []string, ready, found bool, err error) {
+	refs, err := in.readInventory(ctx, m.Name, namespace)
+	if err != nil || refs == nil {
+		return nil, false, false, err
+	}
+	var objects []*unstructured.Unstructured
+	for _, r := range refs {
+		objects = append(objects, refObject(r))
+	}
+	drift, ready, err = in.compare(ctx, objects, webhooks)
+	return drift, ready, true, err
+}
+
+// uninstallManifests deletes what the inventory lists in reverse apply
+// order, webhooks first and CRDs and namespaces last, then the inventory.
+func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namespace string) error {
+	refs, err := in.readInventory(ctx, m.Name, namespace)
+	if err != nil || refs == nil {
+		return err
+	}
+	slices.SortStableFunc(refs, func(a, b inventoryRef) int { return applyOrder(b.Kind) - applyOrder(a.Kind) })
+	var objects []*unstructured.Unstructured
+	for _, ref := range refs {
+		if ref.Kind == "Namespace" && ref.Name == namespace {
+			continue // holds the inventory: deleted last
+		}
+		if err := in.deleteRef(ctx, ref); err != nil {
+			return err
+		}
+		objects = append(objects, refObject(ref))
+	}
+	if err := in.waitGone(ctx, objects); err != nil {
+		return err
+	}
+	if err := ignoreNotFound(in.core.CoreV1().ConfigMaps(namespace).Delete(ctx, inventoryName(m.Name), metav1.DeleteOptions{})); err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if ref.Kind == "Namespace" && ref.Name == namespace {
+			return in.deleteRef(ctx, ref)
+		}
+	}
+	return nil
+}
+
+func ignoreNotFound(err error) error {
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
