@@ -243,7 +243,20 @@ func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
 		if err := in.waitGone(ctx, objects); err != nil {
 			return fmt.Errorf("%s: uninstalling release %s: %w", c.Name, r.Name, err)
 		}
-		if err := in.deleteCRDs(ctx, rel.Chart); err != nil {
+		// CRDs that Helm keeps (helm.sh/resource-policy: keep, as Istio's
+		// are) and those from the chart's crds/ folder go too, after the
+		// workloads: an uninstall leaves nothing behind.
+		var crds []*unstructured.Unstructured
+		for _, obj := range objects {
+			if obj.GetKind() == "CustomResourceDefinition" && obj.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
+				crds = append(crds, obj)
+			}
+		}
+		chartCRDs, err := chartCRDs(rel.Chart)
+		if err != nil {
+			return err
+		}
+		if err := in.deleteCRDs(ctx, append(crds, chartCRDs...)); err != nil {
 			return err
 		}
 	}
@@ -290,11 +303,7 @@ func (in *Installer) applyCRDs(ctx context.Context, ch *chart.Chart) error {
 	return in.waitReady(ctx, crds, false)
 }
 
-func (in *Installer) deleteCRDs(ctx context.Context, ch *chart.Chart) error {
-	crds, err := chartCRDs(ch)
-	if err != nil {
-		return err
-	}
+func (in *Installer) deleteCRDs(ctx context.Context, crds []*unstructured.Unstructured) error {
 	for _, crd := range crds {
 		err := in.dynamic.Resource(crdResource).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {

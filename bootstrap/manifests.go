@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -313,8 +314,11 @@ func (in *Installer) writeInventory(ctx context.Context, set, namespace string, 
 
 func (in *Installer) deleteRef(ctx context.Context, ref inventoryRef) error {
 	client, err := in.resourceFor(refObject(ref))
-	if err != nil {
+	if meta.IsNoMatchError(err) {
 		return nil // its API is gone, and so is the object
+	}
+	if err != nil {
+		return err
 	}
 	if err := client.Delete(ctx, ref.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting %s %s: %w", ref.Kind, ref.Name, err)

@@ -48,10 +48,7 @@ type componentModel struct {
 	ID              types.String   `tfsdk:"id"`
 	Version         types.String   `tfsdk:"version"`
 	Namespace       types.String   `tfsdk:"namespace"`
-	Repository      types.String   `tfsdk:"repository"`
-	ChartDir        types.String   `tfsdk:"chart_dir"`
 	ImageRegistry   types.String   `tfsdk:"image_registry"`
-	Values          types.String   `tfsdk:"values"`
 	WaitForWebhooks types.Bool     `tfsdk:"wait_for_webhooks"`
 	Ready           types.Bool     `tfsdk:"ready"`
 	Releases        types.List     `tfsdk:"releases"`
@@ -64,11 +61,13 @@ func (m *componentModel) common() *componentModel { return m }
 // certManagerModel is a kubeflow_cert_manager.
 type certManagerModel struct {
 	componentModel
+	helmModel
 }
 
 // istioModel is a kubeflow_istio.
 type istioModel struct {
 	componentModel
+	helmModel
 	Gateway types.Bool `tfsdk:"gateway"`
 }
 
@@ -77,7 +76,42 @@ var releaseObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
 	"chart_version": types.StringType, "app_version": types.StringType, "objects": types.Int64Type,
 }}
 
-func (m *componentModel) options() (bootstrap.Source, map[string]any, error) {
+// helmModel holds where a Helm-based component's charts come from and its
+// values.
+type helmModel struct {
+	Repository types.String `tfsdk:"repository"`
+	ChartDir   types.String `tfsdk:"chart_dir"`
+	Values     types.String `tfsdk:"values"`
+}
+
+// helmAttributes are the schema of helmModel.
+func helmAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"repository": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "A mirror of the upstream chart repository: an HTTP(S) chart repository URL or an `oci://` registry path.",
+		},
+		"chart_dir": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "A local directory holding the charts by name, instead of a repository (air-gapped installs).",
+		},
+		"values": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Helm values (YAML or JSON) merged over kfstack's defaults for every chart of the component.",
+			Validators:          []validator.String{valuesValidator{}},
+		},
+	}
+}
+
+func withHelm(extra map[string]schema.Attribute) map[string]schema.Attribute {
+	out := helmAttributes()
+	for k, v := range extra {
+		out[k] = v
+	}
+	return out
+}
+
+func (m *helmModel) options() (bootstrap.Source, map[string]any, error) {
 	values, err := bootstrap.ParseValues(m.Values.ValueString())
 	if err != nil {
 		return bootstrap.Source{}, nil, err
@@ -91,6 +125,7 @@ var certManagerKind = componentKind[certManagerModel, *certManagerModel]{
 	description:      "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded with the release.",
 	defaultVersion:   certmanager.DefaultVersion,
 	defaultNamespace: certmanager.DefaultNamespace,
+	extra:            helmAttributes(),
 	build: func(m *certManagerModel) (*bootstrap.Component, error) {
 		source, values, err := m.options()
 		if err != nil {
@@ -109,12 +144,12 @@ var istioKind = componentKind[istioModel, *istioModel]{
 	description:      "Installs [Istio](https://istio.io) from its Helm charts: `base` (CRDs), `istiod` and, with `gateway`, an ingress gateway, in that order.",
 	defaultVersion:   istio.DefaultVersion,
 	defaultNamespace: istio.DefaultNamespace,
-	extra: map[string]schema.Attribute{
+	extra: withHelm(map[string]schema.Attribute{
 		"gateway": schema.BoolAttribute{
 			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 			MarkdownDescription: "Install the `istio-ingressgateway` (the `gateway` chart).",
 		},
-	},
+	}),
 	build: func(m *istioModel) (*bootstrap.Component, error) {
 		source, values, err := m.options()
 		if err != nil {
@@ -172,22 +207,9 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 			Validators:          []validator.String{dnsLabelValidator{}},
 			PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 		},
-		"repository": schema.StringAttribute{
-			Optional:            true,
-			MarkdownDescription: "A mirror of the upstream chart repository: an HTTP(S) chart repository URL or an `oci://` registry path.",
-		},
-		"chart_dir": schema.StringAttribute{
-			Optional:            true,
-			MarkdownDescription: "A local directory holding the charts by name, instead of a repository (air-gapped installs).",
-		},
 		"image_registry": schema.StringAttribute{
 			Optional:            true,
 			MarkdownDescription: "Registry to pull every image from instead of the upstream one, for air-gapped clusters.",
-		},
-		"values": schema.StringAttribute{
-			Optional:            true,
-			MarkdownDescription: "Helm values (YAML or JSON) merged over kfstack's defaults for every chart of the component.",
-			Validators:          []validator.String{valuesValidator{}},
 		},
 		"wait_for_webhooks": schema.BoolAttribute{
 			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
@@ -207,10 +229,11 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		attrs[name] = a
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: r.kind.description + "\n\nInstalls or upgrades as `helm upgrade --install` does, applies CRDs before " +
-			"upgrades, recovers releases left pending by an interrupted apply, waits until every Deployment, DaemonSet, " +
-			"StatefulSet, Job, CRD and (with `wait_for_webhooks`) webhook is ready, rolls back or removes a release that " +
-			"is not, and reports objects deleted or edited out of band so the next apply repairs them.",
+		MarkdownDescription: r.kind.description + "\n\nWaits until every Deployment, DaemonSet, StatefulSet, Job, CRD " +
+			"and (with `wait_for_webhooks`) admission webhook is ready, logging what it waits for (`TF_LOG=info`), and reports " +
+			"objects deleted or edited out of band so the next apply repairs them. Helm charts are installed or upgraded as " +
+			"`helm upgrade --install` does, with CRDs applied before upgrades, releases left pending by an interrupted " +
+			"apply recovered, and a release that does not become ready rolled back (or removed, if new).",
 		Attributes: attrs,
 		Blocks:     map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}

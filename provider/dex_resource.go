@@ -19,6 +19,7 @@ import (
 // dexModel is a kubeflow_dex.
 type dexModel struct {
 	componentModel
+	helmModel
 	Issuer          types.String        `tfsdk:"issuer"`
 	StaticClients   []dexClientModel    `tfsdk:"static_clients"`
 	StaticPasswords []dexPasswordModel  `tfsdk:"static_passwords"`
@@ -90,7 +91,7 @@ var dexKind = componentKind[dexModel, *dexModel]{
 		"issuer, static clients, static users (bcrypt hashes) and connectors (OIDC, GitHub, LDAP, ...), with Kubernetes storage.",
 	defaultVersion:   dex.DefaultVersion,
 	defaultNamespace: dex.DefaultNamespace,
-	extra: map[string]schema.Attribute{
+	extra: withHelm(map[string]schema.Attribute{
 		"issuer": schema.StringAttribute{
 			Required:            true,
 			MarkdownDescription: "URL Dex serves its OpenID configuration under, such as `https://kubeflow.example.com/dex`.",
@@ -138,7 +139,7 @@ var dexKind = componentKind[dexModel, *dexModel]{
 				},
 			}},
 		},
-	},
+	}),
 	build: func(m *dexModel) (*bootstrap.Component, error) {
 		source, values, err := m.options()
 		if err != nil {

@@ -174,6 +174,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		NewCertManagerResource,
 		NewIstioResource,
 		NewDexResource,
+		NewKnativeResource,
 	}
 }
 

@@ -100,6 +100,9 @@ func (v labelValueValidator) ValidateString(_ context.Context, req validator.Str
 	}
 }
 
+// dnsName matches a DNS subdomain such as kubeflow.example.com.
+var dnsName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$`)
+
 // httpURL matches an http(s) URL with a host.
 var httpURL = regexp.MustCompile(`^https?://[^/\s]+(/\S*)?$`)
 

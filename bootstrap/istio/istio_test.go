@@ -77,4 +77,9 @@ func TestRealCharts(t *testing.T) {
 	if status, err := in.Check(ctx, Component(options)); err != nil || status != nil {
 		t.Errorf("after uninstall: %+v, %v", status, err)
 	}
+	// Istio marks its CRDs helm.sh/resource-policy: keep; an uninstall
+	// still leaves nothing behind.
+	if _, err := cluster.Client.Discovery().ServerResourcesForGroupVersion("security.istio.io/v1"); err == nil {
+		t.Error("Istio's CRDs are still served after uninstall")
+	}
 }

@@ -1,0 +1,2 @@
+# Knative is imported by its namespace.
+terraform import kubeflow_knative.this knative-serving
