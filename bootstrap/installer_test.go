@@ -55,7 +55,7 @@ var widgets = schema.GroupVersionResource{Group: "demo.kfstack.dev", Version: "v
 // changes a CRD (which Helm alone never does), and an uninstall that
 // leaves nothing behind.
 func TestInstallUpgradeDriftUninstall(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), deleteCRDTimeout)
 	defer cancel()
 	repoURL := bootstraptest.ServeCharts(t,
 		bootstraptest.Chart{Dir: "testdata/charts/demo-1"},
@@ -225,3 +225,9 @@ func TestUnknownChartVersion(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// deleteCRDTimeout bounds a test that deletes CRDs: the API server's CRD
+// finalizer meets "storage is (re)initializing" when a CRD is deleted
+// seconds after it was created, backs off exponentially, and may delete
+// it only about five minutes later.
+const deleteCRDTimeout = 10 * time.Minute

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 // TestRealChart installs cert-manager's real chart from a chart repository
 // on loopback, upgrades it to the next release and uninstalls it.
 func TestRealChart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), deleteCRDTimeout)
 	defer cancel()
 	repoURL := bootstraptest.ServeCharts(t,
 		bootstraptest.Chart{Dir: bootstraptest.Upstream(t, "cert-manager", "v1.21.0"), Version: "v1.21.0", AppVersion: "v1.21.0"},
@@ -79,3 +79,9 @@ func TestRealChart(t *testing.T) {
 		t.Errorf("deployment after uninstall: %v", err)
 	}
 }
+
+// deleteCRDTimeout bounds a test that deletes CRDs: the API server's CRD
+// finalizer meets "storage is (re)initializing" when a CRD is deleted
+// seconds after it was created, backs off exponentially, and may delete
+// it only about five minutes later.
+const deleteCRDTimeout = 10 * time.Minute

@@ -36,7 +36,7 @@ func options(version, repoURL string) Options {
 // TestRealChart installs the upstream Dex chart with the rendered
 // configuration, checks the configuration Dex will read, and upgrades.
 func TestRealChart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), deleteCRDTimeout)
 	defer cancel()
 	repoURL := bootstraptest.ServeCharts(t,
 		bootstraptest.Chart{Dir: bootstraptest.Upstream(t, "dex", "dex-0.23.1")},
@@ -102,3 +102,9 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// deleteCRDTimeout bounds a test that deletes CRDs: the API server's CRD
+// finalizer meets "storage is (re)initializing" when a CRD is deleted
+// seconds after it was created, backs off exponentially, and may delete
+// it only about five minutes later.
+const deleteCRDTimeout = 10 * time.Minute

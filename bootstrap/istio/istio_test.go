@@ -31,7 +31,7 @@ func serveIstio(t *testing.T, versions ...string) string {
 // TestRealCharts installs Istio's real base, istiod and gateway charts,
 // upgrades them to the next release (CRDs included) and uninstalls them.
 func TestRealCharts(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), deleteCRDTimeout)
 	defer cancel()
 	repoURL := serveIstio(t, "1.29.6", "1.30.3")
 	in, err := bootstrap.NewInstaller(cluster.Config, t.TempDir(), func(_ context.Context, msg string, fields map[string]any) {
@@ -83,3 +83,9 @@ func TestRealCharts(t *testing.T) {
 		t.Error("Istio's CRDs are still served after uninstall")
 	}
 }
+
+// deleteCRDTimeout bounds a test that deletes CRDs: the API server's CRD
+// finalizer meets "storage is (re)initializing" when a CRD is deleted
+// seconds after it was created, backs off exponentially, and may delete
+// it only about five minutes later.
+const deleteCRDTimeout = 10 * time.Minute

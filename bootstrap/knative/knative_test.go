@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 // real release files, served over HTTP on loopback, with an image mirror
 // and a domain; finds a deleted Deployment, repairs it, and uninstalls.
 func TestRealRelease(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), deleteCRDTimeout)
 	defer cancel()
 	server := httptest.NewServer(http.FileServer(http.Dir(bootstraptest.Upstream(t, "knative"))))
 	defer server.Close()
@@ -115,3 +115,9 @@ func TestBadVersion(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// deleteCRDTimeout bounds a test that deletes CRDs: the API server's CRD
+// finalizer meets "storage is (re)initializing" when a CRD is deleted
+// seconds after it was created, backs off exponentially, and may delete
+// it only about five minutes later.
+const deleteCRDTimeout = 10 * time.Minute

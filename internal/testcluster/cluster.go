@@ -201,11 +201,6 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries) error {
 		"--kubelet-preferred-address-types=InternalIP",
 		"--kubelet-certificate-authority="+files["ca.crt"],
 		"--kubelet-client-certificate="+files["admin.crt"], "--kubelet-client-key="+files["admin.key"],
-		// Tests create CRDs and delete them seconds later. With the watch
-		// cache, the CRD finalizer meets "storage is (re)initializing",
-		// backs off exponentially and deletes the CRD only about five
-		// minutes later. Served from etcd directly, it takes a second.
-		"--watch-cache=false",
 		"--profiling=false",
 		"--v=1",
 	)
