@@ -31,6 +31,9 @@ type Options struct {
 	PipelineRoot string
 	// WorkDir holds the work files of local-executor runs.
 	WorkDir string
+	// LocalCommandDir is the working directory of local task commands
+	// (default: the run's work directory).
+	LocalCommandDir string
 	// MaxConcurrentReconciles is how many runs advance at once.
 	MaxConcurrentReconciles int
 }

@@ -22,6 +22,7 @@ import (
 // at once.
 type localRuns struct {
 	workDir string
+	cmdDir  string
 	wake    chan event.TypedGenericEvent[*v1alpha1.PipelineRun]
 
 	mu   sync.Mutex
@@ -41,8 +42,8 @@ type localRun struct {
 	started map[int32]int32
 }
 
-func newLocalRuns(workDir string) *localRuns {
-	return &localRuns{workDir: workDir, wake: make(chan event.TypedGenericEvent[*v1alpha1.PipelineRun], 1024), runs: map[types.NamespacedName]*localRun{}}
+func newLocalRuns(workDir, cmdDir string) *localRuns {
+	return &localRuns{workDir: workDir, cmdDir: cmdDir, wake: make(chan event.TypedGenericEvent[*v1alpha1.PipelineRun], 1024), runs: map[types.NamespacedName]*localRun{}}
 }
 
 // get returns the run's executor, creating it on first use.
@@ -62,7 +63,11 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, store *l
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating work directory: %w", err)
 	}
-	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: dir}
+	cmdDir := l.cmdDir
+	if cmdDir == "" {
+		cmdDir = dir
+	}
+	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir}
 	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), store: store, started: map[int32]int32{}}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	lr.cancel = cancel

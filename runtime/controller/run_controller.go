@@ -105,10 +105,11 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 	}
 	run := cached.DeepCopy()
 	res, err := r.advance(ctx, run)
-	if err != nil {
-		return reconcile.Result{}, err
+	if apierrors.IsConflict(err) {
+		// The cache lags behind our last write; try again on fresh data.
+		return reconcile.Result{Requeue: true}, nil
 	}
-	return res, nil
+	return res, err
 }
 
 // forget releases what a deleted run held in memory; its local processes
@@ -173,10 +174,14 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
 	}
 
-	// Gather what happened since the last step.
-	var evs, taken []engine.Event
+	// Gather what happened since the last step: results of attempts, keyed
+	// by node and attempt. A result is fed to the engine once its node runs
+	// that attempt, which may be only after a Step (a state rebuilt after a
+	// lost status update starts the attempt again).
+	var taken []engine.Event
 	var lr *localRun
 	var pods map[int32]*corev1.Pod
+	results := map[attemptKey]result{}
 	failures := map[int32]*launcher.Message{}
 	if run.Spec.Executor == v1alpha1.ExecutorLocal {
 		lr, err = r.local.get(ctx, run, store, root, int(run.Spec.Parallelism))
@@ -184,13 +189,35 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 			return reconcile.Result{}, err
 		}
 		taken = lr.take()
-		evs = append(evs, taken...)
-		evs = append(evs, r.orphanedLocal(state, lr)...)
+		for i := range taken {
+			results[attemptKey{taken[i].Node, taken[i].Attempt}] = result{event: &taken[i]}
+		}
 	} else {
-		pods, evs, err = r.podEvents(ctx, run, state, store, failures)
+		pods, err = r.podResults(ctx, run, results)
 		if err != nil {
 			return reconcile.Result{}, err
 		}
+	}
+	fed := map[attemptKey]bool{}
+	feed := func(evs []engine.Event) []engine.Event {
+		for k, res := range results {
+			if fed[k] || int(k.node) >= len(state.Nodes) {
+				continue
+			}
+			if n := &state.Nodes[k.node]; n.Phase == engine.Running && n.Attempt == k.attempt {
+				fed[k] = true
+				if res.event != nil {
+					evs = append(evs, *res.event)
+				} else {
+					evs = append(evs, r.podEvent(ctx, store, res.pod, k, failures))
+				}
+			}
+		}
+		return evs
+	}
+	evs := feed(nil)
+	if lr != nil {
+		evs = append(evs, r.orphanedLocal(state, lr, results)...)
 	}
 	timedOut := false
 	if !state.CancelRequested {
@@ -202,6 +229,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		}
 	}
 
+	logger.V(2).Info("stepping", "resourceVersion", run.ResourceVersion, "events", len(evs), "nodes", len(state.Nodes))
 	// Step until no cache hit is left to feed back.
 	var wake time.Time
 	var created int
@@ -241,7 +269,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 				}
 			}
 		}
-		if len(evs) == 0 {
+		if evs = feed(evs); len(evs) == 0 {
 			break
 		}
 	}
@@ -259,6 +287,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 			lr.requeue(taken)
 		}
 		if apierrors.IsConflict(err) {
+			logger.V(2).Info("status conflict; retrying", "events", len(taken))
 			return reconcile.Result{Requeue: true}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("updating PipelineRun status: %w", err)
@@ -286,10 +315,13 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 // orphanedLocal fails local attempts that the state says are running but
 // that no process of this controller runs: their process died with the
 // previous controller. The engine retries them if the task has retries.
-func (r *PipelineRunReconciler) orphanedLocal(s *engine.State, lr *localRun) []engine.Event {
+func (r *PipelineRunReconciler) orphanedLocal(s *engine.State, lr *localRun, results map[attemptKey]result) []engine.Event {
 	var evs []engine.Event
 	for i := range s.Nodes {
 		n := &s.Nodes[i]
+		if _, done := results[attemptKey{int32(i), n.Attempt}]; done {
+			continue
+		}
 		if n.Phase == engine.Running && n.Attempt > 0 && n.Count == 0 && n.First < 0 && !lr.running(int32(i), n.Attempt) {
 			evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: int32(i), Attempt: n.Attempt, Message: "the local process was lost when the controller restarted"})
 		}
@@ -297,15 +329,25 @@ func (r *PipelineRunReconciler) orphanedLocal(s *engine.State, lr *localRun) []e
 	return evs
 }
 
-// podEvents reads the results of finished task pods. It returns the run's
-// pods by node (the newest attempt) too.
-func (r *PipelineRunReconciler) podEvents(ctx context.Context, run *v1alpha1.PipelineRun, s *engine.State, store *launcher.Store, failures map[int32]*launcher.Message) (map[int32]*corev1.Pod, []engine.Event, error) {
+// attemptKey names one attempt of a node.
+type attemptKey struct{ node, attempt int32 }
+
+// result is a finished attempt: a local result, or a finished pod whose
+// termination message is decoded only when the engine needs it (a big run
+// has thousands of finished pods).
+type result struct {
+	event *engine.Event
+	pod   *corev1.Pod
+}
+
+// podResults collects the run's finished task pods into results. It
+// returns the run's pods by node (the newest attempt) too.
+func (r *PipelineRunReconciler) podResults(ctx context.Context, run *v1alpha1.PipelineRun, results map[attemptKey]result) (map[int32]*corev1.Pod, error) {
 	list := &corev1.PodList{}
 	if err := r.List(ctx, list, client.InNamespace(run.Namespace), client.MatchingLabels{LabelRunUID: string(run.UID)}); err != nil {
-		return nil, nil, fmt.Errorf("listing task pods: %w", err)
+		return nil, fmt.Errorf("listing task pods: %w", err)
 	}
 	pods := map[int32]*corev1.Pod{}
-	var evs []engine.Event
 	for i := range list.Items {
 		pod := &list.Items[i]
 		if !metav1.IsControlledBy(pod, run) {
@@ -313,44 +355,45 @@ func (r *PipelineRunReconciler) podEvents(ctx context.Context, run *v1alpha1.Pip
 			continue
 		}
 		node, attempt, ok := podAttempt(pod)
-		if !ok || int(node) >= len(s.Nodes) {
+		if !ok {
 			continue
 		}
 		if cur, seen := pods[node]; !seen || curAttempt(cur) < attempt {
 			pods[node] = pod
 		}
-		n := &s.Nodes[node]
-		if n.Phase != engine.Running || n.Attempt != attempt {
-			continue
+		if podDone(pod) {
+			results[attemptKey{node, attempt}] = result{pod: pod}
 		}
-		finished, succeeded, msg, reason := podFinished(pod)
-		if !finished {
-			continue
-		}
-		ev := engine.Event{Kind: engine.TaskFinished, Node: node, Attempt: attempt, Succeeded: succeeded}
-		if msg != "" {
-			m, err := launcher.DecodeResult(ctx, store, []byte(msg))
-			if err != nil {
-				ev.Succeeded = false
-				ev.Message = "reading the task's result: " + err.Error()
-			} else {
-				ev.Params, ev.Artifacts = m.Params, m.Artifacts
-				if m.Error != "" {
-					ev.Succeeded = false
-					ev.Message = m.Error
-					failures[node] = m
-				}
-			}
-		} else if succeeded && hasOutputs(pod) {
-			ev.Succeeded = false
-			ev.Message = "the task pod left no termination message"
-		}
-		if !ev.Succeeded && ev.Message == "" {
-			ev.Message = reason
-		}
-		evs = append(evs, ev)
 	}
-	return pods, evs, nil
+	return pods, nil
+}
+
+// podEvent turns a finished pod into the engine's event, reading its
+// termination message (and an offloaded result).
+func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, failures map[int32]*launcher.Message) engine.Event {
+	_, succeeded, msg, reason := podFinished(pod)
+	ev := engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Succeeded: succeeded}
+	if msg != "" {
+		m, err := launcher.DecodeResult(ctx, store, []byte(msg))
+		if err != nil {
+			ev.Succeeded = false
+			ev.Message = "reading the task's result: " + err.Error()
+		} else {
+			ev.Params, ev.Artifacts = m.Params, m.Artifacts
+			if m.Error != "" {
+				ev.Succeeded = false
+				ev.Message = m.Error
+				failures[k.node] = m
+			}
+		}
+	} else if succeeded && hasOutputs(pod) {
+		ev.Succeeded = false
+		ev.Message = "the task pod left no termination message"
+	}
+	if !ev.Succeeded && ev.Message == "" {
+		ev.Message = reason
+	}
+	return ev
 }
 
 func curAttempt(p *corev1.Pod) int32 {
@@ -519,9 +562,6 @@ func (r *PipelineRunReconciler) fail(ctx context.Context, run *v1alpha1.Pipeline
 	run.Status.CompletionTime = &now
 	setCondition(&run.Status, ConditionSucceeded, metav1.ConditionFalse, reason, msg, run.Generation)
 	if err := r.Status().Update(ctx, run); err != nil {
-		if apierrors.IsConflict(err) {
-			return nil
-		}
 		return fmt.Errorf("updating PipelineRun status: %w", err)
 	}
 	r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, reason, "Failing", "%s", msg)
@@ -560,7 +600,7 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 	}
 	run.Status.Phase, run.Status.Message = v1alpha1.RunPending, msg
 	setCondition(&run.Status, ConditionPipelineResolved, metav1.ConditionFalse, reason, msg, run.Generation)
-	if err := r.Status().Update(ctx, run); err != nil && !apierrors.IsConflict(err) {
+	if err := r.Status().Update(ctx, run); err != nil {
 		return false, fmt.Errorf("updating PipelineRun status: %w", err)
 	}
 	return false, nil
@@ -597,7 +637,7 @@ func (r *PipelineRunReconciler) keepState(run *v1alpha1.PipelineRun, s *engine.S
 func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.plans = newPlanCache()
 	r.stores = newStoreCache()
-	r.local = newLocalRuns(r.Options.WorkDir)
+	r.local = newLocalRuns(r.Options.WorkDir, r.Options.LocalCommandDir)
 	r.states = map[types.NamespacedName]cachedState{}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.PipelineRun{}, indexRunPipeline, func(o client.Object) []string {
 		run := o.(*v1alpha1.PipelineRun)
