@@ -173,6 +173,8 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		NewProfileResource,
 		NewCertManagerResource,
 		NewIstioResource,
+		NewPipelineResource,
+		NewRunResource,
 	}
 }
 

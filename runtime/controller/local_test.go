@@ -140,7 +140,7 @@ func TestLocalRetriesVersionsAndFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(p.Status.Versions) != 2 || p.Status.Versions[0].ContentHash == p.Status.Versions[1].ContentHash || p.Status.ContentHash != controller.ContentHash(p.Spec) {
+	if len(p.Status.Versions) != 2 || p.Status.Versions[0].ContentHash == p.Status.Versions[1].ContentHash || p.Status.ContentHash != p.Spec.ContentHash() {
 		t.Errorf("versions %+v", p.Status.Versions)
 	}
 	createRun(t, ns, "r2", "retry", v1alpha1.ExecutorLocal, map[string]string{"counter": counter + "2"})

@@ -2,8 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,18 +37,6 @@ type PipelineReconciler struct {
 	Recorder events.EventRecorder
 }
 
-// ContentHash is the hash that names a pipeline's content; the provider
-// computes the same one to plan an update.
-func ContentHash(spec v1alpha1.PipelineSpec) string {
-	h := sha256.New()
-	if spec.Spec != "" {
-		fmt.Fprintf(h, "spec\x00%s", spec.Spec)
-	} else {
-		fmt.Fprintf(h, "dag\x00%s", spec.DAG)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines/status,verbs=get;update;patch
 
@@ -65,7 +51,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	p := cached.DeepCopy()
 	st := &p.Status
-	hash := ContentHash(p.Spec)
+	hash := p.Spec.ContentHash()
 	gen := p.Generation
 	switch {
 	case hash == st.ContentHash:

@@ -1,6 +1,9 @@
 package v1alpha1
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -32,6 +35,18 @@ type PipelineSpec struct {
 	// +kubebuilder:validation:Maximum=100
 	// +kubebuilder:default=10
 	MaxVersions int32 `json:"maxVersions,omitempty"`
+}
+
+// ContentHash is the hash that names the content (format and text): the
+// controller adds a version when it changes, and the provider plans one.
+func (s PipelineSpec) ContentHash() string {
+	h := sha256.New()
+	if s.Spec != "" {
+		h.Write([]byte("spec\x00" + s.Spec))
+	} else {
+		h.Write([]byte("dag\x00" + s.DAG))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // PipelineVersion is one immutable version of a pipeline's content.
