@@ -208,7 +208,9 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	defer func() { t.Logf("pods collected %s after their run was deleted", time.Since(start).Round(time.Millisecond)) }()
+	defer func() {
+		t.Logf("pods collected %s after their run was deleted", time.Since(start).Round(time.Millisecond))
+	}()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(run.UID)}); err != nil {
