@@ -37,7 +37,7 @@ var errNoRuntime = errors.New("the cluster does not serve pipelines.kfstack.dev/
 // explainRuntime turns a missing API into errNoRuntime.
 func (c *clients) explainRuntime(err error) error {
 	if err != nil && (strings.Contains(err.Error(), "no matches for kind") || strings.Contains(err.Error(), "the server could not find the requested resource")) {
-		return fmt.Errorf("%w (%v)", errNoRuntime, err)
+		return fmt.Errorf("%w (%w)", errNoRuntime, err)
 	}
 	return c.explain(err)
 }

@@ -15,10 +15,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -74,8 +76,15 @@ func setup(c *testcluster.Cluster) error {
 	if err != nil {
 		return err
 	}
+	// Runs labelled for a separate controller process (the restart test)
+	// are not this one's.
+	sel, err := labels.Parse(labelController + "!=" + subprocessController)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{
 		Scheme:                 scheme,
+		Cache:                  cache.Options{ByObject: map[client.Object]cache.ByObject{&v1alpha1.PipelineRun{}: {Label: sel}}},
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -186,16 +195,15 @@ func namespace(t *testing.T) string {
 	return name
 }
 
-func createPipeline(t *testing.T, ns, name, spec, dag string) *v1alpha1.Pipeline {
+func createPipeline(t *testing.T, ns, name, spec, dag string) {
 	t.Helper()
 	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1alpha1.PipelineSpec{Spec: spec, DAG: dag}}
 	if err := k8s.Create(context.Background(), p); err != nil {
 		t.Fatalf("creating pipeline %s: %v", name, err)
 	}
-	return p
 }
 
-func createRun(t *testing.T, ns, name, pipeline string, exec v1alpha1.Executor, params map[string]string, mutate ...func(*v1alpha1.PipelineRun)) *v1alpha1.PipelineRun {
+func createRun(t *testing.T, ns, name, pipeline string, exec v1alpha1.Executor, params map[string]string, mutate ...func(*v1alpha1.PipelineRun)) {
 	t.Helper()
 	r := &v1alpha1.PipelineRun{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
@@ -207,7 +215,6 @@ func createRun(t *testing.T, ns, name, pipeline string, exec v1alpha1.Executor, 
 	if err := k8s.Create(context.Background(), r); err != nil {
 		t.Fatalf("creating run %s: %v", name, err)
 	}
-	return r
 }
 
 // waitRun waits until the run is in a final phase and returns it.

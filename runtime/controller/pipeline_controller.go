@@ -53,16 +53,13 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	st := &p.Status
 	hash := p.Spec.ContentHash()
 	gen := p.Generation
-	switch {
-	case hash == st.ContentHash:
+	if hash == st.ContentHash {
 		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonUpToDate, Message: fmt.Sprintf("version %d is current", st.LatestVersion), ObservedGeneration: gen})
-	default:
-		if _, err := compileVersion(p.Spec.Spec, p.Spec.DAG); err != nil {
-			msg := truncate("the content does not compile, so no version was added: "+err.Error(), 32768)
-			apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonInvalidContent, Message: msg, ObservedGeneration: gen})
-			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonInvalidContent, "Validating", "%s", msg)
-			break
-		}
+	} else if _, err := compileVersion(p.Spec.Spec, p.Spec.DAG); err != nil {
+		msg := truncate("the content does not compile, so no version was added: "+err.Error(), 32768)
+		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonInvalidContent, Message: msg, ObservedGeneration: gen})
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonInvalidContent, "Validating", "%s", msg)
+	} else {
 		next := st.LatestVersion + 1
 		st.Versions = append(st.Versions, v1alpha1.PipelineVersion{Number: next, ContentHash: hash, Created: metav1.Now(), Spec: p.Spec.Spec, DAG: p.Spec.DAG})
 		st.LatestVersion, st.ContentHash = next, hash
@@ -82,7 +79,7 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	if err := r.Status().Update(ctx, p); err != nil {
 		if apierrors.IsConflict(err) {
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("updating Pipeline status: %w", err)
 	}

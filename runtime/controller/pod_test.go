@@ -29,12 +29,13 @@ type kubelet struct {
 	outcome func(spec *launcher.TaskSpec) (msg launcher.Message, exit int32)
 	mu      sync.Mutex
 	nodes   map[string]string // task path -> node name
+	held    map[string]bool   // tasks whose pods keep running
 	stop    chan struct{}
 	done    chan struct{}
 }
 
 func startKubelet(t *testing.T, ns string, outcome func(*launcher.TaskSpec) (launcher.Message, int32)) *kubelet {
-	k := &kubelet{t: t, ns: ns, outcome: outcome, nodes: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{})}
+	k := &kubelet{t: t, ns: ns, outcome: outcome, nodes: map[string]string{}, held: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go k.loop()
 	t.Cleanup(func() { close(k.stop); <-k.done })
 	return k
@@ -73,6 +74,12 @@ func (k *kubelet) finish(ctx context.Context, pod *corev1.Pod) {
 			}
 		}
 	}
+	k.mu.Lock()
+	held := k.held[spec.Name]
+	k.mu.Unlock()
+	if held {
+		return
+	}
 	msg, exit := k.outcome(&spec)
 	b, err := json.Marshal(msg)
 	if err != nil {
@@ -98,6 +105,13 @@ func (k *kubelet) finish(ctx context.Context, pod *corev1.Pod) {
 	k.mu.Lock()
 	k.nodes[spec.Path] = pod.Spec.NodeName
 	k.mu.Unlock()
+}
+
+// hold keeps the pods of a task running until release.
+func (k *kubelet) hold(task string, on bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.held[task] = on
 }
 
 func (k *kubelet) nodeOf(task string) string {

@@ -53,6 +53,10 @@ const (
 	ReasonCreatingPodFailed = "CreatingPodFailed"
 )
 
+// conflictRetry is the wait before retrying after a write conflict: the
+// informer cache is a few milliseconds behind our own last write.
+const conflictRetry = 10 * time.Millisecond
+
 // indexRunPipeline indexes runs by "<namespace>/<pipeline>", so that a new
 // pipeline version wakes the runs waiting for it.
 const indexRunPipeline = "spec.pipeline"
@@ -107,7 +111,7 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 	res, err := r.advance(ctx, run)
 	if apierrors.IsConflict(err) {
 		// The cache lags behind our last write; try again on fresh data.
-		return reconcile.Result{Requeue: true}, nil
+		return reconcile.Result{RequeueAfter: conflictRetry}, nil
 	}
 	return res, err
 }
@@ -288,7 +292,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		}
 		if apierrors.IsConflict(err) {
 			logger.V(2).Info("status conflict; retrying", "events", len(taken))
-			return reconcile.Result{Requeue: true}, nil
+			return reconcile.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("updating PipelineRun status: %w", err)
 	}

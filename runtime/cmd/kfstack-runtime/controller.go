@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -31,6 +34,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&opts.PipelineRoot, "pipeline-root", "", "artifact store of runs that set none (gs://, s3://, file://)")
 	fs.StringVar(&opts.WorkDir, "workdir", "", "work directory of local-executor runs")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-runs", 4, "runs reconciled at once")
+	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -45,6 +49,15 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	cacheOpts := cache.Options{}
+	if *runSelector != "" {
+		sel, err := labels.Parse(*runSelector)
+		if err != nil {
+			fmt.Fprintf(stderr, "parsing --run-selector: %v\n", err)
+			return 2
+		}
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{&v1alpha1.PipelineRun{}: {Label: sel}}
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		fmt.Fprintf(stderr, "loading the cluster configuration: %v\n", err)
@@ -52,6 +65,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
+		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
