@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -36,6 +37,9 @@ type Options struct {
 	LocalCommandDir string
 	// MaxConcurrentReconciles is how many runs advance at once.
 	MaxConcurrentReconciles int
+	// LostPodGrace is how old a running attempt must be before a missing
+	// pod counts as lost (default 10s).
+	LostPodGrace time.Duration
 }
 
 // withDefaults fills unset options.
@@ -51,6 +55,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PipelineRoot == "" {
 		o.PipelineRoot = "file://" + filepath.Join(o.WorkDir, "artifacts")
+	}
+	if o.LostPodGrace <= 0 {
+		o.LostPodGrace = 10 * time.Second
 	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 4
@@ -68,7 +75,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := (&PipelineReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kfstack-pipeline")}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Pipeline controller: %w", err)
 	}
-	runs := &PipelineRunReconciler{Client: mgr.GetClient(), Options: opts, Recorder: mgr.GetEventRecorder("kfstack-run")}
+	runs := &PipelineRunReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Options: opts, Recorder: mgr.GetEventRecorder("kfstack-run")}
 	if err := runs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the PipelineRun controller: %w", err)
 	}

@@ -96,6 +96,7 @@ func setup(c *testcluster.Cluster) error {
 		WorkDir:         filepath.Join(work, "runs"),
 		LocalCommandDir: commandDir,
 		PipelineRoot:    "file://" + filepath.Join(work, "artifacts"),
+		LostPodGrace:    500 * time.Millisecond,
 	}); err != nil {
 		return err
 	}

@@ -239,3 +239,48 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+const lostDAG = `name: lost
+tasks:
+- name: work
+  image: registry.example/work:1
+  command: [work]
+  retries: 1
+`
+
+// TestLostPodIsRetried: a task pod deleted while it runs fails its
+// attempt, and the retry runs in a new pod.
+func TestLostPodIsRetried(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	kl := startKubelet(t, ns, func(*launcher.TaskSpec) (launcher.Message, int32) { return launcher.Message{}, 0 })
+	kl.hold("work", true)
+	createPipeline(t, ns, "lost", "", lostDAG)
+	createRun(t, ns, "victim", "lost", v1alpha1.ExecutorPod, nil)
+	waitPod := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			pod := &corev1.Pod{}
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)
+			if err == nil && pod.Status.Phase == corev1.PodRunning {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s is not running: %v", name, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitPod("victim-1-1")
+	var zero int64
+	if err := k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "victim-1-1"}}, &client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	waitPod("victim-1-2")
+	kl.hold("work", false)
+	r := waitRun(t, ns, "victim", time.Minute)
+	if r.Status.Phase != v1alpha1.RunSucceeded {
+		t.Fatalf("victim: %s", describe(r))
+	}
+}

@@ -72,6 +72,10 @@ type PipelineRunReconciler struct {
 	// for every task: a 5,000-task run must not cost 5,000 events).
 	Recorder events.EventRecorder
 
+	// APIReader reads past the cache, to tell a pod that is gone from one
+	// the cache has not seen yet.
+	APIReader client.Reader
+
 	plans  *planCache
 	stores *storeCache
 	local  *localRuns
@@ -184,6 +188,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	// lost status update starts the attempt again).
 	var taken []engine.Event
 	var lr *localRun
+	var lostCheck time.Duration
 	var pods map[int32]*corev1.Pod
 	results := map[attemptKey]result{}
 	failures := map[int32]*launcher.Message{}
@@ -199,6 +204,9 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	} else {
 		pods, err = r.podResults(ctx, run, results)
 		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if lostCheck, err = r.lostPods(ctx, run, state, pods, results, now); err != nil {
 			return reconcile.Result{}, err
 		}
 	}
@@ -303,9 +311,11 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		logger.V(1).Info("run finished", "phase", run.Status.Phase)
 		return reconcile.Result{}, nil
 	}
-	result := reconcile.Result{}
+	result := reconcile.Result{RequeueAfter: lostCheck}
 	if !wake.IsZero() {
-		result.RequeueAfter = max(time.Until(wake), time.Millisecond)
+		if until := max(time.Until(wake), time.Millisecond); result.RequeueAfter == 0 || until < result.RequeueAfter {
+			result.RequeueAfter = until
+		}
 	}
 	if t := run.Spec.Timeout; t != nil && t.Duration > 0 && !state.CancelRequested {
 		until := time.Until(time.UnixMilli(state.Start).Add(t.Duration)) + time.Millisecond
@@ -331,6 +341,45 @@ func (r *PipelineRunReconciler) orphanedLocal(s *engine.State, lr *localRun, res
 		}
 	}
 	return evs
+}
+
+// lostPods fails running attempts whose pod is gone (deleted, evicted and
+// collected): the engine retries them as its policy says. A pod missing
+// from the cache is confirmed with the API server, and only once the
+// attempt is older than the grace period, since the cache may not have
+// seen a pod created a moment ago. It returns when to look again.
+func (r *PipelineRunReconciler) lostPods(ctx context.Context, run *v1alpha1.PipelineRun, s *engine.State, pods map[int32]*corev1.Pod, results map[attemptKey]result, now time.Time) (time.Duration, error) {
+	var again time.Duration
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		node := int32(i)
+		if n.Phase != engine.Running || n.Attempt == 0 || n.First >= 0 {
+			continue
+		}
+		if p, ok := pods[node]; ok && curAttempt(p) >= n.Attempt {
+			continue
+		}
+		if _, ok := results[attemptKey{node, n.Attempt}]; ok {
+			continue
+		}
+		age := now.Sub(time.UnixMilli(s.Start + n.Begin))
+		if age < r.Options.LostPodGrace {
+			if wait := r.Options.LostPodGrace - age; again == 0 || wait < again {
+				again = wait
+			}
+			continue
+		}
+		name := podName(run.Name, node, n.Attempt)
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: name}, &corev1.Pod{})
+		switch {
+		case apierrors.IsNotFound(err):
+			ev := engine.Event{Kind: engine.TaskFinished, Node: node, Attempt: n.Attempt, Message: fmt.Sprintf("the task's pod %s disappeared while it ran", name)}
+			results[attemptKey{node, n.Attempt}] = result{event: &ev}
+		case err != nil:
+			return 0, fmt.Errorf("getting pod %s: %w", name, err)
+		}
+	}
+	return again, nil
 }
 
 // attemptKey names one attempt of a node.
