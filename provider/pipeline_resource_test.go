@@ -118,6 +118,26 @@ func TestAccPipeline_basic(t *testing.T) {
 				},
 			},
 			{
+				Config: runConfig(ns, greetDAG("bonjour"), "second", `{ who = "kfstack" }`) + `
+data "kubeflow_pipeline" "test" {
+  name      = kubeflow_pipeline.test.name
+  namespace = kubeflow_pipeline.test.namespace
+}
+data "kubeflow_run" "test" {
+  name      = kubeflow_run.test.name
+  namespace = kubeflow_run.test.namespace
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.kubeflow_pipeline.test", tfjsonpath.New("version"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue("data.kubeflow_pipeline.test", tfjsonpath.New("description"), knownvalue.StringExact("says hello")),
+					statecheck.ExpectKnownValue("data.kubeflow_pipeline.test", tfjsonpath.New("spec"), knownvalue.StringExact("")),
+					statecheck.ExpectKnownValue("data.kubeflow_run.test", tfjsonpath.New("phase"), knownvalue.StringExact("Succeeded")),
+					statecheck.ExpectKnownValue("data.kubeflow_run.test", tfjsonpath.New("parameters").AtMapKey("who"), knownvalue.StringExact("kfstack")),
+					statecheck.ExpectKnownValue("data.kubeflow_run.test", tfjsonpath.New("outputs").AtMapKey("loud"), knownvalue.StringExact(`"BONJOUR KFSTACK"`)),
+				},
+			},
+			{
 				ResourceName:      "kubeflow_pipeline.test",
 				ImportState:       true,
 				ImportStateId:     ns + "/greet",

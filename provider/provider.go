@@ -181,5 +181,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 func (p *kubeflowProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewProfileDataSource,
+		NewPipelineDataSource,
+		NewRunDataSource,
 	}
 }
