@@ -187,7 +187,7 @@ printf 'config for %s epochs' "$epochs" > "$config"
 var nsCounter atomic.Int32
 
 // namespace creates a namespace for one test.
-func namespace(t *testing.T) string {
+func namespace(t testing.TB) string {
 	t.Helper()
 	name := fmt.Sprintf("ctrl-%d-%d", time.Now().Unix()%100000, nsCounter.Add(1))
 	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
@@ -196,7 +196,7 @@ func namespace(t *testing.T) string {
 	return name
 }
 
-func createPipeline(t *testing.T, ns, name, spec, dag string) {
+func createPipeline(t testing.TB, ns, name, spec, dag string) {
 	t.Helper()
 	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1alpha1.PipelineSpec{Spec: spec, DAG: dag}}
 	if err := k8s.Create(context.Background(), p); err != nil {
@@ -204,7 +204,7 @@ func createPipeline(t *testing.T, ns, name, spec, dag string) {
 	}
 }
 
-func createRun(t *testing.T, ns, name, pipeline string, exec v1alpha1.Executor, params map[string]string, mutate ...func(*v1alpha1.PipelineRun)) {
+func createRun(t testing.TB, ns, name, pipeline string, exec v1alpha1.Executor, params map[string]string, mutate ...func(*v1alpha1.PipelineRun)) {
 	t.Helper()
 	r := &v1alpha1.PipelineRun{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
@@ -219,7 +219,7 @@ func createRun(t *testing.T, ns, name, pipeline string, exec v1alpha1.Executor, 
 }
 
 // waitRun waits until the run is in a final phase and returns it.
-func waitRun(t *testing.T, ns, name string, timeout time.Duration) *v1alpha1.PipelineRun {
+func waitRun(t testing.TB, ns, name string, timeout time.Duration) *v1alpha1.PipelineRun {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

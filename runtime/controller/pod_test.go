@@ -24,17 +24,19 @@ import (
 // phase and the main container's termination message. outcome decides
 // each task's result from its spec.
 type kubelet struct {
-	t       *testing.T
+	t       testing.TB
 	ns      string
 	outcome func(spec *launcher.TaskSpec) (msg launcher.Message, exit int32)
 	mu      sync.Mutex
 	nodes   map[string]string // task path -> node name
 	held    map[string]bool   // tasks whose pods keep running
-	stop    chan struct{}
-	done    chan struct{}
+	// finished records when each pod was ended, when not nil (benchmarks).
+	finished map[string]time.Time
+	stop     chan struct{}
+	done     chan struct{}
 }
 
-func startKubelet(t *testing.T, ns string, outcome func(*launcher.TaskSpec) (launcher.Message, int32)) *kubelet {
+func startKubelet(t testing.TB, ns string, outcome func(*launcher.TaskSpec) (launcher.Message, int32)) *kubelet {
 	k := &kubelet{t: t, ns: ns, outcome: outcome, nodes: map[string]string{}, held: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go k.loop()
 	t.Cleanup(func() { close(k.stop); <-k.done })
@@ -104,6 +106,9 @@ func (k *kubelet) finish(ctx context.Context, pod *corev1.Pod) {
 	}
 	k.mu.Lock()
 	k.nodes[spec.Path] = pod.Spec.NodeName
+	if k.finished != nil {
+		k.finished[pod.Name] = time.Now()
+	}
 	k.mu.Unlock()
 }
 
