@@ -12,7 +12,10 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
@@ -67,6 +70,18 @@ func (o Options) withDefaults() Options {
 
 func controllerOptions(o Options) controller.Options {
 	return controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}
+}
+
+// CacheOptions are the manager's cache options the controller needs: task
+// pods are cached slim (labels, owner, phase, termination message), and
+// runSelector, when not nil, limits the PipelineRuns this controller
+// drives (to split runs between controllers).
+func CacheOptions(runSelector labels.Selector) cache.Options {
+	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}}
+	if runSelector != nil {
+		by[&v1alpha1.PipelineRun{}] = cache.ByObject{Label: runSelector}
+	}
+	return cache.Options{ByObject: by}
 }
 
 // Setup registers the Pipeline and PipelineRun reconcilers with mgr.

@@ -25,6 +25,9 @@ const (
 	LabelNode      = "pipelines.kfstack.dev/node"
 	LabelAttempt   = "pipelines.kfstack.dev/attempt"
 	AnnotationTask = "pipelines.kfstack.dev/task"
+	// AnnotationOutputs marks pods whose task declares outputs, which must
+	// report them through the termination message.
+	AnnotationOutputs = "pipelines.kfstack.dev/outputs"
 	// TaskSpecEnv carries the task spec (JSON) to `kfstack-runtime launch`.
 	TaskSpecEnv = "KFSTACK_TASK"
 )
@@ -110,6 +113,9 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 		},
 		Spec: podSpec,
 	}
+	if len(spec.Outputs.Parameters)+len(spec.Outputs.Artifacts) > 0 {
+		pod.Annotations[AnnotationOutputs] = "true"
+	}
 	if len(run.Name) <= 63 {
 		pod.Labels[LabelRun] = run.Name
 	}
@@ -177,6 +183,26 @@ func podAttempt(pod *corev1.Pod) (node, attempt int32, ok bool) {
 		return 0, 0, false
 	}
 	return int32(n), int32(a), true
+}
+
+// slimPod is the cache transform for pods: the controller reads a task
+// pod's labels, owner, phase and termination message only, so the spec
+// (with its task spec in the environment) and managed fields are dropped,
+// which keeps the cache of a 5,000-task run small.
+func slimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	pod.ManagedFields = nil
+	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
+	pod.Status.Conditions = nil
+	pod.Status.InitContainerStatuses = nil
+	for i := range pod.Status.ContainerStatuses {
+		cs := &pod.Status.ContainerStatuses[i]
+		*cs = corev1.ContainerStatus{Name: cs.Name, State: corev1.ContainerState{Terminated: cs.State.Terminated}}
+	}
+	return pod, nil
 }
 
 // podFinished returns the termination message of a finished task pod and

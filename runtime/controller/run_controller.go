@@ -457,15 +457,7 @@ func curAttempt(p *corev1.Pod) int32 {
 // hasOutputs is false for pods whose task declares no outputs, which need
 // no termination message (a simulated pod may have none).
 func hasOutputs(pod *corev1.Pod) bool {
-	for _, e := range pod.Spec.Containers[0].Env {
-		if e.Name == TaskSpecEnv {
-			var spec launcher.TaskSpec
-			if json.Unmarshal([]byte(e.Value), &spec) == nil {
-				return len(spec.Outputs.Parameters)+len(spec.Outputs.Artifacts) > 0
-			}
-		}
-	}
-	return true
+	return pod.Annotations[AnnotationOutputs] == "true"
 }
 
 // createPod creates an attempt's pod; one that exists already (created

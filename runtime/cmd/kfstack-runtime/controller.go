@@ -10,8 +10,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -49,14 +47,13 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	cacheOpts := cache.Options{}
+	var sel labels.Selector
 	if *runSelector != "" {
-		sel, err := labels.Parse(*runSelector)
-		if err != nil {
+		var err error
+		if sel, err = labels.Parse(*runSelector); err != nil {
 			fmt.Fprintf(stderr, "parsing --run-selector: %v\n", err)
 			return 2
 		}
-		cacheOpts.ByObject = map[client.Object]cache.ByObject{&v1alpha1.PipelineRun{}: {Label: sel}}
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -65,7 +62,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
-		Cache:                   cacheOpts,
+		Cache:                   controller.CacheOptions(sel),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
