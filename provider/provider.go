@@ -175,11 +175,15 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		NewIstioResource,
 		NewDexResource,
 		NewKnativeResource,
+		NewPipelineResource,
+		NewRunResource,
 	}
 }
 
 func (p *kubeflowProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewProfileDataSource,
+		NewPipelineDataSource,
+		NewRunDataSource,
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/client-go/util/retry"
 )
 
 // Options configure a cluster.
@@ -307,13 +308,22 @@ func (c *Cluster) addNodes(ctx context.Context, pools []NodePool) error {
 		}
 		for _, node := range nodes {
 			status := node.Status
-			created, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
-			if err != nil {
+			if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 				return fmt.Errorf("creating node %s: %w", node.Name, err)
 			}
-			// Capacity is status: the create above drops it.
-			created.Status = status
-			if _, err := c.Client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			// Capacity is status: the create above drops it. KWOK writes
+			// the node's status at the same time, so retry on conflicts.
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				live, err := c.Client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				live.Status.Capacity, live.Status.Allocatable = status.Capacity, status.Allocatable
+				live.Status.NodeInfo = status.NodeInfo
+				_, err = c.Client.CoreV1().Nodes().UpdateStatus(ctx, live, metav1.UpdateOptions{})
+				return err
+			})
+			if err != nil {
 				return fmt.Errorf("setting the capacity of node %s: %w", node.Name, err)
 			}
 			names = append(names, node.Name)

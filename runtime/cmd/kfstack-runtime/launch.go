@@ -20,6 +20,7 @@ func launchCommand(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("launch", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	specFile := fs.String("spec", "-", "task spec JSON file (- for standard input)")
+	specEnv := fs.String("spec-env", "", "read the task spec from this environment variable (the pod executor's way)")
 	resultFile := fs.String("result", "/dev/termination-log", "where to write the result (the termination message)")
 	workDir := fs.String("workdir", "/tmp/kfp", "scratch directory for outputs")
 	local := fs.Bool("local-paths", false, "pass local paths as artifact URIs (kfp.local style) instead of /gcs, /s3 mounts")
@@ -28,9 +29,16 @@ func launchCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	var data []byte
 	var err error
-	if *specFile == "-" {
+	switch {
+	case *specEnv != "":
+		v, ok := os.LookupEnv(*specEnv)
+		if !ok {
+			err = fmt.Errorf("environment variable %s is not set", *specEnv)
+		}
+		data = []byte(v)
+	case *specFile == "-":
 		data, err = io.ReadAll(os.Stdin)
-	} else {
+	default:
 		data, err = os.ReadFile(*specFile)
 	}
 	if err != nil {

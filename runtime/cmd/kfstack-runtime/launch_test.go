@@ -107,3 +107,31 @@ func TestLaunchOffloadsLargeResultsAndReportsFailures(t *testing.T) {
 		t.Errorf("the end of the log is not kept: %q", m.LogTail[max(0, len(m.LogTail)-200):])
 	}
 }
+
+// TestLaunchReadsTheSpecFromTheEnvironment is how the pod executor hands
+// the task over: in an environment variable, no volume needed.
+func TestLaunchReadsTheSpecFromTheEnvironment(t *testing.T) {
+	b, _ := os.ReadFile(ownFixture("artifacts.yaml"))
+	plan, err := pipeline.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := "file://" + filepath.Join(t.TempDir(), "root")
+	spec, err := os.ReadFile(launchSpec(t, plan, "produce", root, map[string]any{"rows": 3.0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KFSTACK_TASK_TEST", string(spec))
+	result := filepath.Join(t.TempDir(), "termination-log")
+	code, out := runCLI(t, "launch", "--spec-env", "KFSTACK_TASK_TEST", "--result", result, "--workdir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if msg, _ := os.ReadFile(result); !strings.Contains(string(msg), `"count":3`) {
+		t.Errorf("result %s", msg)
+	}
+	code, out = runCLI(t, "launch", "--spec-env", "KFSTACK_TASK_UNSET", "--result", result)
+	if code != 2 || !strings.Contains(out, "KFSTACK_TASK_UNSET is not set") {
+		t.Errorf("unset variable: exit %d:\n%s", code, out)
+	}
+}

@@ -19,9 +19,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run":      {summary: "run a pipeline file locally (KFP IR YAML/JSON or native DAG)", run: runCommand},
-	"launch":   {summary: "run one task attempt inside a task pod (used by the pod executor)", run: launchCommand},
-	"validate": {summary: "check pipeline files without running them", run: validateCommand},
+	"run":        {summary: "run a pipeline file locally (KFP IR YAML/JSON or native DAG)", run: runCommand},
+	"launch":     {summary: "run one task attempt inside a task pod (used by the pod executor)", run: launchCommand},
+	"validate":   {summary: "check pipeline files without running them", run: validateCommand},
+	"controller": {summary: "run the Pipeline and PipelineRun controller", run: controllerCommand},
+	"install":    {summary: "copy this binary into a directory (the task pod's init container)", run: installCommand},
 }
 
 func main() {

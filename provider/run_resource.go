@@ -1,0 +1,400 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*runResource)(nil)
+	_ resource.ResourceWithImportState = (*runResource)(nil)
+)
+
+// NewRunResource returns the kubeflow_run resource.
+func NewRunResource() resource.Resource {
+	return &runResource{}
+}
+
+type runResource struct {
+	conn *connection
+}
+
+// runResourceModel is a PipelineRun and its timeouts.
+type runResourceModel struct {
+	ID              types.String   `tfsdk:"id"`
+	Name            types.String   `tfsdk:"name"`
+	Namespace       types.String   `tfsdk:"namespace"`
+	Pipeline        types.String   `tfsdk:"pipeline"`
+	PipelineVersion types.Int64    `tfsdk:"pipeline_version"`
+	Parameters      types.Map      `tfsdk:"parameters"`
+	PipelineRoot    types.String   `tfsdk:"pipeline_root"`
+	ServiceAccount  types.String   `tfsdk:"service_account"`
+	Executor        types.String   `tfsdk:"executor"`
+	Parallelism     types.Int64    `tfsdk:"parallelism"`
+	Wait            types.Bool     `tfsdk:"wait"`
+	Version         types.Int64    `tfsdk:"version"`
+	Phase           types.String   `tfsdk:"phase"`
+	Outputs         types.Map      `tfsdk:"outputs"`
+	Tasks           types.Map      `tfsdk:"tasks"`
+	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+}
+
+const defaultRunTimeout = 30 * time.Minute
+
+func (r *runResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_run"
+}
+
+func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "One run of a `kubeflow_pipeline` version. Any change of its inputs replaces it (a new run). " +
+			"With `wait` (the default) apply waits until the run ends, within `timeouts.create`; a failed run is an " +
+			"apply error that names the failed task and shows the end of its log.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`namespace/name`.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Name of the run: a DNS-1123 label.",
+				Validators:          []validator.String{dnsLabelValidator{}},
+				PlanModifiers:       replace,
+			},
+			"namespace": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Namespace of the run and its pipeline.",
+				Validators:          []validator.String{dnsLabelValidator{}},
+				PlanModifiers:       replace,
+			},
+			"pipeline": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Name of the `kubeflow_pipeline` in the namespace.",
+				Validators:          []validator.String{dnsLabelValidator{}},
+				PlanModifiers:       replace,
+			},
+			"pipeline_version": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Version to run; the latest when unset (recorded in `version`).",
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"parameters": schema.MapAttribute{
+				Optional:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "Run parameters, as text parsed by each parameter's type (JSON for lists and structs).",
+				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"pipeline_root": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Artifact store URL (`gs://`, `s3://…?endpoint=` for MinIO, `file://`); the controller's default when unset.",
+				PlanModifiers:       replace,
+			},
+			"service_account": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Service account of the task pods (a profile's `pipeline-runner`).",
+				PlanModifiers:       replace,
+			},
+			"executor": schema.StringAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString(string(v1alpha1.ExecutorPod)),
+				MarkdownDescription: "`pod` (default: one pod per task attempt) or `local` (processes of the controller, images ignored; for quickstarts and tests).",
+				Validators:          []validator.String{stringvalidator.OneOf(string(v1alpha1.ExecutorPod), string(v1alpha1.ExecutorLocal))},
+				PlanModifiers:       replace,
+			},
+			"parallelism": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Most tasks running at once (unset: no limit of the run's own).",
+				Validators:          []validator.Int64{int64validator.AtLeast(1)},
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"wait": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+				MarkdownDescription: "Wait for the run to end (default `true`); a failed run fails the apply.",
+				PlanModifiers:       []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
+			},
+			"version": schema.Int64Attribute{
+				Computed:            true,
+				MarkdownDescription: "The pipeline version the run executes.",
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"phase": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`Pending`, `Running`, `Succeeded`, `Failed` or `Cancelled`.",
+			},
+			"outputs": schema.MapAttribute{
+				Computed:            true,
+				ElementType:         types.StringType,
+				MarkdownDescription: "The run's output parameters, JSON-encoded (`jsondecode` them).",
+			},
+			"tasks": schema.MapAttribute{
+				Computed:            true,
+				ElementType:         types.Int64Type,
+				MarkdownDescription: "Number of tasks by phase.",
+			},
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
+		},
+	}
+}
+
+func (r *runResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	conn, ok := req.ProviderData.(*connection)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
+		return
+	}
+	r.conn = conn
+}
+
+func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan runResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultRunTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ns, name := plan.Namespace.ValueString(), plan.Name.ValueString()
+	summary := fmt.Sprintf("creating PipelineRun (%s/%s)", ns, name)
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	cl, err := c.pipelines()
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	params := map[string]string{}
+	resp.Diagnostics.Append(plan.Parameters.ElementsAs(ctx, &params, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	run := &v1alpha1.PipelineRun{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.PipelineRunSpec{
+			Pipeline: plan.Pipeline.ValueString(), PipelineVersion: int32(plan.PipelineVersion.ValueInt64()),
+			Parameters: params, PipelineRoot: plan.PipelineRoot.ValueString(), ServiceAccountName: plan.ServiceAccount.ValueString(),
+			Executor: v1alpha1.Executor(plan.Executor.ValueString()), Parallelism: int32(plan.Parallelism.ValueInt64()),
+		},
+	}
+	if err := cl.Create(ctx, run); err != nil {
+		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+		return
+	}
+	plan.ID = types.StringValue(ns + "/" + name)
+	if plan.Wait.ValueBool() {
+		err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			if err := cl.Get(ctx, client.ObjectKeyFromObject(run), run); err != nil {
+				return false, err
+			}
+			return run.Status.Phase.Terminal(), nil
+		})
+		if err != nil {
+			err = fmt.Errorf("waiting for the run to end (phase %s, tasks %v): %w", run.Status.Phase, run.Status.Tasks, err)
+		} else if run.Status.Phase != v1alpha1.RunSucceeded {
+			err = runFailure(run)
+		}
+	}
+	resp.Diagnostics.Append(plan.applyLive(ctx, run)...)
+	// The run exists either way: keep it in state, so that a failed run is
+	// replaced by the next apply rather than orphaned.
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, c.explain(err).Error())
+	}
+}
+
+// runFailure explains a run that did not succeed: the failed task, its
+// error and the end of its log.
+func runFailure(run *v1alpha1.PipelineRun) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the run %s", strings.ToLower(string(run.Status.Phase)))
+	if f := run.Status.Failure; f != nil {
+		fmt.Fprintf(&b, ": task %q failed: %s", f.Task, f.Message)
+		if tail := strings.TrimSpace(f.LogTail); tail != "" {
+			fmt.Fprintf(&b, "\n--- last output of %s ---\n%s", f.Task, tail)
+		}
+	} else if run.Status.Message != "" {
+		fmt.Fprintf(&b, ": %s", run.Status.Message)
+	}
+	return fmt.Errorf("%s", b.String())
+}
+
+// applyLive copies the run's status into the model.
+func (m *runResourceModel) applyLive(ctx context.Context, run *v1alpha1.PipelineRun) (diags diag.Diagnostics) {
+	m.Phase = types.StringValue(string(run.Status.Phase))
+	m.Version = types.Int64Value(int64(run.Status.PipelineVersion))
+	outputs, d := types.MapValueFrom(ctx, types.StringType, orEmptyMap(run.Status.Outputs))
+	diags.Append(d...)
+	m.Outputs = outputs
+	tasks := map[string]int64{}
+	for k, v := range run.Status.Tasks {
+		tasks[k] = int64(v)
+	}
+	t, d := types.MapValueFrom(ctx, types.Int64Type, tasks)
+	diags.Append(d...)
+	m.Tasks = t
+	return diags
+}
+
+func orEmptyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func (r *runResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state runResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if r.conn.unknown {
+		tflog.Info(ctx, "skipping refresh of run: the provider's connection is not known yet")
+		return
+	}
+	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
+	summary := fmt.Sprintf("reading PipelineRun (%s/%s)", ns, name)
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	cl, err := c.pipelines()
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	run := &v1alpha1.PipelineRun{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, run); err != nil {
+		if apierrors.IsNotFound(err) {
+			tflog.Warn(ctx, "run is gone; removing it from state", map[string]any{"namespace": ns, "name": name})
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+		return
+	}
+	// Inputs from the live object (import, and edits out of band).
+	s := run.Spec
+	state.ID = types.StringValue(ns + "/" + name)
+	state.Pipeline = types.StringValue(s.Pipeline)
+	if s.PipelineVersion > 0 {
+		state.PipelineVersion = types.Int64Value(int64(s.PipelineVersion))
+	}
+	if len(s.Parameters) > 0 || !state.Parameters.IsNull() {
+		p, d := types.MapValueFrom(ctx, types.StringType, orEmptyMap(s.Parameters))
+		resp.Diagnostics.Append(d...)
+		state.Parameters = p
+	}
+	state.PipelineRoot = optionalString(state.PipelineRoot, s.PipelineRoot)
+	state.ServiceAccount = optionalString(state.ServiceAccount, s.ServiceAccountName)
+	state.Executor = types.StringValue(string(s.Executor))
+	if s.Parallelism > 0 {
+		state.Parallelism = types.Int64Value(int64(s.Parallelism))
+	}
+	if state.Wait.IsNull() {
+		state.Wait = types.BoolValue(true)
+	}
+	resp.Diagnostics.Append(state.applyLive(ctx, run)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// optionalString keeps an unset attribute null when the live value is empty.
+func optionalString(cur types.String, live string) types.String {
+	if live == "" && cur.IsNull() {
+		return cur
+	}
+	return types.StringValue(live)
+}
+
+// Update is never called with a change (every input replaces the run);
+// it only carries timeouts changes into state.
+func (r *runResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state runResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	state.Timeouts = plan.Timeouts
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *runResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state runResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
+	summary := fmt.Sprintf("deleting PipelineRun (%s/%s)", ns, name)
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	cl, err := c.pipelines()
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error())
+		return
+	}
+	// Background deletion: the garbage collector removes the task pods.
+	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if err := cl.Delete(ctx, run, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+	}
+}
+
+func (r *runResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ns, name, err := splitImportID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("importing PipelineRun", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), ns+"/"+name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), ns)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}

@@ -1,0 +1,176 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// Executor selects where a run's tasks execute.
+//
+// +kubebuilder:validation:Enum=pod;local
+type Executor string
+
+// Executors.
+const (
+	// ExecutorPod runs one Pod per task attempt.
+	ExecutorPod Executor = "pod"
+	// ExecutorLocal runs tasks as subprocesses of the controller (images
+	// ignored); for the quickstart and tests.
+	ExecutorLocal Executor = "local"
+)
+
+// RunPhase is the state of a run.
+type RunPhase string
+
+// Run phases.
+const (
+	// RunPending waits for its pipeline version.
+	RunPending RunPhase = "Pending"
+	// RunRunning has tasks in flight.
+	RunRunning RunPhase = "Running"
+	// RunSucceeded finished well.
+	RunSucceeded RunPhase = "Succeeded"
+	// RunFailed finished badly (a task failed, the run timed out or was
+	// invalid).
+	RunFailed RunPhase = "Failed"
+	// RunCancelled was cancelled.
+	RunCancelled RunPhase = "Cancelled"
+)
+
+// Terminal reports whether the phase is final.
+func (p RunPhase) Terminal() bool {
+	return p == RunSucceeded || p == RunFailed || p == RunCancelled
+}
+
+// PipelineRunSpec is one execution of a pipeline version. Everything but
+// cancel is fixed at creation.
+//
+// +kubebuilder:validation:XValidation:rule="self.pipeline == oldSelf.pipeline && self.pipelineVersion == oldSelf.pipelineVersion",message="pipeline and pipelineVersion are immutable"
+type PipelineRunSpec struct {
+	// pipeline names the Pipeline in the run's namespace.
+	// +kubebuilder:validation:MinLength=1
+	Pipeline string `json:"pipeline"`
+	// pipelineVersion pins a version; 0 (unset) takes the latest one,
+	// recorded in status.pipelineVersion when the run starts.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	PipelineVersion int32 `json:"pipelineVersion"`
+	// parameters are the run parameters, as text parsed by each
+	// parameter's type (JSON for lists and structs).
+	// +optional
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// pipelineRoot is where artifacts go: gs://, s3:// (with ?endpoint=
+	// for MinIO) or file:// URL. The controller's default when empty.
+	// +optional
+	PipelineRoot string `json:"pipelineRoot,omitempty"`
+	// serviceAccountName runs the task pods.
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// parallelism caps the tasks running at once (0: no cap beyond the
+	// controller's global limit).
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Parallelism int32 `json:"parallelism,omitempty"`
+	// timeout bounds the whole run; it fails when the time is up.
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// executor is pod (one Pod per task attempt) or local (subprocesses
+	// of the controller, images ignored).
+	// +optional
+	// +kubebuilder:default=pod
+	Executor Executor `json:"executor,omitempty"`
+	// cancel stops the run: running task pods are deleted and exit
+	// handlers run.
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
+}
+
+// TaskFailure names the task that failed a run.
+type TaskFailure struct {
+	// task is the task's path in the run, e.g. "for-loop-1[2]/train".
+	Task string `json:"task"`
+	// message is the error.
+	Message string `json:"message,omitempty"`
+	// logTail is the end of the task's output.
+	// +optional
+	LogTail string `json:"logTail,omitempty"`
+}
+
+// PipelineRunStatus is the run's progress.
+type PipelineRunStatus struct {
+	// observedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// phase is Pending, Running, Succeeded, Failed or Cancelled.
+	// +optional
+	Phase RunPhase `json:"phase,omitempty"`
+	// message explains the phase.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// pipelineVersion is the version the run executes.
+	// +optional
+	PipelineVersion int32 `json:"pipelineVersion,omitempty"`
+	// contentHash is that version's content hash.
+	// +optional
+	ContentHash string `json:"contentHash,omitempty"`
+	// startTime is when the run started.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// completionTime is when it finished.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// tasks counts tasks by phase ("Succeeded": 3).
+	// +optional
+	Tasks map[string]int32 `json:"tasks,omitempty"`
+	// failure names the task that failed the run.
+	// +optional
+	Failure *TaskFailure `json:"failure,omitempty"`
+	// outputs are the run's output parameters, JSON-encoded.
+	// +optional
+	Outputs map[string]string `json:"outputs,omitempty"`
+	// state is the engine's compact per-task state: for each node its
+	// phase, attempts, times, cache hit and outputs (pod names follow from
+	// it: <run>-<node>-<attempt>). Kept small: a 5,000-task run stays far
+	// under 256 KiB.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	State *runtime.RawExtension `json:"state,omitempty"`
+	// conditions are Succeeded (Unknown while running) and PipelineResolved.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// PipelineRun is one execution of a pipeline version.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=kfrun
+// +kubebuilder:printcolumn:name="Pipeline",type=string,JSONPath=`.spec.pipeline`
+// +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.pipelineVersion`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Started",type=date,JSONPath=`.status.startTime`
+// +kubebuilder:printcolumn:name="Finished",type=date,JSONPath=`.status.completionTime`
+type PipelineRun struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is what to run.
+	Spec PipelineRunSpec `json:"spec"`
+	// status is the run's progress.
+	// +optional
+	Status PipelineRunStatus `json:"status,omitempty"`
+}
+
+// PipelineRunList is a list of PipelineRuns.
+//
+// +kubebuilder:object:root=true
+type PipelineRunList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// items are the runs.
+	Items []PipelineRun `json:"items"`
+}

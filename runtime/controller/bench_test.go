@@ -1,0 +1,235 @@
+package controller_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+)
+
+// podCreations records when each task pod of a namespace was first seen.
+func podCreations(b *testing.B, ns string) (map[string]time.Time, map[string]string, func()) {
+	w, err := cluster.Client.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen, task := map[string]time.Time{}, map[string]string{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			pod, ok := ev.Object.(*corev1.Pod)
+			if !ok || ev.Type != watch.Added {
+				continue
+			}
+			mu.Lock()
+			seen[pod.Name], task[pod.Name] = time.Now(), pod.Annotations[controller.AnnotationTask]
+			mu.Unlock()
+		}
+	}()
+	return seen, task, func() { w.Stop(); <-done }
+}
+
+func chainDAGOf(n int) string {
+	var b strings.Builder
+	b.WriteString("name: chain\ntasks:\n")
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "- name: s%02d\n  image: registry.example/step:1\n  command: [step, \"{{$.inputs.parameters['v']}}\"]\n  outputs: {parameters: {v: string}}\n", i)
+		if i == 1 {
+			b.WriteString("  inputs: {parameters: {v: {value: start}}}\n")
+		} else {
+			fmt.Fprintf(&b, "  inputs: {parameters: {v: {task: s%02d, output: v}}}\n", i-1)
+		}
+	}
+	return b.String()
+}
+
+// BenchmarkChain20 runs a 20-step chain, each step passing one parameter,
+// on the KWOK nodes and reports the controller's overhead per step: from
+// the moment a pod is ended to the moment the next step's pod appears
+// (watch latency included).
+func BenchmarkChain20(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		ns := namespace(b)
+		kl := startKubelet(b, ns, func(spec *launcher.TaskSpec) (launcher.Message, int32) {
+			return launcher.Message{Params: map[string]any{"v": fmt.Sprint(spec.Params["v"], "+", spec.Name)}}, 0
+		})
+		kl.mu.Lock()
+		kl.finished = map[string]time.Time{}
+		kl.mu.Unlock()
+		seen, task, stop := podCreations(b, ns)
+		createPipeline(b, ns, "chain", "", chainDAGOf(20))
+		start := time.Now()
+		createRun(b, ns, "chain", "chain", v1alpha1.ExecutorPod, nil)
+		r := waitRun(b, ns, "chain", 2*time.Minute)
+		total := time.Since(start)
+		stop()
+		if r.Status.Phase != v1alpha1.RunSucceeded {
+			b.Fatalf("chain: %s", describe(r))
+		}
+		kl.mu.Lock()
+		byTask := map[string]string{}
+		for pod, t := range task {
+			byTask[t] = pod
+		}
+		var gaps []time.Duration
+		for s := 2; s <= 20; s++ {
+			prev, next := byTask[fmt.Sprintf("s%02d", s-1)], byTask[fmt.Sprintf("s%02d", s)]
+			gaps = append(gaps, seen[next].Sub(kl.finished[prev]))
+		}
+		kl.mu.Unlock()
+		sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
+		p50, p99 := gaps[len(gaps)/2], gaps[len(gaps)-1]
+		b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms/step")
+		b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms/step")
+		b.ReportMetric(total.Seconds(), "s/run")
+		fmt.Fprintf(os.Stderr, "chain of 20: run %s; overhead per step p50 %s, max (p99 of 19) %s; output %s\n", total.Round(time.Millisecond), p50, p99, r.Status.Outputs)
+	}
+}
+
+func fanDAG(n int) string {
+	var b strings.Builder
+	b.WriteString("name: fan\ntasks:\n- name: source\n  image: registry.example/step:1\n  command: [source]\n")
+	deps := make([]string, n)
+	for i := 0; i < n; i++ {
+		deps[i] = fmt.Sprintf("w%04d", i)
+		fmt.Fprintf(&b, "- name: w%04d\n  image: registry.example/step:1\n  command: [work]\n  dependsOn: [source]\n", i)
+	}
+	fmt.Fprintf(&b, "- name: join\n  image: registry.example/step:1\n  command: [join]\n  dependsOn: [%s]\n", strings.Join(deps, ", "))
+	return b.String()
+}
+
+// BenchmarkFanOut1000 runs 1 -> 1,000 -> 1 tasks on the KWOK nodes and
+// reports the time to drain, the run's status size and this test
+// process's peak RSS (controller, simulated kubelet and test together).
+func BenchmarkFanOut1000(b *testing.B) { benchFanOut(b, 1000) }
+
+// BenchmarkFanOut5000 is the same with 5,000 tasks: the status must stay
+// far below 256 KiB.
+func BenchmarkFanOut5000(b *testing.B) { benchFanOut(b, 5000) }
+
+func benchFanOut(b *testing.B, n int) {
+	for i := 0; i < b.N; i++ {
+		ns := namespace(b)
+		startKubelet(b, ns, func(*launcher.TaskSpec) (launcher.Message, int32) { return launcher.Message{}, 0 })
+		createPipeline(b, ns, "fan", "", fanDAG(n))
+		before := controllerWrites(b)
+		start := time.Now()
+		createRun(b, ns, "fan", "fan", v1alpha1.ExecutorPod, nil)
+		r := waitRun(b, ns, "fan", 20*time.Minute)
+		total := time.Since(start)
+		if r.Status.Phase != v1alpha1.RunSucceeded {
+			b.Fatalf("fan: %s", describe(r))
+		}
+		writes := controllerWrites(b).minus(before)
+		status, err := json.Marshal(r.Status)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.ReportMetric(total.Seconds(), "s/run")
+		b.ReportMetric(float64(len(status)), "status-bytes")
+		b.ReportMetric(float64(writes.total())/float64(n+2), "writes/task")
+		fmt.Fprintf(os.Stderr, "fan-out 1 -> %d -> 1: controller API writes %v = %.2f per task\n", n, writes, float64(writes.total())/float64(n+2))
+		fmt.Fprintf(os.Stderr, "fan-out 1 -> %d -> 1: drained in %s (%.0f tasks/s); status %d bytes; heap in use %d MiB; peak RSS %s\n",
+			n, total.Round(time.Millisecond), float64(n+2)/total.Seconds(), len(status), ms.HeapInuse>>20, peakRSS())
+	}
+}
+
+// peakRSS is this process's VmHWM.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "unknown"
+}
+
+// writeCounts are the API server's write requests by kind, from its
+// apiserver_request_total metric.
+type writeCounts map[string]float64
+
+func (w writeCounts) minus(o writeCounts) writeCounts {
+	out := writeCounts{}
+	for k, v := range w {
+		if d := v - o[k]; d > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+func (w writeCounts) total() float64 {
+	var t float64
+	for _, v := range w {
+		t += v
+	}
+	return t
+}
+
+// controllerWrites counts the writes the controller makes: pod creations
+// and deletions and PipelineRun status updates. Events are left out: the
+// metric cannot tell the controller's few (one or two a run) from the
+// scheduler's one a pod; pod status writes come from the simulated
+// kubelet, bindings from the scheduler.
+func controllerWrites(b *testing.B) writeCounts {
+	raw, err := cluster.Client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatalf("reading the API server's metrics: %v", err)
+	}
+	out := writeCounts{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
+			continue
+		}
+		labels, value, ok := strings.Cut(strings.TrimPrefix(line, "apiserver_request_total{"), "} ")
+		if !ok {
+			continue
+		}
+		get := func(k string) string {
+			_, rest, ok := strings.Cut(labels, k+`="`)
+			if !ok {
+				return ""
+			}
+			v, _, _ := strings.Cut(rest, `"`)
+			return v
+		}
+		verb, res, sub := get("verb"), get("resource"), get("subresource")
+		var key string
+		switch {
+		case res == "pods" && sub == "" && (verb == "POST" || verb == "DELETE"):
+			key = "pods " + verb
+		case res == "pipelineruns" && sub == "status":
+			key = "pipelineruns/status " + verb
+		default:
+			continue
+		}
+		var n float64
+		if _, err := fmt.Sscan(value, &n); err == nil {
+			out[key] += n
+		}
+	}
+	return out
+}

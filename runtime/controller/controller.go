@@ -1,0 +1,186 @@
+// Package controller is the runtime's controller: reconcilers for Pipeline
+// (content versions) and PipelineRun (the engine driven from the run's
+// status, tasks as Pods or local processes).
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
+)
+
+// Options configure the controller.
+type Options struct {
+	// RuntimeImage is the image holding kfstack-runtime; the init
+	// container of every task pod copies it into the pod.
+	RuntimeImage string
+	// RuntimeBinary is the binary's path in RuntimeImage.
+	RuntimeBinary string
+	// PipelineRoot is the artifact store of runs that do not name one.
+	PipelineRoot string
+	// WorkDir holds the work files of local-executor runs.
+	WorkDir string
+	// LocalCommandDir is the working directory of local task commands
+	// (default: the run's work directory).
+	LocalCommandDir string
+	// MaxConcurrentReconciles is how many runs advance at once.
+	MaxConcurrentReconciles int
+	// LostPodGrace is how old a running attempt must be before a missing
+	// pod counts as lost (default 10s).
+	LostPodGrace time.Duration
+}
+
+// withDefaults fills unset options.
+func (o Options) withDefaults() Options {
+	if o.RuntimeBinary == "" {
+		o.RuntimeBinary = "/kfstack-runtime"
+	}
+	if o.RuntimeImage == "" {
+		o.RuntimeImage = "ghcr.io/kfstack/kfstack-runtime:latest"
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = filepath.Join(os.TempDir(), "kfstack-local")
+	}
+	if o.PipelineRoot == "" {
+		o.PipelineRoot = "file://" + filepath.Join(o.WorkDir, "artifacts")
+	}
+	if o.LostPodGrace <= 0 {
+		o.LostPodGrace = 10 * time.Second
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = 4
+	}
+	return o
+}
+
+func controllerOptions(o Options) controller.Options {
+	return controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}
+}
+
+// CacheOptions are the manager's cache options the controller needs: task
+// pods are cached slim (labels, owner, phase, termination message), and
+// runSelector, when not nil, limits the PipelineRuns this controller
+// drives (to split runs between controllers).
+func CacheOptions(runSelector labels.Selector) cache.Options {
+	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}}
+	if runSelector != nil {
+		by[&v1alpha1.PipelineRun{}] = cache.ByObject{Label: runSelector}
+	}
+	return cache.Options{ByObject: by}
+}
+
+// Setup registers the Pipeline and PipelineRun reconcilers with mgr.
+func Setup(mgr ctrl.Manager, opts Options) error {
+	opts = opts.withDefaults()
+	if err := (&PipelineReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kfstack-pipeline")}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the Pipeline controller: %w", err)
+	}
+	runs := &PipelineRunReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Options: opts, Recorder: mgr.GetEventRecorder("kfstack-run")}
+	if err := runs.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the PipelineRun controller: %w", err)
+	}
+	return nil
+}
+
+// errVersionGone marks a run whose version is no longer kept.
+var errVersionGone = errors.New("pipeline version is no longer kept")
+
+// invalidError marks content that does not compile.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string { return e.err.Error() }
+func (e *invalidError) Unwrap() error { return e.err }
+
+func isInvalid(err error) bool {
+	var ie *invalidError
+	return errors.As(err, &ie)
+}
+
+// planCache keeps compiled plans by content hash: compiling is the costly
+// part of a step for big pipelines, and a hash names immutable content.
+type planCache struct {
+	mu    sync.Mutex
+	plans map[string]*pipeline.Plan
+}
+
+func newPlanCache() *planCache { return &planCache{plans: map[string]*pipeline.Plan{}} }
+
+// maxPlans bounds the cache; it is emptied when full (plans recompile).
+const maxPlans = 256
+
+// forRun returns the compiled plan of the run's version.
+func (c *planCache) forRun(ctx context.Context, cl client.Client, run *v1alpha1.PipelineRun) (*pipeline.Plan, error) {
+	c.mu.Lock()
+	p, ok := c.plans[run.Status.ContentHash]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	pl := &v1alpha1.Pipeline{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.Pipeline}, pl); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return nil, fmt.Errorf("pipeline %q was deleted: %w", run.Spec.Pipeline, errVersionGone)
+		}
+		return nil, fmt.Errorf("getting Pipeline %s: %w", run.Spec.Pipeline, err)
+	}
+	v := pl.Status.Version(run.Status.PipelineVersion)
+	if v == nil || v.ContentHash != run.Status.ContentHash {
+		return nil, fmt.Errorf("version %d of pipeline %q: %w", run.Status.PipelineVersion, pl.Name, errVersionGone)
+	}
+	p, err := compileVersion(v.Spec, v.DAG)
+	if err != nil {
+		return nil, &invalidError{err: fmt.Errorf("compiling version %d: %w", v.Number, err)}
+	}
+	c.mu.Lock()
+	if len(c.plans) >= maxPlans {
+		clear(c.plans)
+	}
+	c.plans[run.Status.ContentHash] = p
+	c.mu.Unlock()
+	return p, nil
+}
+
+// compileVersion compiles a version's content: a KFP spec or a native DAG.
+func compileVersion(spec, dag string) (*pipeline.Plan, error) {
+	if spec != "" {
+		return pipeline.Load([]byte(spec))
+	}
+	return pipeline.LoadNative([]byte(dag))
+}
+
+// storeCache keeps artifact stores open by pipeline root.
+type storeCache struct {
+	mu     sync.Mutex
+	stores map[string]*launcher.Store
+}
+
+func newStoreCache() *storeCache { return &storeCache{stores: map[string]*launcher.Store{}} }
+
+func (c *storeCache) open(ctx context.Context, root string) (*launcher.Store, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.stores[root]; ok {
+		return s, nil
+	}
+	s, err := launcher.OpenStore(context.WithoutCancel(ctx), root)
+	if err != nil {
+		return nil, fmt.Errorf("opening pipeline root %s: %w", root, err)
+	}
+	c.stores[root] = s
+	return s, nil
+}

@@ -1,0 +1,272 @@
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/klog/v2/textlogger"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+)
+
+var (
+	k8s     client.Client
+	cluster *testcluster.Cluster
+	// commandDir is the working directory of local task commands; it holds
+	// run.sh, which an upstream container component calls.
+	commandDir string
+)
+
+func TestMain(m *testing.M) {
+	testcluster.RunMain(m, func(c *testcluster.Cluster) {
+		cluster = c
+		if err := setup(c); err != nil {
+			panic(err)
+		}
+	})
+}
+
+func setup(c *testcluster.Cluster) error {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, apiextensionsv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	var err error
+	k8s, err = client.New(c.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if v, err := strconv.Atoi(os.Getenv("KFSTACK_TEST_LOG")); err == nil {
+		ctrl.SetLogger(textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(v))))
+	} else {
+		ctrl.SetLogger(logr.Discard())
+	}
+	if err := installCRDs(ctx, k8s); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "kfstack-controller-test-")
+	if err != nil {
+		return err
+	}
+	commandDir, err = standIns(work)
+	if err != nil {
+		return err
+	}
+	// Runs labelled for a separate controller process (the restart test)
+	// are not this one's.
+	sel, err := labels.Parse(labelController + "!=" + subprocessController)
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Cache:                  controller.CacheOptions(sel),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		return err
+	}
+	if err := controller.Setup(mgr, controller.Options{
+		RuntimeImage:    "kfstack-runtime:test",
+		WorkDir:         filepath.Join(work, "runs"),
+		LocalCommandDir: commandDir,
+		PipelineRoot:    "file://" + filepath.Join(work, "artifacts"),
+		LostPodGrace:    500 * time.Millisecond,
+	}); err != nil {
+		return err
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+			os.Exit(1)
+		}
+	}()
+	return nil
+}
+
+// installCRDs creates the generated CRDs and waits until they serve.
+func installCRDs(ctx context.Context, c client.Client) error {
+	all, err := crds.All()
+	if err != nil {
+		return err
+	}
+	for _, crd := range all {
+		if err := c.Create(ctx, crd); err != nil {
+			return fmt.Errorf("creating CRD %s: %w", crd.Name, err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := &apiextensionsv1.CustomResourceDefinition{}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(crd), got); err == nil {
+				for _, cond := range got.Status.Conditions {
+					if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {
+						goto established
+					}
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("CRD %s not established", crd.Name)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	established:
+	}
+	return nil
+}
+
+// standIns puts on PATH the programs some upstream container components
+// call (their images would ship them), and returns a command directory
+// holding run.sh. They do what the component contract says: write the
+// values to the paths they are given.
+func standIns(work string) (string, error) {
+	bin := filepath.Join(work, "bin")
+	dir := filepath.Join(work, "cmd")
+	files := map[string]string{
+		filepath.Join(bin, "my_program"): `#!/bin/sh
+first=$1; shift
+while [ $# -gt 0 ]; do
+  case $1 in
+    --output_path) out=$2; shift 2;;
+    --dataset) ds=$2; shift 2;;
+    *) shift;;
+  esac
+done
+mkdir -p "$(dirname "$out")" && printf '%s' "$first" > "$out"
+if [ -n "$ds" ] && [ "$ds" != bye ]; then mkdir -p "$(dirname "$ds")" && echo "dataset for $first" > "$ds"; fi
+`,
+		filepath.Join(bin, "gsutil"): "#!/bin/sh\n[ \"$1\" = cp ] && mkdir -p \"$(dirname \"$3\")\" && cp \"$2\" \"$3\"\n",
+		filepath.Join(dir, "run.sh"): `while [ $# -gt 0 ]; do
+  case $1 in
+    --epochs) epochs=$2;;
+    --model_path) model=$2;;
+    --model_config_path) config=$2;;
+  esac
+  shift 2
+done
+mkdir -p "$(dirname "$model")" "$(dirname "$config")"
+echo "weights after $epochs epochs" > "$model"
+printf 'config for %s epochs' "$epochs" > "$config"
+`,
+	}
+	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
+			return "", err
+		}
+	}
+	return dir, os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+var nsCounter atomic.Int32
+
+// namespace creates a namespace for one test.
+func namespace(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("ctrl-%d-%d", time.Now().Unix()%100000, nsCounter.Add(1))
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+func createPipeline(t testing.TB, ns, name, spec, dag string) {
+	t.Helper()
+	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1alpha1.PipelineSpec{Spec: spec, DAG: dag}}
+	if err := k8s.Create(context.Background(), p); err != nil {
+		t.Fatalf("creating pipeline %s: %v", name, err)
+	}
+}
+
+func createRun(t testing.TB, ns, name, pipeline string, exec v1alpha1.Executor, params map[string]string, mutate ...func(*v1alpha1.PipelineRun)) {
+	t.Helper()
+	r := &v1alpha1.PipelineRun{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       v1alpha1.PipelineRunSpec{Pipeline: pipeline, Executor: exec, Parameters: params},
+	}
+	for _, m := range mutate {
+		m(r)
+	}
+	if err := k8s.Create(context.Background(), r); err != nil {
+		t.Fatalf("creating run %s: %v", name, err)
+	}
+}
+
+// waitRun waits until the run is in a final phase and returns it.
+func waitRun(t testing.TB, ns, name string, timeout time.Duration) *v1alpha1.PipelineRun {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := &v1alpha1.PipelineRun{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Status.Phase.Terminal() {
+			return r
+		}
+		if time.Now().After(deadline) {
+			state := ""
+			if r.Status.State != nil {
+				state = string(r.Status.State.Raw)
+			}
+			t.Fatalf("run %s still %s after %s: %s (tasks %v)\nstate %s", name, r.Status.Phase, timeout, r.Status.Message, r.Status.Tasks, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func describe(r *v1alpha1.PipelineRun) string {
+	s := fmt.Sprintf("phase %s: %s; tasks %v", r.Status.Phase, r.Status.Message, r.Status.Tasks)
+	if f := r.Status.Failure; f != nil {
+		s += fmt.Sprintf("; failed task %s: %s\n%s", f.Task, f.Message, f.LogTail)
+	}
+	return s
+}
+
+// sharedKFP is ../shared/testdata/kfp next to the repository root.
+func sharedKFP(t *testing.T) string {
+	t.Helper()
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "..", "shared", "testdata", "kfp")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("no KFP test pipelines at %s (checkout outside the kfstack workspace): %v", dir, err)
+	}
+	return dir
+}
+
+func contains(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("%s lacks %q: %s", what, sub, s)
+		}
+	}
+}

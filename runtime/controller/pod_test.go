@@ -1,0 +1,291 @@
+package controller_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+)
+
+// kubelet finishes task pods on the KWOK nodes, as the launcher in a real
+// pod would: once KWOK reports the pod Running, it sets the pod's final
+// phase and the main container's termination message. outcome decides
+// each task's result from its spec.
+type kubelet struct {
+	t       testing.TB
+	ns      string
+	outcome func(spec *launcher.TaskSpec) (msg launcher.Message, exit int32)
+	mu      sync.Mutex
+	nodes   map[string]string // task path -> node name
+	held    map[string]bool   // tasks whose pods keep running
+	// finished records when each pod was ended, when not nil (benchmarks).
+	finished map[string]time.Time
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+func startKubelet(t testing.TB, ns string, outcome func(*launcher.TaskSpec) (launcher.Message, int32)) *kubelet {
+	k := &kubelet{t: t, ns: ns, outcome: outcome, nodes: map[string]string{}, held: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	go k.loop()
+	t.Cleanup(func() { close(k.stop); <-k.done })
+	return k
+}
+
+func (k *kubelet) loop() {
+	defer close(k.done)
+	ctx := context.Background()
+	for {
+		select {
+		case <-k.stop:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		pods := &corev1.PodList{}
+		if err := k8s.List(ctx, pods, client.InNamespace(k.ns), client.HasLabels{controller.LabelRunUID}); err != nil {
+			continue
+		}
+		for i := range pods.Items {
+			pod := &pods.Items[i]
+			if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
+				continue
+			}
+			k.finish(ctx, pod)
+		}
+	}
+}
+
+func (k *kubelet) finish(ctx context.Context, pod *corev1.Pod) {
+	var spec launcher.TaskSpec
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == controller.TaskSpecEnv {
+			if err := json.Unmarshal([]byte(e.Value), &spec); err != nil {
+				k.t.Errorf("pod %s: decoding task spec: %v", pod.Name, err)
+				return
+			}
+		}
+	}
+	k.mu.Lock()
+	held := k.held[spec.Name]
+	k.mu.Unlock()
+	if held {
+		return
+	}
+	msg, exit := k.outcome(&spec)
+	b, err := json.Marshal(msg)
+	if err != nil {
+		k.t.Error(err)
+		return
+	}
+	now := metav1.Now()
+	p := pod.DeepCopy()
+	p.Status.Phase = corev1.PodSucceeded
+	if exit != 0 {
+		p.Status.Phase = corev1.PodFailed
+	}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
+		Name: "main", Image: pod.Spec.Containers[0].Image,
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Message: string(b), StartedAt: now, FinishedAt: now}},
+	}}
+	if err := k8s.Status().Update(ctx, p); err != nil {
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			k.t.Errorf("finishing pod %s: %v", pod.Name, err)
+		}
+		return
+	}
+	k.mu.Lock()
+	k.nodes[spec.Path] = pod.Spec.NodeName
+	if k.finished != nil {
+		k.finished[pod.Name] = time.Now()
+	}
+	k.mu.Unlock()
+}
+
+// hold keeps the pods of a task running until release.
+func (k *kubelet) hold(task string, on bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.held[task] = on
+}
+
+func (k *kubelet) nodeOf(task string) string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.nodes[task]
+}
+
+const accelDAG = `name: accel
+parameters:
+  fail: {type: string, default: "no"}
+tasks:
+- name: prep
+  image: registry.example/prep:1
+  command: [prep]
+  outputs:
+    parameters: {rows: int}
+- name: train-gpu
+  image: registry.example/train:1
+  command: [train, "{{$.inputs.parameters['rows']}}", "{{$.inputs.parameters['fail']}}"]
+  resources: {gpu: 2, gpuType: nvidia-l4, cpu: "2", memory: 4Gi}
+  inputs:
+    parameters:
+      rows: {task: prep, output: rows}
+      fail: {parameter: fail}
+  outputs:
+    parameters: {accuracy: string}
+- name: train-tpu
+  image: registry.example/train:1
+  command: [train-tpu]
+  resources: {tpu: 4, tpuType: tpu-v5-lite-podslice}
+  dependsOn: [prep]
+outputs:
+  accuracy: {task: train-gpu, output: accuracy}
+`
+
+func accelOutcome(spec *launcher.TaskSpec) (launcher.Message, int32) {
+	switch spec.Name {
+	case "prep":
+		return launcher.Message{Params: map[string]any{"rows": 1000}}, 0
+	case "train-gpu":
+		if spec.Params["fail"] == "yes" {
+			return launcher.Message{Error: "running train: exit status 2", LogTail: "epoch 1\nCUDA error: out of memory\n"}, 1
+		}
+		return launcher.Message{Params: map[string]any{"accuracy": fmt.Sprintf("0.93 on %v rows", spec.Params["rows"])}}, 0
+	}
+	return launcher.Message{}, 0
+}
+
+// TestPodExecutorOnSimulatedNodes runs a pipeline as pods on the KWOK
+// nodes: GPU and TPU tasks land on the GPU and TPU nodes, outputs travel
+// through termination messages, a failed pod names its task with its log,
+// and deleting a run collects its pods.
+func TestPodExecutorOnSimulatedNodes(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	kl := startKubelet(t, ns, accelOutcome)
+	createPipeline(t, ns, "accel", "", accelDAG)
+	createRun(t, ns, "ok", "accel", v1alpha1.ExecutorPod, nil, func(r *v1alpha1.PipelineRun) { r.Spec.ServiceAccountName = "default" })
+	start := time.Now()
+	r := waitRun(t, ns, "ok", time.Minute)
+	t.Logf("three-task run on pods finished in %s", time.Since(start).Round(time.Millisecond))
+	if r.Status.Phase != v1alpha1.RunSucceeded || r.Status.Outputs["accuracy"] != `"0.93 on 1000 rows"` {
+		t.Fatalf("ok: %s outputs %v", describe(r), r.Status.Outputs)
+	}
+	for task, prefix := range map[string]string{"prep": "kwok-", "train-gpu": "kwok-gpu-", "train-tpu": "kwok-tpu-"} {
+		if n := kl.nodeOf(task); !strings.HasPrefix(n, prefix) {
+			t.Errorf("task %s ran on node %q, want %s*", task, n, prefix)
+		}
+	}
+	pods := &corev1.PodList{}
+	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(r.UID)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 3 {
+		t.Errorf("%d pods, want one per task", len(pods.Items))
+	}
+	for _, p := range pods.Items {
+		if !metav1.IsControlledBy(&p, r) || p.Spec.ServiceAccountName != "default" || p.Spec.InitContainers[0].Image != "kfstack-runtime:test" {
+			t.Errorf("pod %s: owner %v, service account %q, init %v", p.Name, p.OwnerReferences, p.Spec.ServiceAccountName, p.Spec.InitContainers)
+		}
+		c := p.Spec.Containers[0]
+		switch p.Annotations[controller.AnnotationTask] {
+		case "train-gpu":
+			if q := c.Resources.Limits["nvidia.com/gpu"]; q.Value() != 2 || p.Spec.NodeSelector["cloud.google.com/gke-accelerator"] != "nvidia-l4" {
+				t.Errorf("gpu pod: limits %v, selector %v", c.Resources.Limits, p.Spec.NodeSelector)
+			}
+		case "train-tpu":
+			if q := c.Resources.Limits["google.com/tpu"]; q.Value() != 4 || p.Spec.NodeSelector["cloud.google.com/gke-tpu-accelerator"] != "tpu-v5-lite-podslice" {
+				t.Errorf("tpu pod: limits %v, selector %v", c.Resources.Limits, p.Spec.NodeSelector)
+			}
+		}
+	}
+
+	createRun(t, ns, "bad", "accel", v1alpha1.ExecutorPod, map[string]string{"fail": "yes"})
+	r = waitRun(t, ns, "bad", time.Minute)
+	if r.Status.Phase != v1alpha1.RunFailed || r.Status.Failure == nil || r.Status.Failure.Task != "train-gpu" {
+		t.Fatalf("bad: %s", describe(r))
+	}
+	contains(t, "failure", r.Status.Failure.Message+r.Status.Failure.LogTail, "exit status 2", "CUDA error: out of memory")
+
+	// Garbage collection: the pods go with their run.
+	run := &v1alpha1.PipelineRun{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "ok"}, run); err != nil {
+		t.Fatal(err)
+	}
+	if err := k8s.Delete(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	defer func() {
+		t.Logf("pods collected %s after their run was deleted", time.Since(start).Round(time.Millisecond))
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(run.UID)}); err != nil {
+			t.Fatal(err)
+		}
+		if len(pods.Items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d pods left a minute after their run was deleted", len(pods.Items))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+const lostDAG = `name: lost
+tasks:
+- name: work
+  image: registry.example/work:1
+  command: [work]
+  retries: 1
+`
+
+// TestLostPodIsRetried: a task pod deleted while it runs fails its
+// attempt, and the retry runs in a new pod.
+func TestLostPodIsRetried(t *testing.T) {
+	ctx := context.Background()
+	ns := namespace(t)
+	kl := startKubelet(t, ns, func(*launcher.TaskSpec) (launcher.Message, int32) { return launcher.Message{}, 0 })
+	kl.hold("work", true)
+	createPipeline(t, ns, "lost", "", lostDAG)
+	createRun(t, ns, "victim", "lost", v1alpha1.ExecutorPod, nil)
+	waitPod := func(name string) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			pod := &corev1.Pod{}
+			err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)
+			if err == nil && pod.Status.Phase == corev1.PodRunning {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod %s is not running: %v", name, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitPod("victim-1-1")
+	var zero int64
+	if err := k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "victim-1-1"}}, &client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	waitPod("victim-1-2")
+	kl.hold("work", false)
+	r := waitRun(t, ns, "victim", time.Minute)
+	if r.Status.Phase != v1alpha1.RunSucceeded {
+		t.Fatalf("victim: %s", describe(r))
+	}
+}

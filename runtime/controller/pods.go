@@ -1,0 +1,233 @@
+package controller
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
+)
+
+// Labels and annotations on task pods. The node and attempt labels tie a
+// pod to the engine's node, so that a restarted controller adopts it
+// instead of starting the attempt again.
+const (
+	LabelRun       = "pipelines.kfstack.dev/run"
+	LabelRunUID    = "pipelines.kfstack.dev/run-uid"
+	LabelNode      = "pipelines.kfstack.dev/node"
+	LabelAttempt   = "pipelines.kfstack.dev/attempt"
+	AnnotationTask = "pipelines.kfstack.dev/task"
+	// AnnotationOutputs marks pods whose task declares outputs, which must
+	// report them through the termination message.
+	AnnotationOutputs = "pipelines.kfstack.dev/outputs"
+	// TaskSpecEnv carries the task spec (JSON) to `kfstack-runtime launch`.
+	TaskSpecEnv = "KFSTACK_TASK"
+)
+
+const (
+	binVolume     = "kfstack-bin"
+	binDir        = "/kfstack/bin"
+	mainContainer = "main"
+)
+
+// podName names the pod of one attempt: deterministic, so that creating it
+// twice (after a restart, or a status conflict) finds the first one.
+func podName(run string, node, attempt int32) string {
+	suffix := "-" + strconv.Itoa(int(node)) + "-" + strconv.Itoa(int(attempt))
+	if max := 253 - len(suffix); len(run) > max {
+		run = strings.TrimRight(run[:max], "-.")
+	}
+	return run + suffix
+}
+
+// buildPod returns the pod for a StartTask action.
+func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string, a engine.Action) (*corev1.Pod, error) {
+	spec := launcher.NewTaskSpec(a.Task, root)
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding task spec: %w", err)
+	}
+	image := ""
+	if c := a.Task.Component.Executor; c != nil && c.Container != nil {
+		image = c.Container.Image
+	}
+	if image == "" {
+		return nil, fmt.Errorf("task %s has no container image", a.Task.Path)
+	}
+	p := a.Task.Task.Placement
+	main := corev1.Container{
+		Name:                     mainContainer,
+		Image:                    image,
+		Command:                  []string{binDir + "/kfstack-runtime", "launch", "--spec-env", TaskSpecEnv},
+		Env:                      []corev1.EnvVar{{Name: TaskSpecEnv, Value: string(specJSON)}},
+		VolumeMounts:             []corev1.VolumeMount{{Name: binVolume, MountPath: binDir, ReadOnly: true}},
+		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
+	podSpec := corev1.PodSpec{
+		RestartPolicy:      corev1.RestartPolicyNever,
+		ServiceAccountName: run.Spec.ServiceAccountName,
+		NodeSelector:       copyStrings(p.NodeSelector),
+		InitContainers: []corev1.Container{{
+			Name:         "kfstack-init",
+			Image:        r.Options.RuntimeImage,
+			Command:      []string{r.Options.RuntimeBinary, "install", binDir},
+			VolumeMounts: []corev1.VolumeMount{{Name: binVolume, MountPath: binDir}},
+		}},
+		Containers: []corev1.Container{main},
+		Volumes:    []corev1.Volume{{Name: binVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+	}
+	for _, t := range p.Tolerations {
+		podSpec.Tolerations = append(podSpec.Tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+	}
+	if err := place(&podSpec, p); err != nil {
+		return nil, fmt.Errorf("placing task %s: %w", a.Task.Path, err)
+	}
+	if a.Task.Timeout > 0 {
+		secs := int64(a.Task.Timeout.Seconds())
+		podSpec.ActiveDeadlineSeconds = &secs
+	}
+	t := true
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      podName(run.Name, a.Node, a.Attempt),
+			Namespace: run.Namespace,
+			Labels: map[string]string{
+				LabelRunUID:  string(run.UID),
+				LabelNode:    strconv.Itoa(int(a.Node)),
+				LabelAttempt: strconv.Itoa(int(a.Attempt)),
+			},
+			Annotations: map[string]string{AnnotationTask: a.Task.Path},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: v1alpha1.GroupVersion.String(), Kind: "PipelineRun", Name: run.Name, UID: run.UID,
+				Controller: &t, BlockOwnerDeletion: &t,
+			}},
+		},
+		Spec: podSpec,
+	}
+	if len(spec.Outputs.Parameters)+len(spec.Outputs.Artifacts) > 0 {
+		pod.Annotations[AnnotationOutputs] = "true"
+	}
+	if len(run.Name) <= 63 {
+		pod.Labels[LabelRun] = run.Name
+	}
+	return pod, nil
+}
+
+// place sets resources, and for accelerators the extended resource, GKE's
+// accelerator node selector and the toleration of GKE's accelerator taint.
+func place(spec *corev1.PodSpec, p pipeline.Placement) error {
+	res := corev1.ResourceList{}
+	for name, q := range map[corev1.ResourceName]string{corev1.ResourceCPU: p.CPU, corev1.ResourceMemory: p.Memory} {
+		if q == "" {
+			continue
+		}
+		v, err := resource.ParseQuantity(q)
+		if err != nil {
+			return fmt.Errorf("parsing %s %q: %w", name, q, err)
+		}
+		res[name] = v
+	}
+	if p.AcceleratorCount > 0 {
+		kind := p.AcceleratorType
+		resName, selectorKey := corev1.ResourceName("nvidia.com/gpu"), "cloud.google.com/gke-accelerator"
+		if strings.Contains(strings.ToLower(kind), "tpu") {
+			resName, selectorKey = "google.com/tpu", "cloud.google.com/gke-tpu-accelerator"
+		}
+		res[resName] = *resource.NewQuantity(int64(p.AcceleratorCount), resource.DecimalSI)
+		// A GKE accelerator name (NVIDIA_TESLA_T4, nvidia-l4,
+		// tpu-v5-lite-podslice) selects the node pool; a bare resource
+		// name leaves the choice to the scheduler.
+		if kind != "" && !strings.Contains(kind, "/") {
+			if spec.NodeSelector == nil {
+				spec.NodeSelector = map[string]string{}
+			}
+			if _, set := spec.NodeSelector[selectorKey]; !set {
+				spec.NodeSelector[selectorKey] = strings.ReplaceAll(strings.ToLower(kind), "_", "-")
+			}
+		}
+		spec.Tolerations = append(spec.Tolerations, corev1.Toleration{Key: string(resName), Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+	}
+	if len(res) > 0 {
+		c := &spec.Containers[0]
+		c.Resources.Requests = res
+		c.Resources.Limits = res.DeepCopy()
+	}
+	return nil
+}
+
+func copyStrings(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// podAttempt returns the node and attempt a task pod belongs to.
+func podAttempt(pod *corev1.Pod) (node, attempt int32, ok bool) {
+	n, err1 := strconv.Atoi(pod.Labels[LabelNode])
+	a, err2 := strconv.Atoi(pod.Labels[LabelAttempt])
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return int32(n), int32(a), true
+}
+
+// slimPod is the cache transform for pods: the controller reads a task
+// pod's labels, owner, phase and termination message only, so the spec
+// (with its task spec in the environment) and managed fields are dropped,
+// which keeps the cache of a 5,000-task run small.
+func slimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	pod.ManagedFields = nil
+	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
+	pod.Status.Conditions = nil
+	pod.Status.InitContainerStatuses = nil
+	for i := range pod.Status.ContainerStatuses {
+		cs := &pod.Status.ContainerStatuses[i]
+		*cs = corev1.ContainerStatus{Name: cs.Name, State: corev1.ContainerState{Terminated: cs.State.Terminated}}
+	}
+	return pod, nil
+}
+
+// podFinished returns the termination message of a finished task pod and
+// whether the pod finished; reason explains a pod that ended without one
+// (evicted, deadline exceeded, image pull failure after deletion).
+func podFinished(pod *corev1.Pod) (finished, succeeded bool, message, reason string) {
+	switch pod.Status.Phase {
+	case corev1.PodSucceeded, corev1.PodFailed:
+	default:
+		return false, false, "", ""
+	}
+	succeeded = pod.Status.Phase == corev1.PodSucceeded
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == mainContainer && cs.State.Terminated != nil {
+			message = cs.State.Terminated.Message
+			if !succeeded {
+				reason = fmt.Sprintf("container exited with code %d (%s)", cs.State.Terminated.ExitCode, cs.State.Terminated.Reason)
+			}
+		}
+	}
+	if reason == "" && !succeeded {
+		reason = strings.TrimSpace(pod.Status.Reason + " " + pod.Status.Message)
+		if reason == "" {
+			reason = "pod failed"
+		}
+	}
+	return true, succeeded, message, reason
+}

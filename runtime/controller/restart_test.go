@@ -1,0 +1,122 @@
+package controller_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+)
+
+// Runs with this label are driven by a controller process of the test
+// (kfstack-runtime controller), not by the in-process manager.
+const (
+	labelController      = "test.kfstack.dev/controller"
+	subprocessController = "subprocess"
+)
+
+const chainDAG = `name: chain
+tasks:
+- name: one
+  image: registry.example/step:1
+  command: [step]
+- name: two
+  image: registry.example/step:1
+  command: [step]
+  dependsOn: [one]
+- name: three
+  image: registry.example/step:1
+  command: [step]
+  dependsOn: [two]
+`
+
+// controllerProcess runs `kfstack-runtime controller` against the test
+// cluster.
+func controllerProcess(t *testing.T, bin string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "controller", "--run-selector", labelController+"="+subprocessController,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
+	log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd
+}
+
+// TestRestartSafety kills the controller with SIGKILL while a task pod
+// runs; the new controller adopts the pod, finishes the run, and no task
+// runs twice.
+func TestRestartSafety(t *testing.T) {
+	root, err := testcluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "kfstack-runtime")
+	build := exec.Command("go", "build", "-o", bin, "./runtime/cmd/kfstack-runtime")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building kfstack-runtime: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	ns := namespace(t)
+	kl := startKubelet(t, ns, func(*launcher.TaskSpec) (launcher.Message, int32) { return launcher.Message{}, 0 })
+	kl.hold("two", true)
+	createPipeline(t, ns, "chain", "", chainDAG)
+	first := controllerProcess(t, bin)
+	createRun(t, ns, "survivor", "chain", v1alpha1.ExecutorPod, nil, func(r *v1alpha1.PipelineRun) {
+		r.Labels = map[string]string{labelController: subprocessController}
+	})
+
+	// Wait for task two's pod to run, then kill the controller.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pod := &corev1.Pod{}
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "survivor-2-1"}, pod)
+		if err == nil && pod.Status.Phase == corev1.PodRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task two's pod is not running: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	// Task two finishes while no controller runs; a new one takes over.
+	kl.hold("two", false)
+	controllerProcess(t, bin)
+	r := waitRun(t, ns, "survivor", time.Minute)
+	if r.Status.Phase != v1alpha1.RunSucceeded || r.Status.Tasks["Succeeded"] != 3 {
+		t.Fatalf("after the restart: %s", describe(r))
+	}
+	pods := &corev1.PodList{}
+	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(r.UID)}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range pods.Items {
+		names = append(names, p.Name)
+	}
+	if len(pods.Items) != 3 {
+		t.Errorf("pods %v: want exactly one per task (no task ran twice)", names)
+	}
+}

@@ -1,0 +1,727 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+)
+
+// Condition types and reasons of a PipelineRun.
+const (
+	// ConditionSucceeded is True when the run succeeded, False when it
+	// failed or was cancelled, Unknown while it runs.
+	ConditionSucceeded = "Succeeded"
+	// ConditionPipelineResolved is True once the run's version is known.
+	ConditionPipelineResolved = "PipelineResolved"
+
+	ReasonRunning           = "Running"
+	ReasonSucceeded         = "Succeeded"
+	ReasonTaskFailed        = "TaskFailed"
+	ReasonCancelled         = "Cancelled"
+	ReasonTimedOut          = "TimedOut"
+	ReasonInvalid           = "Invalid"
+	ReasonResolved          = "Resolved"
+	ReasonPipelineNotFound  = "PipelineNotFound"
+	ReasonVersionNotFound   = "VersionNotFound"
+	ReasonImagesIgnored     = "ImagesIgnored"
+	ReasonPodNotControlled  = "PodNotControlled"
+	ReasonCreatingPodFailed = "CreatingPodFailed"
+)
+
+// conflictRetry is the wait before retrying after a write conflict: the
+// informer cache is a few milliseconds behind our own last write.
+const conflictRetry = 10 * time.Millisecond
+
+// indexRunPipeline indexes runs by "<namespace>/<pipeline>", so that a new
+// pipeline version wakes the runs waiting for it.
+const indexRunPipeline = "spec.pipeline"
+
+// PipelineRunReconciler drives runs: it feeds task results into the
+// engine, starts what the engine asks for and stores the engine's state in
+// the run's status.
+type PipelineRunReconciler struct {
+	client.Client
+	// Options configure execution.
+	Options Options
+	// Recorder emits events for run-level changes and task failures (not
+	// for every task: a 5,000-task run must not cost 5,000 events).
+	Recorder events.EventRecorder
+
+	// APIReader reads past the cache, to tell a pod that is gone from one
+	// the cache has not seen yet.
+	APIReader client.Reader
+
+	plans  *planCache
+	stores *storeCache
+	local  *localRuns
+	// states keeps the decoded state of each run by resourceVersion, so
+	// that a reconcile of a big run does not decode its status again.
+	statesMu sync.Mutex
+	states   map[types.NamespacedName]cachedState
+}
+
+type cachedState struct {
+	uid             types.UID
+	resourceVersion string
+	state           *engine.State
+}
+
+// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile advances one run.
+func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	cached := &v1alpha1.PipelineRun{}
+	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+			return reconcile.Result{}, nil
+		}
+		return reconcile.Result{}, fmt.Errorf("getting PipelineRun: %w", err)
+	}
+	if !cached.DeletionTimestamp.IsZero() || cached.Status.Phase.Terminal() {
+		r.forget(req.NamespacedName)
+		return reconcile.Result{}, nil
+	}
+	run := cached.DeepCopy()
+	res, err := r.advance(ctx, run)
+	if apierrors.IsConflict(err) {
+		// The cache lags behind our last write; try again on fresh data.
+		return reconcile.Result{RequeueAfter: conflictRetry}, nil
+	}
+	return res, err
+}
+
+// forget releases what a deleted run held in memory; its local processes
+// are killed (its pods go with it through their owner reference).
+func (r *PipelineRunReconciler) forget(name types.NamespacedName) {
+	r.local.stop(name)
+	r.dropState(name)
+}
+
+func (r *PipelineRunReconciler) dropState(name types.NamespacedName) {
+	r.statesMu.Lock()
+	delete(r.states, name)
+	r.statesMu.Unlock()
+}
+
+// advance runs one step of the run and writes its status.
+func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun) (reconcile.Result, error) {
+	logger := log.FromContext(ctx)
+	now := time.Now()
+
+	// Resolve the version once; a run keeps it for life.
+	if run.Status.PipelineVersion == 0 {
+		if done, err := r.resolve(ctx, run); !done {
+			return reconcile.Result{}, err
+		}
+	}
+	plan, err := r.plans.forRun(ctx, r.Client, run)
+	if err != nil {
+		if errors.Is(err, errVersionGone) || isInvalid(err) {
+			return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+		}
+		return reconcile.Result{}, err
+	}
+	root := run.Spec.PipelineRoot
+	if root == "" {
+		root = r.Options.PipelineRoot
+	}
+	eng := engine.New(plan, engine.Options{MaxParallel: int(run.Spec.Parallelism), PipelineRoot: root})
+
+	state, err := r.loadState(run)
+	if err != nil {
+		return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+	}
+	if state == nil {
+		params := map[string]any{}
+		for k, v := range run.Spec.Parameters {
+			params[k] = v
+		}
+		state, err = eng.Start(run.Name, params, now)
+		if err != nil {
+			return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, "binding parameters: "+err.Error())
+		}
+		run.Status.StartTime = &metav1.Time{Time: time.UnixMilli(state.Start)}
+		r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, ReasonRunning, "Starting", "running version %d of pipeline %s", run.Status.PipelineVersion, run.Spec.Pipeline)
+		if run.Spec.Executor == v1alpha1.ExecutorLocal {
+			r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, ReasonImagesIgnored, "Starting", "the local executor runs task commands on the controller's machine; container images are ignored")
+		}
+	}
+
+	store, err := r.stores.open(ctx, root)
+	if err != nil {
+		return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+	}
+
+	// Gather what happened since the last step: results of attempts, keyed
+	// by node and attempt. A result is fed to the engine once its node runs
+	// that attempt, which may be only after a Step (a state rebuilt after a
+	// lost status update starts the attempt again).
+	var taken []engine.Event
+	var lr *localRun
+	var lostCheck time.Duration
+	var pods map[int32]*corev1.Pod
+	results := map[attemptKey]result{}
+	failures := map[int32]*launcher.Message{}
+	if run.Spec.Executor == v1alpha1.ExecutorLocal {
+		lr, err = r.local.get(ctx, run, store, root, int(run.Spec.Parallelism))
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		taken = lr.take()
+		for i := range taken {
+			results[attemptKey{taken[i].Node, taken[i].Attempt}] = result{event: &taken[i]}
+		}
+	} else {
+		pods, err = r.podResults(ctx, run, results)
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		if lostCheck, err = r.lostPods(ctx, run, state, pods, results, now); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	fed := map[attemptKey]bool{}
+	feed := func(evs []engine.Event) []engine.Event {
+		for k, res := range results {
+			if fed[k] || int(k.node) >= len(state.Nodes) {
+				continue
+			}
+			if n := &state.Nodes[k.node]; n.Phase == engine.Running && n.Attempt == k.attempt {
+				fed[k] = true
+				if res.event != nil {
+					evs = append(evs, *res.event)
+				} else {
+					evs = append(evs, r.podEvent(ctx, store, res.pod, k, failures))
+				}
+			}
+		}
+		return evs
+	}
+	evs := feed(nil)
+	if lr != nil {
+		evs = append(evs, r.orphanedLocal(state, lr, results)...)
+	}
+	timedOut := false
+	if !state.CancelRequested {
+		if run.Spec.Cancel {
+			evs = append(evs, engine.Event{Kind: engine.CancelRun})
+		} else if t := run.Spec.Timeout; t != nil && t.Duration > 0 && now.After(time.UnixMilli(state.Start).Add(t.Duration)) {
+			evs = append(evs, engine.Event{Kind: engine.CancelRun})
+			timedOut = true
+		}
+	}
+
+	logger.V(2).Info("stepping", "resourceVersion", run.ResourceVersion, "events", len(evs), "nodes", len(state.Nodes))
+	// Step until no cache hit is left to feed back.
+	var wake time.Time
+	var created int
+	for round := 0; ; round++ {
+		res := eng.Step(state, now, evs...)
+		evs = nil
+		wake = res.WakeAt
+		for _, c := range res.Changes {
+			if c.Phase == engine.Failed && eng.IsContainer(state, c.Node) {
+				r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonTaskFailed, "TaskFailed", "task %s failed: %s", eng.Path(state, c.Node), c.Message)
+			}
+		}
+		for _, a := range res.Actions {
+			switch a.Kind {
+			case engine.StartTask:
+				if a.Task.CacheKey != "" {
+					if hit, ok := (launcher.StoreCache{Store: store}).Get(ctx, a.Task.CacheKey); ok {
+						evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts})
+						continue
+					}
+				}
+				if lr != nil {
+					lr.start(ctx, a)
+					continue
+				}
+				if err := r.createPod(ctx, run, root, a, pods); err != nil {
+					return reconcile.Result{}, err
+				}
+				created++
+			case engine.CancelTask:
+				if lr != nil {
+					lr.x.Cancel(a)
+					continue
+				}
+				if err := r.deletePod(ctx, run, a); err != nil {
+					return reconcile.Result{}, err
+				}
+			}
+		}
+		if evs = feed(evs); len(evs) == 0 {
+			break
+		}
+	}
+	r.record(run, eng, state, failures, timedOut, now)
+	raw, err := json.Marshal(state)
+	if err != nil {
+		return reconcile.Result{}, fmt.Errorf("encoding run state: %w", err)
+	}
+	run.Status.State = &runtime.RawExtension{Raw: raw}
+	run.Status.ObservedGeneration = run.Generation
+	if err := r.Status().Update(ctx, run); err != nil {
+		r.dropState(client.ObjectKeyFromObject(run))
+		if lr != nil {
+			// The results are not recorded: deliver them again.
+			lr.requeue(taken)
+		}
+		if apierrors.IsConflict(err) {
+			logger.V(2).Info("status conflict; retrying", "events", len(taken))
+			return reconcile.Result{RequeueAfter: conflictRetry}, nil
+		}
+		return reconcile.Result{}, fmt.Errorf("updating PipelineRun status: %w", err)
+	}
+	r.keepState(run, state)
+	if run.Status.Phase.Terminal() {
+		r.forget(client.ObjectKeyFromObject(run))
+		r.finished(run)
+		logger.V(1).Info("run finished", "phase", run.Status.Phase)
+		return reconcile.Result{}, nil
+	}
+	result := reconcile.Result{RequeueAfter: lostCheck}
+	if !wake.IsZero() {
+		if until := max(time.Until(wake), time.Millisecond); result.RequeueAfter == 0 || until < result.RequeueAfter {
+			result.RequeueAfter = until
+		}
+	}
+	if t := run.Spec.Timeout; t != nil && t.Duration > 0 && !state.CancelRequested {
+		until := time.Until(time.UnixMilli(state.Start).Add(t.Duration)) + time.Millisecond
+		if result.RequeueAfter == 0 || until < result.RequeueAfter {
+			result.RequeueAfter = max(until, time.Millisecond)
+		}
+	}
+	return result, nil
+}
+
+// orphanedLocal fails local attempts that the state says are running but
+// that no process of this controller runs: their process died with the
+// previous controller. The engine retries them if the task has retries.
+func (r *PipelineRunReconciler) orphanedLocal(s *engine.State, lr *localRun, results map[attemptKey]result) []engine.Event {
+	var evs []engine.Event
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		if _, done := results[attemptKey{int32(i), n.Attempt}]; done {
+			continue
+		}
+		if n.Phase == engine.Running && n.Attempt > 0 && n.Count == 0 && n.First < 0 && !lr.running(int32(i), n.Attempt) {
+			evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: int32(i), Attempt: n.Attempt, Message: "the local process was lost when the controller restarted"})
+		}
+	}
+	return evs
+}
+
+// lostPods fails running attempts whose pod is gone (deleted, evicted and
+// collected): the engine retries them as its policy says. A pod missing
+// from the cache is confirmed with the API server, and only once the
+// attempt is older than the grace period, since the cache may not have
+// seen a pod created a moment ago. It returns when to look again.
+func (r *PipelineRunReconciler) lostPods(ctx context.Context, run *v1alpha1.PipelineRun, s *engine.State, pods map[int32]*corev1.Pod, results map[attemptKey]result, now time.Time) (time.Duration, error) {
+	var again time.Duration
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		node := int32(i)
+		if n.Phase != engine.Running || n.Attempt == 0 || n.First >= 0 {
+			continue
+		}
+		if p, ok := pods[node]; ok && curAttempt(p) >= n.Attempt {
+			continue
+		}
+		if _, ok := results[attemptKey{node, n.Attempt}]; ok {
+			continue
+		}
+		age := now.Sub(time.UnixMilli(s.Start + n.Begin))
+		if age < r.Options.LostPodGrace {
+			if wait := r.Options.LostPodGrace - age; again == 0 || wait < again {
+				again = wait
+			}
+			continue
+		}
+		name := podName(run.Name, node, n.Attempt)
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: name}, &corev1.Pod{})
+		switch {
+		case apierrors.IsNotFound(err):
+			ev := engine.Event{Kind: engine.TaskFinished, Node: node, Attempt: n.Attempt, Message: fmt.Sprintf("the task's pod %s disappeared while it ran", name)}
+			results[attemptKey{node, n.Attempt}] = result{event: &ev}
+		case err != nil:
+			return 0, fmt.Errorf("getting pod %s: %w", name, err)
+		}
+	}
+	return again, nil
+}
+
+// attemptKey names one attempt of a node.
+type attemptKey struct{ node, attempt int32 }
+
+// result is a finished attempt: a local result, or a finished pod whose
+// termination message is decoded only when the engine needs it (a big run
+// has thousands of finished pods).
+type result struct {
+	event *engine.Event
+	pod   *corev1.Pod
+}
+
+// podResults collects the run's finished task pods into results. It
+// returns the run's pods by node (the newest attempt) too.
+func (r *PipelineRunReconciler) podResults(ctx context.Context, run *v1alpha1.PipelineRun, results map[attemptKey]result) (map[int32]*corev1.Pod, error) {
+	list := &corev1.PodList{}
+	if err := r.List(ctx, list, client.InNamespace(run.Namespace), client.MatchingLabels{LabelRunUID: string(run.UID)}); err != nil {
+		return nil, fmt.Errorf("listing task pods: %w", err)
+	}
+	pods := map[int32]*corev1.Pod{}
+	for i := range list.Items {
+		pod := &list.Items[i]
+		if !metav1.IsControlledBy(pod, run) {
+			r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, ReasonPodNotControlled, "Adopting", "pod %s carries the run's labels but is not controlled by it; ignoring it", pod.Name)
+			continue
+		}
+		node, attempt, ok := podAttempt(pod)
+		if !ok {
+			continue
+		}
+		if cur, seen := pods[node]; !seen || curAttempt(cur) < attempt {
+			pods[node] = pod
+		}
+		if podDone(pod) {
+			results[attemptKey{node, attempt}] = result{pod: pod}
+		}
+	}
+	return pods, nil
+}
+
+// podEvent turns a finished pod into the engine's event, reading its
+// termination message (and an offloaded result).
+func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, failures map[int32]*launcher.Message) engine.Event {
+	_, succeeded, msg, reason := podFinished(pod)
+	ev := engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Succeeded: succeeded}
+	if msg != "" {
+		m, err := launcher.DecodeResult(ctx, store, []byte(msg))
+		if err != nil {
+			ev.Succeeded = false
+			ev.Message = "reading the task's result: " + err.Error()
+		} else {
+			ev.Params, ev.Artifacts = m.Params, m.Artifacts
+			if m.Error != "" {
+				ev.Succeeded = false
+				ev.Message = m.Error
+				failures[k.node] = m
+			}
+		}
+	} else if succeeded && hasOutputs(pod) {
+		ev.Succeeded = false
+		ev.Message = "the task pod left no termination message"
+	}
+	if !ev.Succeeded && ev.Message == "" {
+		ev.Message = reason
+	}
+	return ev
+}
+
+func curAttempt(p *corev1.Pod) int32 {
+	_, a, _ := podAttempt(p)
+	return a
+}
+
+// hasOutputs is false for pods whose task declares no outputs, which need
+// no termination message (a simulated pod may have none).
+func hasOutputs(pod *corev1.Pod) bool {
+	return pod.Annotations[AnnotationOutputs] == "true"
+}
+
+// createPod creates an attempt's pod; one that exists already (created
+// before a restart or a lost status update) is adopted.
+func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod) error {
+	if p, ok := pods[a.Node]; ok && curAttempt(p) == a.Attempt {
+		return nil
+	}
+	pod, err := r.buildPod(run, root, a)
+	if err != nil {
+		return err
+	}
+	if err := r.Create(ctx, pod); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
+		return fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
+	}
+	return nil
+}
+
+// deletePod stops an attempt.
+func (r *PipelineRunReconciler) deletePod(ctx context.Context, run *v1alpha1.PipelineRun, a engine.Action) error {
+	pod := &corev1.Pod{}
+	pod.Namespace, pod.Name = run.Namespace, podName(run.Name, a.Node, a.Attempt)
+	if err := r.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting pod %s: %w", pod.Name, err)
+	}
+	return nil
+}
+
+// record maps the engine's state onto the status fields.
+func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.Engine, s *engine.State, failures map[int32]*launcher.Message, timedOut bool, now time.Time) {
+	st := &run.Status
+	counts := map[string]int32{}
+	var failed int32 = -1
+	for i := range s.Nodes {
+		if !eng.IsContainer(s, int32(i)) {
+			continue
+		}
+		p := s.Nodes[i].Phase
+		counts[p.String()]++
+		if p == engine.Failed && failed < 0 {
+			failed = int32(i)
+		}
+	}
+	st.Tasks = counts
+	if timedOut || meta(st, ConditionSucceeded, ReasonTimedOut) {
+		timedOut = true
+	}
+	switch s.Phase {
+	case engine.RunRunning:
+		st.Phase = v1alpha1.RunRunning
+		st.Message = ""
+		setCondition(st, ConditionSucceeded, metav1.ConditionUnknown, ReasonRunning, "the run is in progress", run.Generation)
+		if timedOut {
+			setCondition(st, ConditionSucceeded, metav1.ConditionUnknown, ReasonTimedOut, "the run timed out; stopping its tasks", run.Generation)
+		}
+	case engine.RunSucceeded:
+		st.Phase = v1alpha1.RunSucceeded
+		setCondition(st, ConditionSucceeded, metav1.ConditionTrue, ReasonSucceeded, "the run succeeded", run.Generation)
+	case engine.RunCancelled:
+		if timedOut {
+			st.Phase, st.Message = v1alpha1.RunFailed, fmt.Sprintf("the run timed out after %s", run.Spec.Timeout.Duration)
+			setCondition(st, ConditionSucceeded, metav1.ConditionFalse, ReasonTimedOut, st.Message, run.Generation)
+		} else {
+			st.Phase, st.Message = v1alpha1.RunCancelled, "the run was cancelled"
+			setCondition(st, ConditionSucceeded, metav1.ConditionFalse, ReasonCancelled, st.Message, run.Generation)
+		}
+	case engine.RunFailed:
+		st.Phase, st.Message = v1alpha1.RunFailed, s.Message
+		if failed >= 0 {
+			n := &s.Nodes[failed]
+			f := &v1alpha1.TaskFailure{Task: eng.Path(s, failed), Message: n.Message}
+			if m := failures[failed]; m != nil {
+				f.Message, f.LogTail = m.Error, m.LogTail
+			} else if st.Failure != nil && st.Failure.Task == f.Task {
+				f.LogTail = st.Failure.LogTail
+			}
+			st.Failure = f
+			if st.Message == "" {
+				st.Message = fmt.Sprintf("task %s failed: %s", f.Task, f.Message)
+			}
+		}
+		setCondition(st, ConditionSucceeded, metav1.ConditionFalse, ReasonTaskFailed, st.Message, run.Generation)
+	}
+	// Keep the log tail of the first failure seen, even when the run goes
+	// on (exit handlers) before it fails.
+	if st.Failure == nil && failed >= 0 {
+		if m := failures[failed]; m != nil {
+			st.Failure = &v1alpha1.TaskFailure{Task: eng.Path(s, failed), Message: m.Error, LogTail: m.LogTail}
+		}
+	}
+	if st.Phase.Terminal() && st.CompletionTime == nil {
+		st.CompletionTime = &metav1.Time{Time: now}
+	}
+	params, _ := s.Outputs()
+	if len(params) > 0 {
+		st.Outputs = map[string]string{}
+		for k, v := range params {
+			b, _ := json.Marshal(v)
+			st.Outputs[k] = string(b)
+		}
+	}
+}
+
+// meta reports whether the condition has the reason.
+func meta(st *v1alpha1.PipelineRunStatus, typ, reason string) bool {
+	c := apimeta.FindStatusCondition(st.Conditions, typ)
+	return c != nil && c.Reason == reason
+}
+
+func setCondition(st *v1alpha1.PipelineRunStatus, typ string, status metav1.ConditionStatus, reason, msg string, gen int64) {
+	apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: typ, Status: status, Reason: reason, Message: truncate(msg, 32768), ObservedGeneration: gen})
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// finished emits the run's final event.
+func (r *PipelineRunReconciler) finished(run *v1alpha1.PipelineRun) {
+	typ := corev1.EventTypeNormal
+	if run.Status.Phase != v1alpha1.RunSucceeded {
+		typ = corev1.EventTypeWarning
+	}
+	c := apimeta.FindStatusCondition(run.Status.Conditions, ConditionSucceeded)
+	reason := string(run.Status.Phase)
+	if c != nil {
+		reason = c.Reason
+	}
+	r.Recorder.Eventf(run, nil, typ, reason, "Finished", "run %s: %s", run.Status.Phase, run.Status.Message)
+}
+
+// fail ends a run that cannot go on (bad parameters, a version that is
+// gone).
+func (r *PipelineRunReconciler) fail(ctx context.Context, run *v1alpha1.PipelineRun, reason, msg string) error {
+	run.Status.Phase, run.Status.Message = v1alpha1.RunFailed, msg
+	now := metav1.Now()
+	if run.Status.StartTime == nil {
+		run.Status.StartTime = &now
+	}
+	run.Status.CompletionTime = &now
+	setCondition(&run.Status, ConditionSucceeded, metav1.ConditionFalse, reason, msg, run.Generation)
+	if err := r.Status().Update(ctx, run); err != nil {
+		return fmt.Errorf("updating PipelineRun status: %w", err)
+	}
+	r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, reason, "Failing", "%s", msg)
+	return nil
+}
+
+// resolve records the pipeline version the run executes. It reports false
+// when the run must wait (the Pipeline or its first version is missing);
+// the Pipeline watch wakes it.
+func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.PipelineRun) (bool, error) {
+	p := &v1alpha1.Pipeline{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: run.Namespace, Name: run.Spec.Pipeline}, p)
+	var reason, msg string
+	switch {
+	case apierrors.IsNotFound(err):
+		reason, msg = ReasonPipelineNotFound, fmt.Sprintf("pipeline %q does not exist (yet)", run.Spec.Pipeline)
+	case err != nil:
+		return false, fmt.Errorf("getting Pipeline %s: %w", run.Spec.Pipeline, err)
+	default:
+		want := run.Spec.PipelineVersion
+		if want == 0 {
+			want = p.Status.LatestVersion
+		}
+		if v := p.Status.Version(want); want > 0 && v != nil {
+			run.Status.PipelineVersion, run.Status.ContentHash = v.Number, v.ContentHash
+			setCondition(&run.Status, ConditionPipelineResolved, metav1.ConditionTrue, ReasonResolved, fmt.Sprintf("version %d", v.Number), run.Generation)
+			return true, nil
+		}
+		if run.Spec.PipelineVersion > 0 && run.Spec.PipelineVersion <= p.Status.LatestVersion {
+			return false, r.fail(ctx, run, ReasonVersionNotFound, fmt.Sprintf("version %d of pipeline %q is no longer kept", run.Spec.PipelineVersion, p.Name))
+		}
+		reason, msg = ReasonVersionNotFound, fmt.Sprintf("pipeline %q has no valid version %d yet", p.Name, want)
+	}
+	if run.Status.Phase == v1alpha1.RunPending && meta(&run.Status, ConditionPipelineResolved, reason) {
+		return false, nil
+	}
+	run.Status.Phase, run.Status.Message = v1alpha1.RunPending, msg
+	setCondition(&run.Status, ConditionPipelineResolved, metav1.ConditionFalse, reason, msg, run.Generation)
+	if err := r.Status().Update(ctx, run); err != nil {
+		return false, fmt.Errorf("updating PipelineRun status: %w", err)
+	}
+	return false, nil
+}
+
+// loadState returns the run's engine state (nil before the first step).
+func (r *PipelineRunReconciler) loadState(run *v1alpha1.PipelineRun) (*engine.State, error) {
+	r.statesMu.Lock()
+	c, ok := r.states[client.ObjectKeyFromObject(run)]
+	delete(r.states, client.ObjectKeyFromObject(run))
+	r.statesMu.Unlock()
+	if ok && c.uid == run.UID && c.resourceVersion == run.ResourceVersion {
+		return c.state, nil
+	}
+	if run.Status.State == nil || len(run.Status.State.Raw) == 0 {
+		return nil, nil
+	}
+	s := &engine.State{}
+	if err := json.Unmarshal(run.Status.State.Raw, s); err != nil {
+		return nil, fmt.Errorf("decoding run state: %w", err)
+	}
+	return s, nil
+}
+
+func (r *PipelineRunReconciler) keepState(run *v1alpha1.PipelineRun, s *engine.State) {
+	r.statesMu.Lock()
+	r.states[client.ObjectKeyFromObject(run)] = cachedState{uid: run.UID, resourceVersion: run.ResourceVersion, state: s}
+	r.statesMu.Unlock()
+}
+
+// SetupWithManager registers the reconciler: runs, their pods (only a
+// pod's end matters), pipelines (a new version wakes waiting runs) and
+// results of local attempts.
+func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.plans = newPlanCache()
+	r.stores = newStoreCache()
+	r.local = newLocalRuns(r.Options.WorkDir, r.Options.LocalCommandDir)
+	r.states = map[types.NamespacedName]cachedState{}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.PipelineRun{}, indexRunPipeline, func(o client.Object) []string {
+		run := o.(*v1alpha1.PipelineRun)
+		return []string{run.Spec.Pipeline}
+	}); err != nil {
+		return fmt.Errorf("indexing runs by pipeline: %w", err)
+	}
+	podEnded := predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return podDone(e.Object) },
+		UpdateFunc: func(e event.UpdateEvent) bool { return podDone(e.ObjectNew) && !podDone(e.ObjectOld) },
+		DeleteFunc: func(event.DeleteEvent) bool { return true },
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.PipelineRun{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Owns(&corev1.Pod{}, builder.WithPredicates(podEnded)).
+		Watches(&v1alpha1.Pipeline{}, handler.EnqueueRequestsFromMapFunc(r.runsOfPipeline)).
+		WatchesRawSource(source.Channel(r.local.wake, &handler.TypedEnqueueRequestForObject[*v1alpha1.PipelineRun]{})).
+		WithOptions(controllerOptions(r.Options)).
+		Complete(r)
+}
+
+func podDone(o client.Object) bool {
+	p, ok := o.(*corev1.Pod)
+	return ok && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed)
+}
+
+// runsOfPipeline wakes the runs of a pipeline that wait for a version.
+func (r *PipelineRunReconciler) runsOfPipeline(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &v1alpha1.PipelineRunList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{indexRunPipeline: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing runs of pipeline", "pipeline", o.GetName())
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Status.PipelineVersion == 0 {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
