@@ -11,6 +11,7 @@ resource "kubeflow_cert_manager" "this" {
 
 resource "kubeflow_istio" "this" {
   version           = var.versions.istio
+  gateway           = var.istio_gateway
   repository        = var.mirror.chart_repository
   image_registry    = var.mirror.image_registry
   wait_for_webhooks = var.wait_for_webhooks

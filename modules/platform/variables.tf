@@ -49,6 +49,12 @@ variable "dex" {
   sensitive = true
 }
 
+variable "istio_gateway" {
+  description = "Install Istio's ingress gateway."
+  type        = bool
+  default     = true
+}
+
 variable "knative" {
   description = "Install Knative Serving (with net-istio), and under which domain; eventing adds Knative Eventing."
   type = object({
