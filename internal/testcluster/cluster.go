@@ -227,6 +227,12 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries) error {
 		// nodeipam wants a cluster CIDR; the node lifecycle controller
 		// stays, it lifts the not-ready taint once KWOK marks nodes Ready.
 		"--controllers=*,-nodeipam",
+		// KWOK renews the simulated nodes' leases from one process that
+		// shares two cores with everything else. A late renewal must not
+		// make the node lifecycle controller mark every pod NotReady:
+		// KWOK never sets them Ready again, and Deployments stay
+		// unavailable for good.
+		"--node-monitor-grace-period=10m",
 		"--service-account-private-key-file="+files["sa.key"],
 		"--root-ca-file="+files["ca.crt"],
 		"--cluster-signing-cert-file="+files["ca.crt"],
