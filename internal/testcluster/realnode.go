@@ -18,7 +18,9 @@ import (
 	"syscall"
 	"time"
 
+	ggcrname "github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -104,6 +106,8 @@ type RealNode struct {
 	// newHostPaths are the hostPaths that did not exist before the node
 	// started: Stop removes them.
 	newHostPaths []string
+	// tarballs are the built images' tarballs, by name.
+	tarballs     map[string]string
 	chainsBefore map[string]bool
 	log          io.Writer
 }
@@ -151,6 +155,24 @@ func (n *RealNode) ImportImage(ctx context.Context, ref string, img v1.Image) er
 		return err
 	}
 	return n.Import(ctx, tarball)
+}
+
+// Image returns one of the images the node was started with, by name
+// (image.BaseImage, …), for a test to build its own image on top.
+func (n *RealNode) Image(name string) (v1.Image, error) {
+	path, ok := n.tarballs[name]
+	if !ok {
+		return nil, fmt.Errorf("the real node has no image %q", name)
+	}
+	ref, err := ggcrname.NewTag(n.Images[name])
+	if err != nil {
+		return nil, err
+	}
+	img, err := tarball.ImageFromPath(path, &ref)
+	if err != nil {
+		return nil, fmt.Errorf("loading image %s from %s: %w", name, path, err)
+	}
+	return img, nil
 }
 
 // RealNodeSupported returns why this machine cannot run a real node, or
@@ -202,7 +224,7 @@ func (c *Cluster) startContainerd(ctx context.Context, bins *Binaries, progress 
 	}
 	n := &RealNode{
 		Name:   RealNodeName,
-		Images: map[string]string{},
+		Images: map[string]string{}, tarballs: map[string]string{},
 		dir:    filepath.Join(c.Dir, "node"),
 		socket: filepath.Join(c.Dir, "node", "containerd.sock"),
 		ctr:    bins.Ctr,
@@ -272,6 +294,7 @@ func (c *Cluster) startContainerd(ctx context.Context, bins *Binaries, progress 
 			return err
 		}
 		n.Images[img.Name] = img.Ref
+		n.tarballs[img.Name] = img.Tarball
 	}
 	fmt.Fprintf(progress, "imported %d images into containerd in %s\n", len(images), time.Since(start).Round(100*time.Millisecond))
 	return nil

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
@@ -43,12 +44,30 @@ type Options struct {
 	// LostPodGrace is how old a running attempt must be before a missing
 	// pod counts as lost (default 10s).
 	LostPodGrace time.Duration
+	// ImageRules rewrite the images of task pods, the user's and the
+	// runtime's, for clusters that pull from a mirror or have the images
+	// under other names.
+	ImageRules imagerewrite.Rules
+	// TaskPodDefaults are added to every task pod.
+	TaskPodDefaults TaskPodDefaults
 }
+
+// Validate reports options no controller can run with.
+func (o Options) Validate() error {
+	if err := o.ImageRules.Validate(); err != nil {
+		return fmt.Errorf("image rules: %w", err)
+	}
+	return o.TaskPodDefaults.validate()
+}
+
+// DefaultRuntimeBinary is where the runtime image (make image) holds
+// kfstack-runtime.
+const DefaultRuntimeBinary = "/usr/local/bin/kfstack-runtime"
 
 // withDefaults fills unset options.
 func (o Options) withDefaults() Options {
 	if o.RuntimeBinary == "" {
-		o.RuntimeBinary = "/kfstack-runtime"
+		o.RuntimeBinary = DefaultRuntimeBinary
 	}
 	if o.RuntimeImage == "" {
 		o.RuntimeImage = "ghcr.io/kfstack/kfstack-runtime:latest"
@@ -87,6 +106,9 @@ func CacheOptions(runSelector labels.Selector) cache.Options {
 // Setup registers the Pipeline and PipelineRun reconcilers with mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
 	if err := (&PipelineReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kfstack-pipeline")}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Pipeline controller: %w", err)
 	}

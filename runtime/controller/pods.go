@@ -119,6 +119,9 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 	if len(run.Name) <= 63 {
 		pod.Labels[LabelRun] = run.Name
 	}
+	if err := r.Options.TaskPodDefaults.apply(pod, r.Options.ImageRules); err != nil {
+		return nil, fmt.Errorf("task %s: %w", a.Task.Path, err)
+	}
 	return pod, nil
 }
 
@@ -197,12 +200,42 @@ func slimPod(obj any) (any, error) {
 	pod.ManagedFields = nil
 	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
 	pod.Status.Conditions = nil
-	pod.Status.InitContainerStatuses = nil
-	for i := range pod.Status.ContainerStatuses {
-		cs := &pod.Status.ContainerStatuses[i]
-		*cs = corev1.ContainerStatus{Name: cs.Name, State: corev1.ContainerState{Terminated: cs.State.Terminated}}
+	for _, statuses := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for i := range statuses {
+			cs := &statuses[i]
+			state := corev1.ContainerState{Terminated: cs.State.Terminated}
+			if w := cs.State.Waiting; w != nil && cannotStart[w.Reason] {
+				state.Waiting = w
+			}
+			*cs = corev1.ContainerStatus{Name: cs.Name, State: state}
+		}
 	}
 	return pod, nil
+}
+
+// cannotStart are the reasons of a waiting container that no retry of
+// the kubelet's resolves: the pod would stay Pending for ever. Image pull
+// errors (ErrImagePull, ImagePullBackOff) are not among them: a registry
+// may be down for a while.
+var cannotStart = map[string]bool{
+	"ErrImageNeverPull": true, // imagePullPolicy Never and the image is not on the node
+	"InvalidImageName":  true,
+}
+
+// podStuck says why a pod can never finish by itself: one of its
+// containers cannot start.
+func podStuck(pod *corev1.Pod) (string, bool) {
+	if pod.Status.Phase != corev1.PodPending && pod.Status.Phase != corev1.PodRunning {
+		return "", false
+	}
+	for _, statuses := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range statuses {
+			if w := cs.State.Waiting; w != nil && cannotStart[w.Reason] {
+				return fmt.Sprintf("container %s cannot start: %s: %s", cs.Name, w.Reason, w.Message), true
+			}
+		}
+	}
+	return "", false
 }
 
 // podFinished returns the termination message of a finished task pod and
@@ -212,6 +245,9 @@ func podFinished(pod *corev1.Pod) (finished, succeeded bool, message, reason str
 	switch pod.Status.Phase {
 	case corev1.PodSucceeded, corev1.PodFailed:
 	default:
+		if why, stuck := podStuck(pod); stuck {
+			return true, false, "", why
+		}
 		return false, false, "", ""
 	}
 	succeeded = pod.Status.Phase == corev1.PodSucceeded
@@ -220,6 +256,15 @@ func podFinished(pod *corev1.Pod) (finished, succeeded bool, message, reason str
 			message = cs.State.Terminated.Message
 			if !succeeded {
 				reason = fmt.Sprintf("container exited with code %d (%s)", cs.State.Terminated.ExitCode, cs.State.Terminated.Reason)
+			}
+		}
+	}
+	for _, cs := range pod.Status.InitContainerStatuses {
+		if t := cs.State.Terminated; reason == "" && !succeeded && t != nil && t.ExitCode != 0 {
+			// The launcher never ran: copying it into the pod failed.
+			reason = fmt.Sprintf("init container %s exited with code %d (%s)", cs.Name, t.ExitCode, t.Reason)
+			if m := strings.TrimSpace(t.Message); m != "" {
+				reason += ": " + m
 			}
 		}
 	}

@@ -211,6 +211,9 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		}
 	}
 	fed := map[attemptKey]bool{}
+	// stuck are fed pods that can never start: deleted once their failure
+	// is recorded, so they hold no resources.
+	var stuck []*corev1.Pod
 	feed := func(evs []engine.Event) []engine.Event {
 		for k, res := range results {
 			if fed[k] || int(k.node) >= len(state.Nodes) {
@@ -222,6 +225,9 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 					evs = append(evs, *res.event)
 				} else {
 					evs = append(evs, r.podEvent(ctx, store, res.pod, k, failures))
+					if _, ok := podStuck(res.pod); ok {
+						stuck = append(stuck, res.pod)
+					}
 				}
 			}
 		}
@@ -305,6 +311,11 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		return reconcile.Result{}, fmt.Errorf("updating PipelineRun status: %w", err)
 	}
 	r.keepState(run, state)
+	for _, pod := range stuck {
+		if err := r.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			logger.Error(err, "deleting a task pod that cannot start", "pod", pod.Name)
+		}
+	}
 	if run.Status.Phase.Terminal() {
 		r.forget(client.ObjectKeyFromObject(run))
 		r.finished(run)
@@ -704,9 +715,17 @@ func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
+// podDone is true for a pod that finished, or that can never start.
 func podDone(o client.Object) bool {
 	p, ok := o.(*corev1.Pod)
-	return ok && (p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed)
+	if !ok {
+		return false
+	}
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return true
+	}
+	_, stuck := podStuck(p)
+	return stuck
 }
 
 // runsOfPipeline wakes the runs of a pipeline that wait for a version.

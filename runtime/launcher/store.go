@@ -53,7 +53,7 @@ func OpenStore(ctx context.Context, root string) (*Store, error) {
 		if err := os.MkdirAll(u.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("creating pipeline root %s: %w", u.Path, err)
 		}
-		bucketURL = "file://" + u.Path
+		bucketURL = fileBucket(u.Path)
 	} else {
 		b := *u
 		b.Path = ""
@@ -65,6 +65,14 @@ func OpenStore(ctx context.Context, root string) (*Store, error) {
 		return nil, fmt.Errorf("opening pipeline root %q: %w", root, err)
 	}
 	return s, nil
+}
+
+// fileBucket is the bucket URL of a directory. Temporary files of writes
+// are made next to their destination, not in $TMPDIR: renaming them into
+// place must not cross filesystems (in a task pod, /tmp is the
+// container's and the root a mounted volume).
+func fileBucket(dir string) string {
+	return (&url.URL{Scheme: "file", Path: dir, RawQuery: "no_tmp_dir=true"}).String()
 }
 
 // Close releases the buckets.
@@ -90,7 +98,7 @@ func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, e
 	var bucketURL, key string
 	switch u.Scheme {
 	case "file":
-		bucketURL, key = "file:///", strings.TrimLeft(u.Path, "/")
+		bucketURL, key = fileBucket("/"), strings.TrimLeft(u.Path, "/")
 	case "gs", "s3":
 		b := url.URL{Scheme: u.Scheme, Host: u.Host}
 		if u.Scheme == s.root.Scheme && u.Host == s.root.Host {

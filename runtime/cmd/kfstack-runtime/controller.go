@@ -4,6 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"sort"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -12,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
@@ -28,10 +32,14 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one replica reconciles")
 	namespace := fs.String("leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	fs.StringVar(&opts.RuntimeImage, "runtime-image", "", "image holding kfstack-runtime, copied into every task pod")
-	fs.StringVar(&opts.RuntimeBinary, "runtime-binary", "/kfstack-runtime", "path of kfstack-runtime in the runtime image")
+	fs.StringVar(&opts.RuntimeBinary, "runtime-binary", controller.DefaultRuntimeBinary, "path of kfstack-runtime in the runtime image")
 	fs.StringVar(&opts.PipelineRoot, "pipeline-root", "", "artifact store of runs that set none (gs://, s3://, file://)")
 	fs.StringVar(&opts.WorkDir, "workdir", "", "work directory of local-executor runs")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-runs", 4, "runs reconciled at once")
+	opts.ImageRules.Exact, opts.ImageRules.Mirrors = map[string]string{}, map[string]string{}
+	fs.Var(pairFlag(opts.ImageRules.Exact), "image-map", "FROM=TO: run task images named FROM as TO (repeatable; \"alpine\" matches docker.io/library/alpine:latest)")
+	fs.Var(pairFlag(opts.ImageRules.Mirrors), "image-mirror", "PREFIX=MIRROR: pull task images under the registry prefix PREFIX from MIRROR (repeatable)")
+	podDefaults := fs.String("task-pod-defaults", "", "YAML or JSON file of what every task pod gets: nodeSelector, tolerations, volumes, volumeMounts, imagePullPolicy, labels, annotations")
 	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
@@ -46,6 +54,21 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if *podDefaults != "" {
+		data, err := os.ReadFile(*podDefaults)
+		if err != nil {
+			fmt.Fprintf(stderr, "reading --task-pod-defaults: %v\n", err)
+			return 2
+		}
+		if err := yaml.UnmarshalStrict(data, &opts.TaskPodDefaults); err != nil {
+			fmt.Fprintf(stderr, "parsing --task-pod-defaults %s: %v\n", *podDefaults, err)
+			return 2
+		}
+	}
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(stderr, "invalid options: %v\n", err)
+		return 2
 	}
 	var sel labels.Selector
 	if *runSelector != "" {
@@ -90,4 +113,28 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// pairFlag is a repeatable FROM=TO flag collected into a map.
+type pairFlag map[string]string
+
+func (p pairFlag) String() string {
+	pairs := make([]string, 0, len(p))
+	for k, v := range p {
+		pairs = append(pairs, k+"="+v)
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
+}
+
+func (p pairFlag) Set(s string) error {
+	from, to, ok := strings.Cut(s, "=")
+	if !ok || from == "" || to == "" {
+		return fmt.Errorf("%q is not FROM=TO", s)
+	}
+	if other, dup := p[from]; dup && other != to {
+		return fmt.Errorf("%s is given twice (%s and %s)", from, other, to)
+	}
+	p[from] = to
+	return nil
 }
