@@ -22,6 +22,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -52,32 +53,11 @@ func standInImage(node *testcluster.RealNode) error {
 	}
 	files := []image.File{
 		{Path: "/usr/local/bin", Dir: true, Mode: 0o755},
-		{Path: "/usr/local/bin/my_program", Mode: 0o755, Content: []byte(`#!/bin/sh
-first=$1; shift
-while [ $# -gt 0 ]; do
-  case $1 in
-    --output_path) out=$2; shift 2;;
-    --dataset) ds=$2; shift 2;;
-    *) shift;;
-  esac
-done
-mkdir -p "$(dirname "$out")" && printf '%s' "$first" > "$out"
-if [ -n "$ds" ] && [ "$ds" != bye ]; then mkdir -p "$(dirname "$ds")" && echo "dataset for $first" > "$ds"; fi
-`)},
-		{Path: "/usr/local/bin/gsutil", Mode: 0o755, Content: []byte("#!/bin/sh\n[ \"$1\" = cp ] && mkdir -p \"$(dirname \"$3\")\" && cp \"$2\" \"$3\"\n")},
 		{Path: "/work", Dir: true, Mode: 0o755},
-		{Path: "/work/run.sh", Mode: 0o644, Content: []byte(`while [ $# -gt 0 ]; do
-  case $1 in
-    --epochs) epochs=$2;;
-    --model_path) model=$2;;
-    --model_config_path) config=$2;;
-  esac
-  shift 2
-done
-mkdir -p "$(dirname "$model")" "$(dirname "$config")"
-echo "weights after $epochs epochs" > "$model"
-printf 'config for %s epochs' "$epochs" > "$config"
-`)},
+		{Path: "/work/run.sh", Mode: 0o644, Content: []byte(kfptest.RunSh)},
+	}
+	for name, program := range kfptest.Programs {
+		files = append(files, image.File{Path: "/usr/local/bin/" + name, Mode: 0o755, Content: []byte(program)})
 	}
 	img, err := image.Build(image.Spec{Base: base, Layers: [][]image.File{files}, WorkingDir: "/work"})
 	if err != nil {
@@ -152,7 +132,6 @@ func startController(node *testcluster.RealNode, rootDir string) (client.Client,
 // hostPath.
 func TestPodExecutorOnRealNode(t *testing.T) {
 	node := cluster.SkipUnlessRealNode(t)
-	dir := sharedKFP(t)
 	ctx := context.Background()
 	c, rootDir := setUp(t, node)
 	ns := namespace(t, c)
@@ -161,61 +140,37 @@ func TestPodExecutorOnRealNode(t *testing.T) {
 	if err := os.WriteFile(src, []byte("contents of the source"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	params := map[string]map[string]string{
-		"arguments_parameters.yaml":           {"param2": "world"},
-		"container_io.yaml":                   {"text": "kfstack"},
-		"container_with_artifact_output.yaml": {"num_epochs": "5"},
-		"sequential_v2.yaml":                  {"url": src},
-	}
-	outputs := map[string]map[string]string{
-		"container_io.yaml":                   {"output_path": `"kfstack"`},
-		"container_with_artifact_output.yaml": {"model_config_path": `"config for 5 epochs"`},
-		"container_with_if_placeholder.yaml":  {"output_path": `"default"`},
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	var runs []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(b), "kfp.dsl.executor_main") {
-			continue // Python components need python:3.11, which no local image holds
-		}
-		name := runName(f)
-		if err := c.Create(ctx, &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: v1alpha1.PipelineSpec{Spec: string(b)}}); err != nil {
+	cases := kfptest.ContainerCases(t, src)
+	for _, tc := range cases {
+		if err := c.Create(ctx, &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tc.Name}, Spec: v1alpha1.PipelineSpec{Spec: string(tc.Spec)}}); err != nil {
 			t.Fatal(err)
 		}
 		run := &v1alpha1.PipelineRun{
-			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-			Spec:       v1alpha1.PipelineRunSpec{Pipeline: name, Executor: v1alpha1.ExecutorPod, Parameters: params[filepath.Base(f)]},
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: tc.Name},
+			Spec:       v1alpha1.PipelineRunSpec{Pipeline: tc.Name, Executor: v1alpha1.ExecutorPod, Parameters: tc.Params},
 		}
 		if err := c.Create(ctx, run); err != nil {
 			t.Fatal(err)
 		}
-		runs = append(runs, filepath.Base(f))
-	}
-	if len(runs) < 10 {
-		t.Errorf("found %d container pipelines, want at least 10", len(runs))
 	}
 	start := time.Now()
-	for _, f := range runs {
-		r := waitRun(t, c, ns, runName(f), 5*time.Minute)
+	for _, tc := range cases {
+		r := kfptest.WaitRun(t, c, ns, tc.Name, 5*time.Minute)
 		if r.Status.Phase != v1alpha1.RunSucceeded {
 			msg := string(r.Status.Phase) + ": " + r.Status.Message
 			if fl := r.Status.Failure; fl != nil {
 				msg += "; task " + fl.Task + ": " + fl.Message + "\n" + fl.LogTail
 			}
-			t.Errorf("%s: %s", f, msg)
+			t.Errorf("%s: %s", tc.File, msg)
 			continue
 		}
-		for k, v := range outputs[f] {
+		for k, v := range tc.Outputs {
 			if got := r.Status.Outputs[k]; got != v {
-				t.Errorf("%s: output %s = %s, want %s", f, k, got, v)
+				t.Errorf("%s: output %s = %s, want %s", tc.File, k, got, v)
 			}
 		}
 	}
-	t.Logf("%d pipelines succeeded on the real node in %s", len(runs), time.Since(start).Round(100*time.Millisecond))
+	t.Logf("%d pipelines succeeded on the real node in %s", len(cases), time.Since(start).Round(100*time.Millisecond))
 
 	// Every task ran as a real container on the real node and ended with
 	// exit code 0; tasks with outputs reported them in the termination
@@ -224,8 +179,8 @@ func TestPodExecutorOnRealNode(t *testing.T) {
 	if err := c.List(ctx, pods, client.InNamespace(ns), client.HasLabels{controller.LabelRunUID}); err != nil {
 		t.Fatal(err)
 	}
-	if len(pods.Items) < len(runs) {
-		t.Errorf("%d task pods for %d runs", len(pods.Items), len(runs))
+	if len(pods.Items) < len(cases) {
+		t.Errorf("%d task pods for %d runs", len(pods.Items), len(cases))
 	}
 	withMessage := 0
 	for _, p := range pods.Items {
@@ -252,7 +207,7 @@ func TestPodExecutorOnRealNode(t *testing.T) {
 	var model string
 	_ = filepath.WalkDir(filepath.Join(rootDir, "artifacts"), func(path string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			if b, err := os.ReadFile(path); err == nil && string(b) == "weights after 5 epochs\n" {
+			if b, err := os.ReadFile(path); err == nil && string(b) == kfptest.ModelArtifact {
 				model = path
 			}
 		}
@@ -287,7 +242,7 @@ tasks:
 		t.Fatal(err)
 	}
 	start := time.Now()
-	r := waitRun(t, c, ns, "missing", 2*time.Minute)
+	r := kfptest.WaitRun(t, c, ns, "missing", 2*time.Minute)
 	if r.Status.Phase != v1alpha1.RunFailed || r.Status.Failure == nil || r.Status.Failure.Task != "train" ||
 		!strings.Contains(r.Status.Failure.Message, "ErrImageNeverPull") || !strings.Contains(r.Status.Failure.Message, "kfstack.test/not-on-the-node:v1") {
 		t.Fatalf("run: %s %s, failure %+v", r.Status.Phase, r.Status.Message, r.Status.Failure)
@@ -357,41 +312,4 @@ func namespace(t *testing.T, c client.Client) string {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return ns.Name
-}
-
-func runName(file string) string {
-	return strings.ReplaceAll(strings.TrimSuffix(filepath.Base(file), ".yaml"), "_", "-")
-}
-
-// waitRun waits until the run is in a final phase and returns it.
-func waitRun(t *testing.T, c client.Client, ns, name string, timeout time.Duration) *v1alpha1.PipelineRun {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		r := &v1alpha1.PipelineRun{}
-		if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, r); err != nil {
-			t.Fatal(err)
-		}
-		if r.Status.Phase.Terminal() {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %s still %s after %s: %s (tasks %v)", name, r.Status.Phase, timeout, r.Status.Message, r.Status.Tasks)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// sharedKFP is ../shared/testdata/kfp next to the repository root.
-func sharedKFP(t *testing.T) string {
-	t.Helper()
-	root, err := testcluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "..", "shared", "testdata", "kfp")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no KFP test pipelines at %s (checkout outside the kfstack workspace): %v", dir, err)
-	}
-	return dir
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
 )
 
 // runCLI runs the binary's dispatch in-process.
@@ -26,63 +28,23 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) {
 }
 
 // sharedKFP is ../shared/testdata/kfp next to the repository root.
-func sharedKFP(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo := filepath.Join(wd, "..", "..", "..")
-	dir := filepath.Join(repo, "..", "shared", "testdata", "kfp")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no KFP test pipelines at %s (checkout outside the kfstack workspace): %v", dir, err)
-	}
-	return dir
-}
+func sharedKFP(t *testing.T) string { return kfptest.Dir(t) }
 
 // standIns puts the programs that some upstream container components call
 // (their images would ship them) on PATH, and returns a working directory
-// holding run.sh. They only do what the component contract says: write
-// the values to the paths they are given.
+// holding run.sh.
 func standIns(t *testing.T) string {
 	t.Helper()
 	bin := t.TempDir()
-	myProgram := `#!/bin/sh
-first=$1; shift
-while [ $# -gt 0 ]; do
-  case $1 in
-    --output_path) out=$2; shift 2;;
-    --dataset) ds=$2; shift 2;;
-    *) shift;;
-  esac
-done
-mkdir -p "$(dirname "$out")" && printf '%s' "$first" > "$out"
-if [ -n "$ds" ] && [ "$ds" != bye ]; then mkdir -p "$(dirname "$ds")" && echo "dataset for $first" > "$ds"; fi
-`
-	if err := os.WriteFile(filepath.Join(bin, "my_program"), []byte(myProgram), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("gsutil"); err != nil {
-		t.Log("gsutil not installed; using a stand-in that copies local files")
-		writeFile(t, filepath.Join(bin, "gsutil"), "#!/bin/sh\n[ \"$1\" = cp ] && mkdir -p \"$(dirname \"$3\")\" && cp \"$2\" \"$3\"\n", 0o755)
+	for name, program := range kfptest.Programs {
+		if _, err := exec.LookPath(name); err == nil && name == "gsutil" {
+			continue // the real one
+		}
+		writeFile(t, filepath.Join(bin, name), program, 0o755)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	work := t.TempDir()
-	runSh := `while [ $# -gt 0 ]; do
-  case $1 in
-    --epochs) epochs=$2;;
-    --model_path) model=$2;;
-    --model_config_path) config=$2;;
-  esac
-  shift 2
-done
-mkdir -p "$(dirname "$model")" "$(dirname "$config")"
-echo "weights after $epochs epochs" > "$model"
-printf 'config for %s epochs' "$epochs" > "$config"
-`
-	if err := os.WriteFile(filepath.Join(work, "run.sh"), []byte(runSh), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, filepath.Join(work, "run.sh"), kfptest.RunSh, 0o644)
 	return work
 }
 
