@@ -25,18 +25,28 @@ func TestMain(m *testing.M) {
 
 // TestQuickstart applies examples/quickstart (and so modules/profiles) to a
 // local cluster through the real terraform binary and a dev override of the
-// provider, plans again to prove nothing drifts, and destroys it.
+// provider, as make demo does: the runtime controller runs as a process
+// here (the cluster's nodes are simulated) with the local executor, and
+// both runs must produce their outputs. It plans again to prove nothing
+// drifts, and destroys it.
 func TestQuickstart(t *testing.T) {
 	tf := terraformIn(t, "examples/quickstart", "modules/profiles")
-	vars := "-var=kubeconfig=" + cluster.KubeconfigPath
+	startController(t)
+	vars := []string{"-var=kubeconfig=" + cluster.KubeconfigPath, "-var=runtime_replicas=0", "-var=executor=local"}
 	tf.run("get")
-	tf.run("apply", "-auto-approve", "-input=false", "-no-color", vars)
-	defer tf.run("destroy", "-auto-approve", "-input=false", "-no-color", vars)
+	tf.run(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
+	defer tf.run(append([]string{"destroy", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
 
 	var outputs struct {
 		Namespaces struct {
 			Value map[string]string `json:"value"`
 		} `json:"namespaces"`
+		RunOutputs struct {
+			Value map[string]struct {
+				Phase   string            `json:"phase"`
+				Outputs map[string]string `json:"outputs"`
+			} `json:"value"`
+		} `json:"run_outputs"`
 	}
 	if err := json.Unmarshal([]byte(tf.run("output", "-json")), &outputs); err != nil {
 		t.Fatal(err)
@@ -49,9 +59,16 @@ func TestQuickstart(t *testing.T) {
 	if got := len(outputs.Namespaces.Value); got != 3 {
 		t.Errorf("namespaces output has %d entries, want 3: %v", got, outputs.Namespaces.Value)
 	}
+	// 12 words in the text; 1+2+…+100.
+	for run, want := range map[string]map[string]string{"word_count": {"words": "12"}, "triangle": {"total": "5050"}} {
+		got := outputs.RunOutputs.Value[run]
+		if got.Phase != "Succeeded" || fmt.Sprint(got.Outputs) != fmt.Sprint(want) {
+			t.Errorf("run %s: phase %s, outputs %v; want Succeeded with %v", run, got.Phase, got.Outputs, want)
+		}
+	}
 	// A second plan against the same cluster must be empty: no drift
 	// from what the provider itself wrote.
-	if out, err := tf.try("plan", "-detailed-exitcode", "-input=false", "-no-color", vars); err != nil {
+	if out, err := tf.try(append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, vars...)...); err != nil {
 		t.Errorf("plan after apply is not empty (%v):\n%s", err, out)
 	}
 }
@@ -77,6 +94,32 @@ type terraformDir struct {
 	terraform string
 	dir       string
 	env       []string
+}
+
+// startController runs kfstack-runtime's controller as make demo's run.sh
+// does, until the test ends.
+func startController(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kfstack-runtime")
+	if out, err := exec.Command("go", "build", "-o", bin, "../runtime/cmd/kfstack-runtime").CombinedOutput(); err != nil {
+		t.Fatalf("building kfstack-runtime: %v\n%s", err, out)
+	}
+	var log strings.Builder
+	cmd := exec.Command(bin, "controller", "--leader-elect", "--leader-election-namespace=kube-system",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--workdir", filepath.Join(dir, "runs"))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("controller log:\n%s", log.String())
+		}
+	})
 }
 
 func terraformIn(t *testing.T, example string, modules ...string) *terraformDir {
@@ -130,7 +173,7 @@ func copyDir(t *testing.T, from, to string) {
 			}
 			return os.MkdirAll(filepath.Join(to, rel), 0o755)
 		}
-		if filepath.Ext(path) != ".tf" && filepath.Ext(path) != ".sh" {
+		if ext := filepath.Ext(path); ext != ".tf" && ext != ".sh" && ext != ".yaml" {
 			return nil
 		}
 		data, err := os.ReadFile(path)

@@ -1,5 +1,7 @@
-# The quickstart: team environments on the local cluster that
-# `make demo` starts (or on any cluster: set kubeconfig).
+# The quickstart: team environments, the pipeline runtime, two pipelines
+# (one compiled by the KFP SDK, one written in HCL) and a run of each, on
+# the local cluster that `make demo` starts (or on any cluster: set
+# kubeconfig).
 terraform {
   required_providers {
     kubeflow = {
@@ -11,6 +13,24 @@ terraform {
 variable "kubeconfig" {
   description = "Path of the cluster's kubeconfig."
   type        = string
+}
+
+variable "runtime_replicas" {
+  description = "Replicas of the runtime controller. make demo sets 0 and runs the controller on this machine: the local cluster's nodes are simulated."
+  type        = number
+  default     = 1
+}
+
+variable "executor" {
+  description = "How runs execute tasks: pod (one pod per task) or local (processes of the controller; make demo)."
+  type        = string
+  default     = "pod"
+}
+
+variable "pipeline_root" {
+  description = "Where runs keep artifacts (gs://, s3://, file://); the controller's default when null."
+  type        = string
+  default     = null
 }
 
 provider "kubeflow" {
@@ -54,6 +74,82 @@ resource "kubeflow_profile" "platform" {
     cpu  = "8"
     gpu  = 1
     pods = 50
+  }
+}
+
+# The pipeline runtime: CRDs, RBAC and the controller.
+resource "kubeflow_runtime" "this" {
+  replicas = var.runtime_replicas
+}
+
+# A pipeline compiled by the KFP SDK (see the Python source at the top of
+# the file): write a corpus artifact, count its words.
+resource "kubeflow_pipeline" "word_count" {
+  name        = "word-count"
+  namespace   = kubeflow_profile.platform.id
+  description = "Counts the words of a text"
+  spec        = file("${path.module}/pipelines/word_count.yaml")
+
+  depends_on = [kubeflow_runtime.this]
+}
+
+# The same kind of pipeline written in HCL: the tasks use KFP's
+# placeholders and pass a parameter from one to the next.
+resource "kubeflow_pipeline" "triangle" {
+  name        = "triangle"
+  namespace   = kubeflow_profile.platform.id
+  description = "Sums 1..n"
+  dag = {
+    parameters = { n = { type = "int", default = "10" } }
+    tasks = [
+      {
+        name    = "terms"
+        image   = "alpine"
+        command = ["sh", "-c", "seq 1 \"$0\" | tr '\\n' + | sed 's/+$//' > \"$1\""]
+        args    = ["{{$.inputs.parameters['n']}}", "{{$.outputs.parameters['expr'].output_file}}"]
+        inputs  = { n = { parameter = "n" } }
+        outputs = { expr = "string" }
+      },
+      {
+        name    = "sum"
+        image   = "alpine"
+        command = ["sh", "-c", "echo $(($0)) > \"$1\""]
+        args    = ["{{$.inputs.parameters['expr']}}", "{{$.outputs.parameters['total'].output_file}}"]
+        inputs  = { expr = { task = "terms", output = "expr" } }
+        outputs = { total = "int" }
+      },
+    ]
+    outputs = { total = { task = "sum", output = "total" } }
+  }
+
+  depends_on = [kubeflow_runtime.this]
+}
+
+# A run of each; apply waits until they finish and fails, naming the
+# task, if one fails.
+resource "kubeflow_run" "word_count" {
+  name          = "word-count-1"
+  namespace     = kubeflow_profile.platform.id
+  pipeline      = kubeflow_pipeline.word_count.name
+  parameters    = { text = "one apply gives a team a namespace, a quota and its pipelines" }
+  executor      = var.executor
+  pipeline_root = var.pipeline_root
+}
+
+resource "kubeflow_run" "triangle" {
+  name          = "triangle-1"
+  namespace     = kubeflow_profile.platform.id
+  pipeline      = kubeflow_pipeline.triangle.name
+  parameters    = { n = "100" }
+  executor      = var.executor
+  pipeline_root = var.pipeline_root
+}
+
+output "run_outputs" {
+  description = "Each run's phase and outputs (JSON values)."
+  value = {
+    for name, run in { word_count = kubeflow_run.word_count, triangle = kubeflow_run.triangle } :
+    name => { phase = run.phase, outputs = run.outputs }
   }
 }
 
