@@ -15,7 +15,6 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
 
 // Runs with this label are driven by a controller process of the test
@@ -75,8 +74,8 @@ func TestRestartSafety(t *testing.T) {
 	}
 	ctx := context.Background()
 	ns := namespace(t)
-	kl := startKubelet(t, ns, func(*launcher.TaskSpec) (launcher.Message, int32) { return launcher.Message{}, 0 })
-	kl.hold("two", true)
+	prog := startPrograms(t, ns, succeed)
+	prog.hold("two", true)
 	createPipeline(t, ns, "chain", "", chainDAG)
 	first := controllerProcess(t, bin)
 	createRun(t, ns, "survivor", "chain", v1alpha1.ExecutorPod, nil, func(r *v1alpha1.PipelineRun) {
@@ -102,7 +101,7 @@ func TestRestartSafety(t *testing.T) {
 	_ = first.Wait()
 
 	// Task two finishes while no controller runs; a new one takes over.
-	kl.hold("two", false)
+	prog.hold("two", false)
 	controllerProcess(t, bin)
 	r := waitRun(t, ns, "survivor", time.Minute)
 	if r.Status.Phase != v1alpha1.RunSucceeded || r.Status.Tasks["Succeeded"] != 3 {
