@@ -43,6 +43,14 @@ type Options struct {
 	// LostPodGrace is how old a running attempt must be before a missing
 	// pod counts as lost (default 10s).
 	LostPodGrace time.Duration
+	// MaxRunningTasks caps the task pods that exist unfinished at once,
+	// across all runs (0: no cap). Ready tasks beyond it wait, oldest run
+	// first, and start as soon as a pod ends.
+	MaxRunningTasks int
+	// RunSelector is the selector of the runs this controller drives (as
+	// given to CacheOptions), nil for all. With one, MaxRunningTasks
+	// counts only the pods of these runs.
+	RunSelector labels.Selector
 }
 
 // withDefaults fills unset options.

@@ -41,6 +41,9 @@ type programs struct {
 	client  kubernetes.Interface
 	queue   chan *corev1.Pod
 
+	// runFor is how long a program runs before it ends (0: at once).
+	runFor time.Duration
+
 	mu     sync.Mutex
 	held   map[string]bool          // task name -> hold its pods
 	parked map[string][]*corev1.Pod // pods of held tasks
@@ -96,8 +99,25 @@ func (p *programs) admit(pod *corev1.Pod) {
 		p.mu.Unlock()
 		return
 	}
+	runFor := p.runFor
 	p.mu.Unlock()
-	p.queue <- pod
+	p.start(pod, runFor)
+}
+
+// start queues a pod's program to end after d.
+func (p *programs) start(pod *corev1.Pod, d time.Duration) {
+	if d <= 0 {
+		p.queue <- pod
+		return
+	}
+	time.AfterFunc(d, func() { p.queue <- pod })
+}
+
+// setRunFor sets how long the programs of pods admitted from now on run.
+func (p *programs) setRunFor(d time.Duration) {
+	p.mu.Lock()
+	p.runFor = d
+	p.mu.Unlock()
 }
 
 // hold keeps the pods of a task running until released.
@@ -109,9 +129,10 @@ func (p *programs) hold(task string, on bool) {
 		release = p.parked[task]
 		delete(p.parked, task)
 	}
+	runFor := p.runFor
 	p.mu.Unlock()
 	for _, pod := range release {
-		p.queue <- pod
+		p.start(pod, runFor)
 	}
 }
 

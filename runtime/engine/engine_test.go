@@ -247,6 +247,55 @@ func TestRunLevelParallelism(t *testing.T) {
 	}
 }
 
+// TestStepLimited: a cap on starts leaves ready tasks Ready, says so, and
+// later steps start them oldest first; the cap composes with the run's own
+// parallelism.
+func TestStepLimited(t *testing.T) {
+	tasks := []pipeline.NativeTask{{Name: "src"}}
+	for i := 0; i < 6; i++ {
+		tasks = append(tasks, pipeline.NativeTask{Name: fmt.Sprintf("t%d", i), DependsOn: []string{"src"}})
+	}
+	plan := nativePlan(t, tasks...)
+	e := New(plan, Options{MaxParallel: 4})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s, err := e.Start("run-1", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(res Result) []string {
+		var out []string
+		for _, a := range res.Actions {
+			if a.Kind == StartTask {
+				out = append(out, a.Task.Name)
+			}
+		}
+		return out
+	}
+	res := e.StepLimited(s, now, 0)
+	if len(res.Actions) != 0 || res.Deferred != 1 || s.Nodes[s.Nodes[0].First].Phase != Ready {
+		t.Fatalf("cap 0: actions %v, deferred %d", names(res), res.Deferred)
+	}
+	res = e.StepLimited(s, now, 1)
+	if got := names(res); !reflect.DeepEqual(got, []string{"src"}) || res.Deferred != 0 {
+		t.Fatalf("cap 1: started %v, deferred %d", got, res.Deferred)
+	}
+	// Six tasks are ready; the run's parallelism (4) would start four.
+	res = e.StepLimited(s, now, 0, Event{Kind: TaskFinished, Node: res.Actions[0].Node, Attempt: 1, Succeeded: true})
+	if len(res.Actions) != 0 || res.Deferred != 4 {
+		t.Fatalf("cap 0 after src: actions %v, deferred %d", names(res), res.Deferred)
+	}
+	res = e.StepLimited(s, now, 2)
+	if got := names(res); !reflect.DeepEqual(got, []string{"t0", "t1"}) || res.Deferred != 2 {
+		t.Fatalf("cap 2: started %v, deferred %d", got, res.Deferred)
+	}
+	// The run's own parallelism stops an uncapped step at two more: that
+	// is not the cap's doing.
+	res = e.StepLimited(s, now, -1)
+	if got := names(res); !reflect.DeepEqual(got, []string{"t2", "t3"}) || res.Deferred != 0 {
+		t.Fatalf("uncapped: started %v, deferred %d", got, res.Deferred)
+	}
+}
+
 func TestExitHandlerGetsFinalStatus(t *testing.T) {
 	plan := loadFixture(t, "exit_handler.yaml")
 	for _, fail := range []bool{false, true} {

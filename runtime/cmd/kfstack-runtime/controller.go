@@ -32,6 +32,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&opts.PipelineRoot, "pipeline-root", "", "artifact store of runs that set none (gs://, s3://, file://)")
 	fs.StringVar(&opts.WorkDir, "workdir", "", "work directory of local-executor runs")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-runs", 4, "runs reconciled at once")
+	fs.IntVar(&opts.MaxRunningTasks, "max-running-tasks", 0, "task pods unfinished at once across all runs (0: unlimited); ready tasks beyond it wait, oldest run first")
 	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +55,11 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "parsing --run-selector: %v\n", err)
 			return 2
 		}
+	}
+	opts.RunSelector = sel
+	if opts.MaxRunningTasks < 0 {
+		fmt.Fprintln(stderr, "--max-running-tasks must not be negative")
+		return 2
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
