@@ -242,11 +242,13 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 			}
 			if n := &state.Nodes[k.node]; n.Phase == engine.Running && n.Attempt == k.attempt {
 				fed[k] = true
-				if res.event != nil {
-					evs = append(evs, *res.event)
-				} else {
-					evs = append(evs, r.podEvent(ctx, store, res.pod, k, failures))
+				ev := res.event
+				if ev == nil {
+					e := r.podEvent(ctx, store, res.pod, k, failures)
+					ev = &e
 				}
+				r.cacheResult(ctx, store, eng, state, ev)
+				evs = append(evs, *ev)
 			}
 		}
 		return evs
@@ -392,6 +394,22 @@ func (r *PipelineRunReconciler) requeue(run *v1alpha1.PipelineRun, state *engine
 		}
 	}
 	return result
+}
+
+// cacheResult stores a task's successful result under its cache key when
+// the task caches, for later tasks with the same component and inputs. A
+// failure to store costs only a later cache hit.
+func (r *PipelineRunReconciler) cacheResult(ctx context.Context, store *launcher.Store, eng *engine.Engine, s *engine.State, ev *engine.Event) {
+	if !ev.Succeeded || ev.Cached {
+		return
+	}
+	key := eng.CacheKey(s, ev.Node)
+	if key == "" {
+		return
+	}
+	if err := (launcher.StoreCache{Store: store}).Put(ctx, key, &engine.CachedResult{Params: ev.Params, Artifacts: ev.Artifacts}); err != nil {
+		log.FromContext(ctx).Error(err, "caching a task's result", "task", eng.Path(s, ev.Node))
+	}
 }
 
 // orphanedLocal fails local attempts that the state says are running but
@@ -563,6 +581,7 @@ func (r *PipelineRunReconciler) deletePod(ctx context.Context, run *v1alpha1.Pip
 func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.Engine, s *engine.State, failures map[int32]*launcher.Message, timedOut bool, now time.Time) {
 	st := &run.Status
 	counts := map[string]int32{}
+	var cached int32
 	var failed int32 = -1
 	for i := range s.Nodes {
 		if !eng.IsContainer(s, int32(i)) {
@@ -570,11 +589,14 @@ func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.En
 		}
 		p := s.Nodes[i].Phase
 		counts[p.String()]++
+		if p == engine.Succeeded && s.Nodes[i].Cached {
+			cached++
+		}
 		if p == engine.Failed && failed < 0 {
 			failed = int32(i)
 		}
 	}
-	st.Tasks = counts
+	st.Tasks, st.CachedTasks = counts, cached
 	if timedOut || meta(st, ConditionSucceeded, ReasonTimedOut) {
 		timedOut = true
 	}

@@ -892,6 +892,23 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 	return run, nil
 }
 
+// CacheKey returns the cache key container node i runs under, as its
+// StartTask action carried it: "" when the task does not cache or its
+// inputs do not resolve. The inputs are resolved again from the state;
+// they come from finished nodes, which do not change, so a caller can
+// store a result under the key once the attempt succeeded.
+func (e *Engine) CacheKey(s *State, i int32) string {
+	if i < 0 || int(i) >= len(s.Nodes) || !e.isContainer(s, i) || !e.task(s, i).Cache {
+		return ""
+	}
+	st := &stepper{e: e, s: s, scopes: map[int32]*scope{}}
+	run, err := st.taskRun(i)
+	if err != nil {
+		return ""
+	}
+	return run.CacheKey
+}
+
 // cacheKey hashes the component definition and the resolved inputs;
 // encoding/json sorts map keys, so the encoding is canonical.
 func cacheKey(c *pipeline.Component, params map[string]any, arts map[string][]Artifact) string {

@@ -522,6 +522,34 @@ func TestDriveWithCache(t *testing.T) {
 	}
 }
 
+// TestCacheKeyMatchesStartTask: the key recomputed from the state once
+// the task is done is the one its StartTask action carried.
+func TestCacheKeyMatchesStartTask(t *testing.T) {
+	plan := nativePlan(t,
+		pipeline.NativeTask{Name: "src", Cache: true, Outputs: pipeline.NativeOutputs{Parameters: map[string]string{"v": "string"}}},
+		pipeline.NativeTask{Name: "use", Cache: true, Inputs: pipeline.NativeInputs{Parameters: map[string]pipeline.NativeValue{"v": {Task: "src", Output: "v"}}}},
+		pipeline.NativeTask{Name: "nocache", DependsOn: []string{"src"}})
+	keys := map[string]string{}
+	var h *harness
+	h = newHarness(t, plan, Options{}, nil, func(a Action) *Event {
+		keys[a.Task.Name] = a.Task.CacheKey
+		return &Event{Succeeded: true, Params: map[string]any{"v": "x"}}
+	})
+	h.run()
+	if keys["src"] == "" || keys["use"] == "" || keys["nocache"] != "" || keys["src"] == keys["use"] {
+		t.Fatalf("keys of the actions: %v", keys)
+	}
+	index := map[string]int32{}
+	for i := range h.s.Nodes {
+		index[h.e.Path(h.s, int32(i))] = int32(i)
+	}
+	for name, want := range keys {
+		if got := h.e.CacheKey(h.s, index[name]); got != want {
+			t.Errorf("%s: CacheKey = %q, the action carried %q", name, got, want)
+		}
+	}
+}
+
 func TestStateRoundTripMidRun(t *testing.T) {
 	plan := loadFixture(t, "loops_nested_condition.yaml")
 	var held []Action
