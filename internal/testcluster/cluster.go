@@ -261,7 +261,11 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries) error {
 		"--cidr=10.244.0.0/16",
 		"--node-ip=127.0.0.1",
 	}
-	for _, stage := range bins.KWOKStages {
+	taskStage, err := writeTaskPodStage(c.Dir)
+	if err != nil {
+		return err
+	}
+	for _, stage := range append(bins.KWOKStages, taskStage) {
 		kwokArgs = append(kwokArgs, "--config="+stage)
 	}
 	_, err = c.start("kwok", bins.KWOK, kwokArgs...)

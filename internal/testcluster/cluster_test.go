@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -107,6 +108,109 @@ func TestCluster(t *testing.T) {
 		}
 		if node := pods.Items[0].Spec.NodeName; !strings.HasPrefix(node, "kwok-gpu-") {
 			t.Errorf("GPU pod ran on %s, want a GPU node", node)
+		}
+	})
+
+	t.Run("deployment becomes available", func(t *testing.T) {
+		labels := map[string]string{"app": "web"}
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
+			Spec: appsv1.DeploymentSpec{
+				Replicas: ptr.To[int32](2),
+				Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:v1"}}},
+				},
+			},
+		}
+		if _, err := c.Client.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			d, err := c.Client.AppsV1().Deployments("default").Get(ctx, "web", metav1.GetOptions{})
+			return err == nil && d.Status.AvailableReplicas == 2, err
+		})
+		if err != nil {
+			t.Fatalf("deployment not available: %v", err)
+		}
+	})
+
+	t.Run("task pods end through the stage", func(t *testing.T) {
+		pod := func(name string, labels map[string]string) *corev1.Pod {
+			return &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", Labels: labels},
+				Spec: corev1.PodSpec{
+					RestartPolicy:  corev1.RestartPolicyNever,
+					InitContainers: []corev1.Container{{Name: "init", Image: "runtime:v1"}},
+					Containers:     []corev1.Container{{Name: "main", Image: "task:v1"}},
+				},
+			}
+		}
+		task := map[string]string{TaskPodLabel: "uid-1"}
+		for _, p := range []*corev1.Pod{pod("task-ok", task), pod("task-fail", task), pod("task-held", task), pod("other", nil)} {
+			if _, err := c.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The result may come before the pod runs: it ends once Running.
+		if err := FinishTaskPod(ctx, c.Client, "default", "task-ok", TaskPodResult{Message: `{"params":{"x":1}}`}); err != nil {
+			t.Fatal(err)
+		}
+		waitPhase := func(name string, want corev1.PodPhase) *corev1.Pod {
+			t.Helper()
+			var got *corev1.Pod
+			err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+				var err error
+				got, err = c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+				return err == nil && got.Status.Phase == want, err
+			})
+			if err != nil {
+				t.Fatalf("pod %s is not %s: %v (status %+v)", name, want, err, got.Status)
+			}
+			return got
+		}
+		waitPhase("task-fail", corev1.PodRunning)
+		waitPhase("task-held", corev1.PodRunning)
+		waitPhase("other", corev1.PodRunning)
+		if err := FinishTaskPod(ctx, c.Client, "default", "task-fail", TaskPodResult{ExitCode: 3, Message: "boom"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := FinishTaskPod(ctx, c.Client, "default", "other", TaskPodResult{}); err != nil {
+			t.Fatal(err)
+		}
+		for name, want := range map[string]struct {
+			phase   corev1.PodPhase
+			code    int32
+			reason  string
+			message string
+		}{
+			"task-ok":   {corev1.PodSucceeded, 0, "Completed", `{"params":{"x":1}}`},
+			"task-fail": {corev1.PodFailed, 3, "Error", "boom"},
+		} {
+			p := waitPhase(name, want.phase)
+			if len(p.Status.ContainerStatuses) != 1 {
+				t.Fatalf("%s: container statuses %+v", name, p.Status.ContainerStatuses)
+			}
+			st := p.Status.ContainerStatuses[0].State
+			if term := st.Terminated; term == nil || st.Running != nil || term.ExitCode != want.code || term.Reason != want.reason || term.Message != want.message {
+				t.Errorf("%s: state %+v, terminated %+v; want exit %d (%s) with message %q", name, st, st.Terminated, want.code, want.reason, want.message)
+			}
+			if len(p.Status.InitContainerStatuses) != 1 || p.Status.InitContainerStatuses[0].State.Terminated == nil {
+				t.Errorf("%s: init container statuses %+v", name, p.Status.InitContainerStatuses)
+			}
+		}
+		// Neither a task pod without a result nor a pod that is not a task
+		// pod ends: give KWOK the time it took for the others.
+		time.Sleep(time.Second)
+		for _, name := range []string{"task-held", "other"} {
+			p, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status.Phase != corev1.PodRunning {
+				t.Errorf("pod %s is %s, want it still Running", name, p.Status.Phase)
+			}
 		}
 	})
 

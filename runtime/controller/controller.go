@@ -50,6 +50,14 @@ type Options struct {
 	ImageRules imagerewrite.Rules
 	// TaskPodDefaults are added to every task pod.
 	TaskPodDefaults TaskPodDefaults
+	// MaxRunningTasks caps the task pods that exist unfinished at once,
+	// across all runs (0: no cap). Ready tasks beyond it wait, oldest run
+	// first, and start as soon as a pod ends.
+	MaxRunningTasks int
+	// RunSelector is the selector of the runs this controller drives (as
+	// given to CacheOptions), nil for all. With one, MaxRunningTasks
+	// counts only the pods of these runs.
+	RunSelector labels.Selector
 }
 
 // Validate reports options no controller can run with.

@@ -35,6 +35,8 @@ var (
 	// commandDir is the working directory of local task commands; it holds
 	// run.sh, which an upstream container component calls.
 	commandDir string
+	// workDir holds the tests' files.
+	workDir string
 )
 
 func TestMain(m *testing.M) {
@@ -71,6 +73,7 @@ func setup(c *testcluster.Cluster) error {
 	if err != nil {
 		return err
 	}
+	workDir = work
 	commandDir, err = standIns(work)
 	if err != nil {
 		return err

@@ -2,15 +2,12 @@ package controller_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,112 +15,6 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
-
-// kubelet finishes task pods on the KWOK nodes, as the launcher in a real
-// pod would: once KWOK reports the pod Running, it sets the pod's final
-// phase and the main container's termination message. outcome decides
-// each task's result from its spec.
-type kubelet struct {
-	t       testing.TB
-	ns      string
-	outcome func(spec *launcher.TaskSpec) (msg launcher.Message, exit int32)
-	mu      sync.Mutex
-	nodes   map[string]string // task path -> node name
-	held    map[string]bool   // tasks whose pods keep running
-	// finished records when each pod was ended, when not nil (benchmarks).
-	finished map[string]time.Time
-	stop     chan struct{}
-	done     chan struct{}
-}
-
-func startKubelet(t testing.TB, ns string, outcome func(*launcher.TaskSpec) (launcher.Message, int32)) *kubelet {
-	k := &kubelet{t: t, ns: ns, outcome: outcome, nodes: map[string]string{}, held: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
-	go k.loop()
-	t.Cleanup(func() { close(k.stop); <-k.done })
-	return k
-}
-
-func (k *kubelet) loop() {
-	defer close(k.done)
-	ctx := context.Background()
-	for {
-		select {
-		case <-k.stop:
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-		pods := &corev1.PodList{}
-		if err := k8s.List(ctx, pods, client.InNamespace(k.ns), client.HasLabels{controller.LabelRunUID}); err != nil {
-			continue
-		}
-		for i := range pods.Items {
-			pod := &pods.Items[i]
-			if pod.Status.Phase != corev1.PodRunning || pod.DeletionTimestamp != nil {
-				continue
-			}
-			k.finish(ctx, pod)
-		}
-	}
-}
-
-func (k *kubelet) finish(ctx context.Context, pod *corev1.Pod) {
-	var spec launcher.TaskSpec
-	for _, e := range pod.Spec.Containers[0].Env {
-		if e.Name == controller.TaskSpecEnv {
-			if err := json.Unmarshal([]byte(e.Value), &spec); err != nil {
-				k.t.Errorf("pod %s: decoding task spec: %v", pod.Name, err)
-				return
-			}
-		}
-	}
-	k.mu.Lock()
-	held := k.held[spec.Name]
-	k.mu.Unlock()
-	if held {
-		return
-	}
-	msg, exit := k.outcome(&spec)
-	b, err := json.Marshal(msg)
-	if err != nil {
-		k.t.Error(err)
-		return
-	}
-	now := metav1.Now()
-	p := pod.DeepCopy()
-	p.Status.Phase = corev1.PodSucceeded
-	if exit != 0 {
-		p.Status.Phase = corev1.PodFailed
-	}
-	p.Status.ContainerStatuses = []corev1.ContainerStatus{{
-		Name: "main", Image: pod.Spec.Containers[0].Image,
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Message: string(b), StartedAt: now, FinishedAt: now}},
-	}}
-	if err := k8s.Status().Update(ctx, p); err != nil {
-		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
-			k.t.Errorf("finishing pod %s: %v", pod.Name, err)
-		}
-		return
-	}
-	k.mu.Lock()
-	k.nodes[spec.Path] = pod.Spec.NodeName
-	if k.finished != nil {
-		k.finished[pod.Name] = time.Now()
-	}
-	k.mu.Unlock()
-}
-
-// hold keeps the pods of a task running until release.
-func (k *kubelet) hold(task string, on bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.held[task] = on
-}
-
-func (k *kubelet) nodeOf(task string) string {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.nodes[task]
-}
 
 const accelDAG = `name: accel
 parameters:
@@ -153,7 +44,7 @@ outputs:
   accuracy: {task: train-gpu, output: accuracy}
 `
 
-func accelOutcome(spec *launcher.TaskSpec) (launcher.Message, int32) {
+func accelOutcome(spec *launcher.TaskSpec, _ int) (launcher.Message, int) {
 	switch spec.Name {
 	case "prep":
 		return launcher.Message{Params: map[string]any{"rows": 1000}}, 0
@@ -173,7 +64,7 @@ func accelOutcome(spec *launcher.TaskSpec) (launcher.Message, int32) {
 func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t)
-	kl := startKubelet(t, ns, accelOutcome)
+	startPrograms(t, ns, accelOutcome)
 	createPipeline(t, ns, "accel", "", accelDAG)
 	createRun(t, ns, "ok", "accel", v1alpha1.ExecutorPod, nil, func(r *v1alpha1.PipelineRun) { r.Spec.ServiceAccountName = "default" })
 	start := time.Now()
@@ -182,11 +73,6 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 	if r.Status.Phase != v1alpha1.RunSucceeded || r.Status.Outputs["accuracy"] != `"0.93 on 1000 rows"` {
 		t.Fatalf("ok: %s outputs %v", describe(r), r.Status.Outputs)
 	}
-	for task, prefix := range map[string]string{"prep": "kwok-", "train-gpu": "kwok-gpu-", "train-tpu": "kwok-tpu-"} {
-		if n := kl.nodeOf(task); !strings.HasPrefix(n, prefix) {
-			t.Errorf("task %s ran on node %q, want %s*", task, n, prefix)
-		}
-	}
 	pods := &corev1.PodList{}
 	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(r.UID)}); err != nil {
 		t.Fatal(err)
@@ -194,7 +80,12 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 	if len(pods.Items) != 3 {
 		t.Errorf("%d pods, want one per task", len(pods.Items))
 	}
+	prefixes := map[string]string{"prep": "kwok-cpu-", "train-gpu": "kwok-gpu-", "train-tpu": "kwok-tpu-"}
 	for _, p := range pods.Items {
+		task := p.Annotations[controller.AnnotationTask]
+		if !strings.HasPrefix(p.Spec.NodeName, prefixes[task]) || p.Status.Phase != corev1.PodSucceeded {
+			t.Errorf("task %s: pod %s on node %q, %s; want %s* and Succeeded", task, p.Name, p.Spec.NodeName, p.Status.Phase, prefixes[task])
+		}
 		if !metav1.IsControlledBy(&p, r) || p.Spec.ServiceAccountName != "default" || p.Spec.InitContainers[0].Image != "kfstack-runtime:test" {
 			t.Errorf("pod %s: owner %v, service account %q, init %v", p.Name, p.OwnerReferences, p.Spec.ServiceAccountName, p.Spec.InitContainers)
 		}
@@ -258,8 +149,8 @@ tasks:
 func TestLostPodIsRetried(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t)
-	kl := startKubelet(t, ns, func(*launcher.TaskSpec) (launcher.Message, int32) { return launcher.Message{}, 0 })
-	kl.hold("work", true)
+	prog := startPrograms(t, ns, succeed)
+	prog.hold("work", true)
 	createPipeline(t, ns, "lost", "", lostDAG)
 	createRun(t, ns, "victim", "lost", v1alpha1.ExecutorPod, nil)
 	waitPod := func(name string) {
@@ -283,7 +174,7 @@ func TestLostPodIsRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitPod("victim-1-2")
-	kl.hold("work", false)
+	prog.hold("work", false)
 	r := waitRun(t, ns, "victim", time.Minute)
 	if r.Status.Phase != v1alpha1.RunSucceeded {
 		t.Fatalf("victim: %s", describe(r))

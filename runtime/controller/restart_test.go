@@ -2,9 +2,11 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,7 +17,6 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
 
 // Runs with this label are driven by a controller process of the test
@@ -40,12 +41,41 @@ tasks:
   dependsOn: [two]
 `
 
-// controllerProcess runs `kfstack-runtime controller` against the test
-// cluster.
-func controllerProcess(t *testing.T, bin string) *exec.Cmd {
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// runtimeBinary builds kfstack-runtime once for the package's tests.
+func runtimeBinary(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(bin, "controller", "--run-selector", labelController+"="+subprocessController,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test")
+	buildOnce.Do(func() {
+		root, err := testcluster.RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(workDir, "kfstack-runtime")
+		build := exec.Command("go", "build", "-o", binPath, "./runtime/cmd/kfstack-runtime")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building kfstack-runtime: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// controllerProcess runs `kfstack-runtime controller` against the test
+// cluster, for the runs labelled for it; extra flags follow the defaults.
+func controllerProcess(t *testing.T, bin string, extra ...string) *exec.Cmd {
+	t.Helper()
+	args := append([]string{"controller", "--run-selector", labelController + "=" + subprocessController,
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test"}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
 	log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
 	if err != nil {
@@ -63,20 +93,11 @@ func controllerProcess(t *testing.T, bin string) *exec.Cmd {
 // runs; the new controller adopts the pod, finishes the run, and no task
 // runs twice.
 func TestRestartSafety(t *testing.T) {
-	root, err := testcluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "kfstack-runtime")
-	build := exec.Command("go", "build", "-o", bin, "./runtime/cmd/kfstack-runtime")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building kfstack-runtime: %v\n%s", err, out)
-	}
+	bin := runtimeBinary(t)
 	ctx := context.Background()
 	ns := namespace(t)
-	kl := startKubelet(t, ns, func(*launcher.TaskSpec) (launcher.Message, int32) { return launcher.Message{}, 0 })
-	kl.hold("two", true)
+	prog := startPrograms(t, ns, succeed)
+	prog.hold("two", true)
 	createPipeline(t, ns, "chain", "", chainDAG)
 	first := controllerProcess(t, bin)
 	createRun(t, ns, "survivor", "chain", v1alpha1.ExecutorPod, nil, func(r *v1alpha1.PipelineRun) {
@@ -102,7 +123,7 @@ func TestRestartSafety(t *testing.T) {
 	_ = first.Wait()
 
 	// Task two finishes while no controller runs; a new one takes over.
-	kl.hold("two", false)
+	prog.hold("two", false)
 	controllerProcess(t, bin)
 	r := waitRun(t, ns, "survivor", time.Minute)
 	if r.Status.Phase != v1alpha1.RunSucceeded || r.Status.Tasks["Succeeded"] != 3 {

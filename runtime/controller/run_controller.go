@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -83,6 +84,15 @@ type PipelineRunReconciler struct {
 	// that a reconcile of a big run does not decode its status again.
 	statesMu sync.Mutex
 	states   map[types.NamespacedName]cachedState
+
+	// slots enforce Options.MaxRunningTasks (nil: no limit).
+	slots *taskSlots
+	// driven memoises which runs' pods count against the limit when a
+	// run selector splits runs between controllers.
+	drivenMu sync.Mutex
+	driven   map[types.NamespacedName]types.UID
+	// slotsSynced reports whether the count has seen every existing pod.
+	slotsSynced func() bool
 }
 
 type cachedState struct {
@@ -111,8 +121,15 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		r.forget(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
+	woken := false
+	if r.slots != nil {
+		if !r.slotsSynced() && !waitSynced(ctx, r.slotsSynced) {
+			return reconcile.Result{}, errors.New("the count of running task pods did not sync")
+		}
+		woken = r.slots.begin(req.NamespacedName)
+	}
 	run := cached.DeepCopy()
-	res, err := r.advance(ctx, run)
+	res, err := r.advance(ctx, run, &cached.Status, woken)
 	if apierrors.IsConflict(err) {
 		// The cache lags behind our last write; try again on fresh data.
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
@@ -125,6 +142,12 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 func (r *PipelineRunReconciler) forget(name types.NamespacedName) {
 	r.local.stop(name)
 	r.dropState(name)
+	if r.slots != nil {
+		r.slots.forget(name)
+		r.drivenMu.Lock()
+		delete(r.driven, name)
+		r.drivenMu.Unlock()
+	}
 }
 
 func (r *PipelineRunReconciler) dropState(name types.NamespacedName) {
@@ -133,8 +156,9 @@ func (r *PipelineRunReconciler) dropState(name types.NamespacedName) {
 	r.statesMu.Unlock()
 }
 
-// advance runs one step of the run and writes its status.
-func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun) (reconcile.Result, error) {
+// advance runs one step of the run and writes its status unless it is
+// unchanged (orig). woken says the run was woken for a freed task slot.
+func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun, orig *v1alpha1.PipelineRunStatus, woken bool) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
 	now := time.Now()
 
@@ -221,14 +245,16 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 			}
 			if n := &state.Nodes[k.node]; n.Phase == engine.Running && n.Attempt == k.attempt {
 				fed[k] = true
-				if res.event != nil {
-					evs = append(evs, *res.event)
-				} else {
-					evs = append(evs, r.podEvent(ctx, store, res.pod, k, failures))
+				ev := res.event
+				if ev == nil {
+					e := r.podEvent(ctx, store, res.pod, k, failures)
+					ev = &e
 					if _, ok := podStuck(res.pod); ok {
 						stuck = append(stuck, res.pod)
 					}
 				}
+				r.cacheResult(ctx, store, eng, state, ev)
+				evs = append(evs, *ev)
 			}
 		}
 		return evs
@@ -248,11 +274,40 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	}
 
 	logger.V(2).Info("stepping", "resourceVersion", run.ResourceVersion, "events", len(evs), "nodes", len(state.Nodes))
+	// Under a limit of running tasks, the pods a step may start are the
+	// slots granted: a first step applies the events and counts the tasks
+	// that could start, a second one starts as many as there are slots.
+	var slots *grant
+	if r.slots != nil && lr == nil {
+		slots = r.slots.grant(client.ObjectKeyFromObject(run), woken)
+	}
+	deferred := 0
+	defer func() {
+		if slots != nil {
+			slots.end(deferred > 0 && !run.Status.Phase.Terminal())
+		}
+	}()
+	step := func(evs []engine.Event) engine.Result {
+		if slots == nil {
+			return eng.Step(state, now, evs...)
+		}
+		res := eng.StepLimited(state, now, 0, evs...)
+		if res.Deferred > 0 {
+			if n := slots.take(res.Deferred); n > 0 {
+				more := eng.StepLimited(state, now, n)
+				res.Actions = append(res.Actions, more.Actions...)
+				res.Changes = append(res.Changes, more.Changes...)
+				res.WakeAt, res.Deferred = more.WakeAt, more.Deferred
+			}
+		}
+		deferred = res.Deferred
+		return res
+	}
+
 	// Step until no cache hit is left to feed back.
 	var wake time.Time
-	var created int
-	for round := 0; ; round++ {
-		res := eng.Step(state, now, evs...)
+	for {
+		res := step(evs)
 		evs = nil
 		wake = res.WakeAt
 		for _, c := range res.Changes {
@@ -273,10 +328,13 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 					lr.start(ctx, a)
 					continue
 				}
-				if err := r.createPod(ctx, run, root, a, pods); err != nil {
+				pod, err := r.createPod(ctx, run, root, a, pods)
+				if err != nil {
 					return reconcile.Result{}, err
 				}
-				created++
+				if pod != nil && slots != nil {
+					slots.use(client.ObjectKeyFromObject(pod))
+				}
 			case engine.CancelTask:
 				if lr != nil {
 					lr.x.Cancel(a)
@@ -298,6 +356,11 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	}
 	run.Status.State = &runtime.RawExtension{Raw: raw}
 	run.Status.ObservedGeneration = run.Generation
+	if equality.Semantic.DeepEqual(&run.Status, orig) {
+		// Nothing happened (a run woken for a slot another took first).
+		r.keepState(run, state)
+		return r.requeue(run, state, wake, lostCheck), nil
+	}
 	if err := r.Status().Update(ctx, run); err != nil {
 		r.dropState(client.ObjectKeyFromObject(run))
 		if lr != nil {
@@ -322,6 +385,13 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		logger.V(1).Info("run finished", "phase", run.Status.Phase)
 		return reconcile.Result{}, nil
 	}
+	return r.requeue(run, state, wake, lostCheck), nil
+}
+
+// requeue says when a running run must be stepped without an event: a
+// retry backoff or task timeout (wake), a pod that may be lost, the run's
+// timeout.
+func (r *PipelineRunReconciler) requeue(run *v1alpha1.PipelineRun, state *engine.State, wake time.Time, lostCheck time.Duration) reconcile.Result {
 	result := reconcile.Result{RequeueAfter: lostCheck}
 	if !wake.IsZero() {
 		if until := max(time.Until(wake), time.Millisecond); result.RequeueAfter == 0 || until < result.RequeueAfter {
@@ -334,7 +404,23 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 			result.RequeueAfter = max(until, time.Millisecond)
 		}
 	}
-	return result, nil
+	return result
+}
+
+// cacheResult stores a task's successful result under its cache key when
+// the task caches, for later tasks with the same component and inputs. A
+// failure to store costs only a later cache hit.
+func (r *PipelineRunReconciler) cacheResult(ctx context.Context, store *launcher.Store, eng *engine.Engine, s *engine.State, ev *engine.Event) {
+	if !ev.Succeeded || ev.Cached {
+		return
+	}
+	key := eng.CacheKey(s, ev.Node)
+	if key == "" {
+		return
+	}
+	if err := (launcher.StoreCache{Store: store}).Put(ctx, key, &engine.CachedResult{Params: ev.Params, Artifacts: ev.Artifacts}); err != nil {
+		log.FromContext(ctx).Error(err, "caching a task's result", "task", eng.Path(s, ev.Node))
+	}
 }
 
 // orphanedLocal fails local attempts that the state says are running but
@@ -471,24 +557,25 @@ func hasOutputs(pod *corev1.Pod) bool {
 	return pod.Annotations[AnnotationOutputs] == "true"
 }
 
-// createPod creates an attempt's pod; one that exists already (created
-// before a restart or a lost status update) is adopted.
-func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod) error {
+// createPod creates an attempt's pod and returns it; one that exists
+// already (created before a restart or a lost status update) is adopted,
+// and nil returned.
+func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod) (*corev1.Pod, error) {
 	if p, ok := pods[a.Node]; ok && curAttempt(p) == a.Attempt {
-		return nil
+		return nil, nil
 	}
 	pod, err := r.buildPod(run, root, a)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.Create(ctx, pod); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			return nil
+			return nil, nil
 		}
 		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
-		return fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
+		return nil, fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
 	}
-	return nil
+	return pod, nil
 }
 
 // deletePod stops an attempt.
@@ -505,6 +592,7 @@ func (r *PipelineRunReconciler) deletePod(ctx context.Context, run *v1alpha1.Pip
 func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.Engine, s *engine.State, failures map[int32]*launcher.Message, timedOut bool, now time.Time) {
 	st := &run.Status
 	counts := map[string]int32{}
+	var cached int32
 	var failed int32 = -1
 	for i := range s.Nodes {
 		if !eng.IsContainer(s, int32(i)) {
@@ -512,11 +600,14 @@ func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.En
 		}
 		p := s.Nodes[i].Phase
 		counts[p.String()]++
+		if p == engine.Succeeded && s.Nodes[i].Cached {
+			cached++
+		}
 		if p == engine.Failed && failed < 0 {
 			failed = int32(i)
 		}
 	}
-	st.Tasks = counts
+	st.Tasks, st.CachedTasks = counts, cached
 	if timedOut || meta(st, ConditionSucceeded, ReasonTimedOut) {
 		timedOut = true
 	}
@@ -695,6 +786,9 @@ func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.stores = newStoreCache()
 	r.local = newLocalRuns(r.Options.WorkDir, r.Options.LocalCommandDir)
 	r.states = map[types.NamespacedName]cachedState{}
+	if err := r.setupSlots(mgr); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.PipelineRun{}, indexRunPipeline, func(o client.Object) []string {
 		run := o.(*v1alpha1.PipelineRun)
 		return []string{run.Spec.Pipeline}
@@ -706,13 +800,61 @@ func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		UpdateFunc: func(e event.UpdateEvent) bool { return podDone(e.ObjectNew) && !podDone(e.ObjectOld) },
 		DeleteFunc: func(event.DeleteEvent) bool { return true },
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.PipelineRun{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&corev1.Pod{}, builder.WithPredicates(podEnded)).
 		Watches(&v1alpha1.Pipeline{}, handler.EnqueueRequestsFromMapFunc(r.runsOfPipeline)).
 		WatchesRawSource(source.Channel(r.local.wake, &handler.TypedEnqueueRequestForObject[*v1alpha1.PipelineRun]{})).
-		WithOptions(controllerOptions(r.Options)).
-		Complete(r)
+		WithOptions(controllerOptions(r.Options))
+	if r.slots != nil {
+		b = b.WatchesRawSource(source.Channel(r.slots.wake, &handler.TypedEnqueueRequestForObject[*v1alpha1.PipelineRun]{}))
+	}
+	return b.Complete(r)
+}
+
+// setupSlots sets up the limit of running task pods: their count follows
+// the pod informer, and no run steps before its initial list is counted.
+func (r *PipelineRunReconciler) setupSlots(mgr ctrl.Manager) error {
+	if r.Options.MaxRunningTasks <= 0 {
+		return nil
+	}
+	var counts func(types.NamespacedName, types.UID) bool
+	if r.Options.RunSelector != nil && !r.Options.RunSelector.Empty() {
+		r.driven = map[types.NamespacedName]types.UID{}
+		counts = r.drives
+	}
+	r.slots = newTaskSlots(r.Options.MaxRunningTasks, counts)
+	inf, err := mgr.GetCache().GetInformer(context.Background(), &corev1.Pod{})
+	if err != nil {
+		return fmt.Errorf("getting the pod informer: %w", err)
+	}
+	reg, err := inf.AddEventHandler(r.slots.handler())
+	if err != nil {
+		return fmt.Errorf("counting running task pods: %w", err)
+	}
+	r.slotsSynced = reg.HasSynced
+	return registerSlotMetrics(r.slots)
+}
+
+// drives reports whether this controller drives the run, whose pods then
+// count against its limit (runs split between controllers by selector).
+func (r *PipelineRunReconciler) drives(run types.NamespacedName, uid types.UID) bool {
+	r.drivenMu.Lock()
+	known, ok := r.driven[run]
+	r.drivenMu.Unlock()
+	if ok {
+		return known == uid
+	}
+	obj := &v1alpha1.PipelineRun{}
+	if err := r.Get(context.Background(), run, obj); err != nil {
+		// Not in this controller's cache: another controller's run, or one
+		// deleted whose pods go with it. Unsure: count it.
+		return !apierrors.IsNotFound(err)
+	}
+	r.drivenMu.Lock()
+	r.driven[run] = obj.UID
+	r.drivenMu.Unlock()
+	return obj.UID == uid
 }
 
 // podDone is true for a pod that finished, or that can never start.

@@ -147,6 +147,10 @@ type Result struct {
 	// WakeAt is when Step must be called again even without events (a retry
 	// backoff or a timeout expires); zero when nothing is scheduled.
 	WakeAt time.Time
+	// Deferred counts the ready tasks StepLimited's cap left unstarted
+	// that the run's own parallelism would have started: the caller steps
+	// again once it has room for them.
+	Deferred int
 }
 
 // Start binds the run parameters and returns the initial state; the first
@@ -189,6 +193,7 @@ type stepper struct {
 	now       int64
 	res       *Result
 	cancelNow bool    // a cancel arrived in this step
+	starts    int     // StartTask actions this step may still emit (negative: any)
 	work      []int32 // pending nodes whose dependencies may be done
 	finish    []int32 // DAG and loop nodes whose children may all be done
 	loops     []int32 // loops that may start more iterations
@@ -213,7 +218,17 @@ type index struct {
 // events give the same result; s is updated in place (Clone it first to
 // keep the old one).
 func (e *Engine) Step(s *State, now time.Time, events ...Event) Result {
-	st := &stepper{e: e, s: s, now: now.UnixMilli() - s.Start, res: &Result{}, scopes: map[int32]*scope{}}
+	return e.StepLimited(s, now, -1, events...)
+}
+
+// StepLimited is Step with a cap on the tasks it starts: at most maxStarts
+// StartTask actions (negative: no cap). It serves a budget shared beyond
+// the run, such as a controller's limit of running tasks across runs:
+// ready tasks beyond the cap stay Ready, Result.Deferred counts them, and
+// a later step starts them, oldest first. A step with maxStarts 0 applies
+// the events and tells how many tasks could start.
+func (e *Engine) StepLimited(s *State, now time.Time, maxStarts int, events ...Event) Result {
+	st := &stepper{e: e, s: s, now: now.UnixMilli() - s.Start, res: &Result{}, scopes: map[int32]*scope{}, starts: maxStarts}
 	if s.idx == nil {
 		s.idx = e.buildIndex(s, st)
 	}
@@ -535,6 +550,10 @@ func (st *stepper) launch() {
 		if st.e.opts.MaxParallel > 0 && ix.running >= st.e.opts.MaxParallel {
 			break
 		}
+		if st.starts == 0 {
+			st.res.Deferred = st.deferred()
+			break
+		}
 		i := ix.ready[0]
 		ix.ready = ix.ready[1:]
 		if s.Nodes[i].Phase != Ready {
@@ -552,7 +571,30 @@ func (st *stepper) launch() {
 		st.setPhase(i, Running, "")
 		n = &s.Nodes[i]
 		st.res.Actions = append(st.res.Actions, Action{Kind: StartTask, Node: i, Attempt: n.Attempt, Task: run})
+		if st.starts > 0 {
+			st.starts--
+		}
 	}
+}
+
+// deferred counts the ready nodes the run's own parallelism would let
+// start now.
+func (st *stepper) deferred() int {
+	ix := st.ix
+	room := len(ix.ready)
+	if p := st.e.opts.MaxParallel; p > 0 {
+		room = min(room, p-ix.running)
+	}
+	n := 0
+	for _, i := range ix.ready {
+		if n >= room {
+			break
+		}
+		if st.s.Nodes[i].Phase == Ready {
+			n++
+		}
+	}
+	return n
 }
 
 func (st *stepper) finishRun() {
@@ -848,6 +890,23 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 		}
 	}
 	return run, nil
+}
+
+// CacheKey returns the cache key container node i runs under, as its
+// StartTask action carried it: "" when the task does not cache or its
+// inputs do not resolve. The inputs are resolved again from the state;
+// they come from finished nodes, which do not change, so a caller can
+// store a result under the key once the attempt succeeded.
+func (e *Engine) CacheKey(s *State, i int32) string {
+	if i < 0 || int(i) >= len(s.Nodes) || !e.isContainer(s, i) || !e.task(s, i).Cache {
+		return ""
+	}
+	st := &stepper{e: e, s: s, scopes: map[int32]*scope{}}
+	run, err := st.taskRun(i)
+	if err != nil {
+		return ""
+	}
+	return run.CacheKey
 }
 
 // cacheKey hashes the component definition and the resolved inputs;

@@ -247,6 +247,55 @@ func TestRunLevelParallelism(t *testing.T) {
 	}
 }
 
+// TestStepLimited: a cap on starts leaves ready tasks Ready, says so, and
+// later steps start them oldest first; the cap composes with the run's own
+// parallelism.
+func TestStepLimited(t *testing.T) {
+	tasks := []pipeline.NativeTask{{Name: "src"}}
+	for i := 0; i < 6; i++ {
+		tasks = append(tasks, pipeline.NativeTask{Name: fmt.Sprintf("t%d", i), DependsOn: []string{"src"}})
+	}
+	plan := nativePlan(t, tasks...)
+	e := New(plan, Options{MaxParallel: 4})
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s, err := e.Start("run-1", nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(res Result) []string {
+		var out []string
+		for _, a := range res.Actions {
+			if a.Kind == StartTask {
+				out = append(out, a.Task.Name)
+			}
+		}
+		return out
+	}
+	res := e.StepLimited(s, now, 0)
+	if len(res.Actions) != 0 || res.Deferred != 1 || s.Nodes[s.Nodes[0].First].Phase != Ready {
+		t.Fatalf("cap 0: actions %v, deferred %d", names(res), res.Deferred)
+	}
+	res = e.StepLimited(s, now, 1)
+	if got := names(res); !reflect.DeepEqual(got, []string{"src"}) || res.Deferred != 0 {
+		t.Fatalf("cap 1: started %v, deferred %d", got, res.Deferred)
+	}
+	// Six tasks are ready; the run's parallelism (4) would start four.
+	res = e.StepLimited(s, now, 0, Event{Kind: TaskFinished, Node: res.Actions[0].Node, Attempt: 1, Succeeded: true})
+	if len(res.Actions) != 0 || res.Deferred != 4 {
+		t.Fatalf("cap 0 after src: actions %v, deferred %d", names(res), res.Deferred)
+	}
+	res = e.StepLimited(s, now, 2)
+	if got := names(res); !reflect.DeepEqual(got, []string{"t0", "t1"}) || res.Deferred != 2 {
+		t.Fatalf("cap 2: started %v, deferred %d", got, res.Deferred)
+	}
+	// The run's own parallelism stops an uncapped step at two more: that
+	// is not the cap's doing.
+	res = e.StepLimited(s, now, -1)
+	if got := names(res); !reflect.DeepEqual(got, []string{"t2", "t3"}) || res.Deferred != 0 {
+		t.Fatalf("uncapped: started %v, deferred %d", got, res.Deferred)
+	}
+}
+
 func TestExitHandlerGetsFinalStatus(t *testing.T) {
 	plan := loadFixture(t, "exit_handler.yaml")
 	for _, fail := range []bool{false, true} {
@@ -470,6 +519,34 @@ func TestDriveWithCache(t *testing.T) {
 	}
 	if want := []string{"for-loop-1[0]/square", "for-loop-1[1]/square", "for-loop-1[2]/square"}; !reflect.DeepEqual(cached, want) {
 		t.Errorf("cache hits %v, want %v", cached, want)
+	}
+}
+
+// TestCacheKeyMatchesStartTask: the key recomputed from the state once
+// the task is done is the one its StartTask action carried.
+func TestCacheKeyMatchesStartTask(t *testing.T) {
+	plan := nativePlan(t,
+		pipeline.NativeTask{Name: "src", Cache: true, Outputs: pipeline.NativeOutputs{Parameters: map[string]string{"v": "string"}}},
+		pipeline.NativeTask{Name: "use", Cache: true, Inputs: pipeline.NativeInputs{Parameters: map[string]pipeline.NativeValue{"v": {Task: "src", Output: "v"}}}},
+		pipeline.NativeTask{Name: "nocache", DependsOn: []string{"src"}})
+	keys := map[string]string{}
+	var h *harness
+	h = newHarness(t, plan, Options{}, nil, func(a Action) *Event {
+		keys[a.Task.Name] = a.Task.CacheKey
+		return &Event{Succeeded: true, Params: map[string]any{"v": "x"}}
+	})
+	h.run()
+	if keys["src"] == "" || keys["use"] == "" || keys["nocache"] != "" || keys["src"] == keys["use"] {
+		t.Fatalf("keys of the actions: %v", keys)
+	}
+	index := map[string]int32{}
+	for i := range h.s.Nodes {
+		index[h.e.Path(h.s, int32(i))] = int32(i)
+	}
+	for name, want := range keys {
+		if got := h.e.CacheKey(h.s, index[name]); got != want {
+			t.Errorf("%s: CacheKey = %q, the action carried %q", name, got, want)
+		}
 	}
 }
 

@@ -119,9 +119,15 @@ type PipelineRunStatus struct {
 	// completionTime is when it finished.
 	// +optional
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
-	// tasks counts tasks by phase ("Succeeded": 3).
+	// tasks counts tasks by phase ("Succeeded": 3; "Ready": waiting for a
+	// slot under the run's or the controller's limit).
 	// +optional
 	Tasks map[string]int32 `json:"tasks,omitempty"`
+	// cachedTasks counts the succeeded tasks whose result came from the
+	// cache (an earlier task with the same component and inputs) instead of
+	// a run of their own; status.state marks which.
+	// +optional
+	CachedTasks int32 `json:"cachedTasks,omitempty"`
 	// failure names the task that failed the run.
 	// +optional
 	Failure *TaskFailure `json:"failure,omitempty"`

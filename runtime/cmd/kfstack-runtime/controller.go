@@ -40,6 +40,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.Var(pairFlag(opts.ImageRules.Exact), "image-map", "FROM=TO: run task images named FROM as TO (repeatable; \"alpine\" matches docker.io/library/alpine:latest)")
 	fs.Var(pairFlag(opts.ImageRules.Mirrors), "image-mirror", "PREFIX=MIRROR: pull task images under the registry prefix PREFIX from MIRROR (repeatable)")
 	podDefaults := fs.String("task-pod-defaults", "", "YAML or JSON file of what every task pod gets: nodeSelector, tolerations, volumes, volumeMounts, imagePullPolicy, labels, annotations")
+	fs.IntVar(&opts.MaxRunningTasks, "max-running-tasks", 0, "task pods unfinished at once across all runs (0: unlimited); ready tasks beyond it wait, oldest run first")
 	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +78,11 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "parsing --run-selector: %v\n", err)
 			return 2
 		}
+	}
+	opts.RunSelector = sel
+	if opts.MaxRunningTasks < 0 {
+		fmt.Fprintln(stderr, "--max-running-tasks must not be negative")
+		return 2
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
