@@ -234,6 +234,15 @@ func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
 		if err != nil {
 			return err
 		}
+		chartCRDs, err := chartCRDs(rel.Chart)
+		if err != nil {
+			return err
+		}
+		// Custom resources first, while the release's controllers and
+		// webhooks still run to handle them.
+		if err := in.deleteCustomResources(ctx, append(crdsOf(objects), chartCRDs...)); err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
+		}
 		in.log(ctx, "uninstalling release", map[string]any{"release": r.Name})
 		uninstall := action.NewUninstall(cfg)
 		uninstall.Timeout = 5 * time.Minute
@@ -251,10 +260,6 @@ func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
 			if obj.GetKind() == "CustomResourceDefinition" && obj.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
 				crds = append(crds, obj)
 			}
-		}
-		chartCRDs, err := chartCRDs(rel.Chart)
-		if err != nil {
-			return err
 		}
 		if err := in.deleteCRDs(ctx, append(crds, chartCRDs...)); err != nil {
 			return err
@@ -325,6 +330,71 @@ func (in *Installer) deleteCRDs(ctx context.Context, crds []*unstructured.Unstru
 		}
 	}
 	return nil
+}
+
+// deleteCustomResources deletes every object of the CRDs' kinds, in every
+// namespace, and waits until they are gone, so that their controllers
+// still run while their finalizers are handled. A CRD that does not
+// exist is skipped.
+func (in *Installer) deleteCustomResources(ctx context.Context, crds []*unstructured.Unstructured) error {
+	var remaining []*unstructured.Unstructured
+	for _, ref := range crds {
+		live, err := in.dynamic.Resource(crdResource).Get(ctx, ref.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading CRD %s: %w", ref.GetName(), err)
+		}
+		gvr, kind, ok := servedResource(live)
+		if !ok {
+			continue
+		}
+		list, err := in.dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+		}
+		if len(list.Items) > 0 {
+			in.log(ctx, "deleting custom resources before their CRD", map[string]any{"crd": ref.GetName(), "count": len(list.Items)})
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			obj.SetAPIVersion(gvr.GroupVersion().String())
+			obj.SetKind(kind)
+			client := in.dynamic.Resource(gvr).Namespace(obj.GetNamespace())
+			if err := client.Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting %s: %w", describe(obj), err)
+			}
+			remaining = append(remaining, obj)
+		}
+	}
+	return in.waitGone(ctx, remaining)
+}
+
+// servedResource returns the resource and kind a CRD serves, at its
+// storage version.
+func servedResource(crd *unstructured.Unstructured) (schema.GroupVersionResource, string, bool) {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if served, _ := m["served"].(bool); !served {
+			continue
+		}
+		name, _ := m["name"].(string)
+		if storage, _ := m["storage"].(bool); storage || len(versions) == 1 {
+			return schema.GroupVersionResource{Group: group, Version: name, Resource: plural}, kind, true
+		}
+	}
+	for _, v := range versions {
+		if m, _ := v.(map[string]any); m["served"] == true {
+			name, _ := m["name"].(string)
+			return schema.GroupVersionResource{Group: group, Version: name, Resource: plural}, kind, true
+		}
+	}
+	return schema.GroupVersionResource{}, "", false
 }
 
 func chartCRDs(ch *chart.Chart) ([]*unstructured.Unstructured, error) {

@@ -19,8 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 )
@@ -35,8 +37,16 @@ type Manifests struct {
 	// Patches are strategic-merge patches (YAML) applied by kustomize,
 	// such as a ConfigMap's settings.
 	Patches []string
+	// Objects are objects built in Go (a component of this project has no
+	// release file to fetch), built with the files and patched like them.
+	Objects []*unstructured.Unstructured
 	// Images rewrites the images of every pod template, for mirrors.
 	Images imagerewrite.Rules
+	// ApplyUnchanged applies every object on every install, not only those
+	// that changed since the last one, so that an edit made out of band
+	// (a Deployment's image or replicas) is put back. For sets without
+	// admission webhooks of their own, where applying again is cheap.
+	ApplyUnchanged bool
 }
 
 // inventoryRef is one applied object and the hash of what was applied, so
@@ -48,6 +58,11 @@ type inventoryRef struct {
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
 	Hash       string `json:"hash"`
+	// Adopted marks an object that existed before the set first applied
+	// it and that another field manager made (a CRD installed by hand, a
+	// namespace created beforehand): it is kept up to date, but uninstall
+	// leaves it, and the custom resources of an adopted CRD, in place.
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 func inventoryName(set string) string { return "kfstack-inventory-" + set }
@@ -66,6 +81,20 @@ func (m Manifests) build(ctx context.Context) ([]*unstructured.Unstructured, err
 			return nil, err
 		}
 		kustomization += "- " + name + "\n"
+	}
+	if len(m.Objects) > 0 {
+		var data []byte
+		for _, obj := range m.Objects {
+			doc, err := yaml.Marshal(obj.Object)
+			if err != nil {
+				return nil, fmt.Errorf("encoding %s: %w", describe(obj), err)
+			}
+			data = append(append(data, "---\n"...), doc...)
+		}
+		if err := fs.WriteFile("/app/objects.yaml", data); err != nil {
+			return nil, err
+		}
+		kustomization += "- objects.yaml\n"
 	}
 	if len(m.Patches) > 0 {
 		kustomization += "patches:\n"
@@ -206,21 +235,25 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 	if err != nil {
 		return nil, err
 	}
-	applied := map[string]string{}
+	applied := map[string]inventoryRef{}
 	for _, ref := range previous {
-		applied[refKey(ref)] = ref.Hash
+		applied[refKey(ref)] = ref
 	}
-	var inventory []inventoryRef
-	crdsApplied := false
-	for i, obj := range objects {
+	inventory := make([]inventoryRef, 0, len(objects))
+	for _, obj := range objects {
 		hash, err := objectHash(obj)
 		if err != nil {
 			return nil, err
 		}
-		ref := inventoryRef{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Hash: hash}
-		inventory = append(inventory, ref)
-		if applied[refKey(ref)] == hash {
+		inventory = append(inventory, inventoryRef{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Hash: hash})
+	}
+	crdsApplied := false
+	for i, obj := range objects {
+		ref := &inventory[i]
+		prev, known := applied[refKey(*ref)]
+		if known && prev.Hash == ref.Hash && !m.ApplyUnchanged {
 			if _, err := in.get(ctx, obj); err == nil {
+				ref.Adopted = prev.Adopted
 				continue
 			}
 		}
@@ -236,6 +269,19 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		if err != nil {
 			return nil, fmt.Errorf("finding the API of %s: %w", describe(obj), err)
 		}
+		if known {
+			ref.Adopted = prev.Adopted
+		} else if ref.Adopted, err = in.madeByOthers(ctx, client, obj); err != nil {
+			return nil, err
+		}
+		if ref.Adopted && !known {
+			in.log(ctx, "adopting an object that already exists; uninstall will leave it in place", map[string]any{"object": describe(obj)})
+		}
+		// Recorded before the apply: an apply interrupted from here on
+		// still leaves an inventory that finds what it made.
+		if err := in.writeInventory(ctx, m.Name, namespace, mergeRefs(previous, inventory[:i+1])); err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
 		if _, err := client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 			return nil, fmt.Errorf("applying %s: %w", describe(obj), err)
 		}
@@ -248,7 +294,7 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		kept[refKey(ref)] = true
 	}
 	for _, ref := range previous {
-		if !kept[refKey(ref)] {
+		if !kept[refKey(ref)] && !ref.Adopted {
 			if err := in.deleteRef(ctx, ref); err != nil {
 				return nil, err
 			}
@@ -258,6 +304,42 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		return nil, err
 	}
 	return objects, nil
+}
+
+// madeByOthers reports whether obj already exists and was made by a field
+// manager other than the bootstrapper: it is then adopted. An object the
+// bootstrapper made in an apply that was interrupted before its inventory
+// was written is not.
+func (in *Installer) madeByOthers(ctx context.Context, client dynamic.ResourceInterface, obj *unstructured.Unstructured) (bool, error) {
+	live, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", describe(obj), err)
+	}
+	for _, f := range live.GetManagedFields() {
+		if f.Manager == FieldManager {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// mergeRefs is previous with refs added or replacing those of the same
+// object.
+func mergeRefs(previous, refs []inventoryRef) []inventoryRef {
+	out := slices.Clone(refs)
+	seen := map[string]bool{}
+	for _, r := range refs {
+		seen[refKey(r)] = true
+	}
+	for _, r := range previous {
+		if !seen[refKey(r)] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func crdsOf(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
@@ -349,10 +431,21 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 		return err
 	}
 	slices.SortStableFunc(refs, func(a, b inventoryRef) int { return applyOrder(b.Kind) - applyOrder(a.Kind) })
+	// Custom resources first, while the controllers and webhooks that
+	// handle them (their finalizers) still run; then the rest, CRDs last.
+	var crds []*unstructured.Unstructured
+	for _, ref := range refs {
+		if ref.Kind == "CustomResourceDefinition" && !ref.Adopted {
+			crds = append(crds, refObject(ref))
+		}
+	}
+	if err := in.deleteCustomResources(ctx, crds); err != nil {
+		return err
+	}
 	var objects []*unstructured.Unstructured
 	for _, ref := range refs {
-		if ref.Kind == "Namespace" && ref.Name == namespace {
-			continue // holds the inventory: deleted last
+		if ref.Adopted || (ref.Kind == "Namespace" && ref.Name == namespace) {
+			continue // not ours, or holds the inventory: deleted last
 		}
 		if err := in.deleteRef(ctx, ref); err != nil {
 			return err
@@ -366,8 +459,11 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 		return err
 	}
 	for _, ref := range refs {
-		if ref.Kind == "Namespace" && ref.Name == namespace {
-			return in.deleteRef(ctx, ref)
+		if ref.Kind == "Namespace" && ref.Name == namespace && !ref.Adopted {
+			if err := in.deleteRef(ctx, ref); err != nil {
+				return err
+			}
+			return in.waitGone(ctx, []*unstructured.Unstructured{refObject(ref)})
 		}
 	}
 	return nil
