@@ -67,6 +67,11 @@ type inventoryRef struct {
 
 func inventoryName(set string) string { return "kfstack-inventory-" + set }
 
+// InventoryAnnotation marks the objects a manifest set made, with the
+// namespace and name of its inventory: an object that exists without it
+// (or names another inventory) is adopted, not owned.
+const InventoryAnnotation = "kfstack.dev/inventory"
+
 // build fetches the files and builds them with kustomize.
 func (m Manifests) build(ctx context.Context) ([]*unstructured.Unstructured, error) {
 	fs := filesys.MakeFsInMemory()
@@ -269,13 +274,23 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		if err != nil {
 			return nil, fmt.Errorf("finding the API of %s: %w", describe(obj), err)
 		}
+		owner := namespace + "/" + inventoryName(m.Name)
 		if known {
 			ref.Adopted = prev.Adopted
-		} else if ref.Adopted, err = in.madeByOthers(ctx, client, obj); err != nil {
+		} else if ref.Adopted, err = in.madeByOthers(ctx, client, obj, owner); err != nil {
 			return nil, err
 		}
 		if ref.Adopted && !known {
 			in.log(ctx, "adopting an object that already exists; uninstall will leave it in place", map[string]any{"object": describe(obj)})
+		}
+		if !ref.Adopted {
+			obj = obj.DeepCopy()
+			annotations := obj.GetAnnotations()
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[InventoryAnnotation] = owner
+			obj.SetAnnotations(annotations)
 		}
 		// Recorded before the apply: an apply interrupted from here on
 		// still leaves an inventory that finds what it made.
@@ -306,11 +321,12 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 	return objects, nil
 }
 
-// madeByOthers reports whether obj already exists and was made by a field
-// manager other than the bootstrapper: it is then adopted. An object the
-// bootstrapper made in an apply that was interrupted before its inventory
-// was written is not.
-func (in *Installer) madeByOthers(ctx context.Context, client dynamic.ResourceInterface, obj *unstructured.Unstructured) (bool, error) {
+// madeByOthers reports whether obj already exists without the inventory
+// annotation of owner: someone else made it (a CRD installed by hand or
+// by another installation, a namespace created beforehand), and it is
+// adopted. An object this set made in an apply that was interrupted
+// before its inventory was written carries the annotation, and is not.
+func (in *Installer) madeByOthers(ctx context.Context, client dynamic.ResourceInterface, obj *unstructured.Unstructured, owner string) (bool, error) {
 	live, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return false, nil
@@ -318,12 +334,7 @@ func (in *Installer) madeByOthers(ctx context.Context, client dynamic.ResourceIn
 	if err != nil {
 		return false, fmt.Errorf("reading %s: %w", describe(obj), err)
 	}
-	for _, f := range live.GetManagedFields() {
-		if f.Manager == FieldManager {
-			return false, nil
-		}
-	}
-	return true, nil
+	return live.GetAnnotations()[InventoryAnnotation] != owner, nil
 }
 
 // mergeRefs is previous with refs added or replacing those of the same

@@ -21,6 +21,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap/certmanager"
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap/istio"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 )
 
 // componentKind describes one platform component resource
@@ -32,8 +33,14 @@ type componentKind[M any, P componentState[M]] struct {
 	description      string
 	defaultVersion   string
 	defaultNamespace string
-	extra            map[string]schema.Attribute
-	build            func(m P) (*bootstrap.Component, error)
+	// versionDescription replaces the version attribute's description.
+	versionDescription string
+	extra              map[string]schema.Attribute
+	build              func(m P) (*bootstrap.Component, error)
+	// refresh, when set, maps the live objects back into the model on
+	// Read, after the status, so that edits made out of band show in
+	// the plan.
+	refresh func(ctx context.Context, c *clients, m P) error
 }
 
 // componentState is a component resource's model: the attributes every
@@ -43,30 +50,65 @@ type componentState[M any] interface {
 	common() *componentModel
 }
 
-// componentModel is the state of a component resource.
+// componentModel is the state every component resource has.
 type componentModel struct {
-	ID              types.String   `tfsdk:"id"`
-	Version         types.String   `tfsdk:"version"`
-	Namespace       types.String   `tfsdk:"namespace"`
-	ImageRegistry   types.String   `tfsdk:"image_registry"`
-	WaitForWebhooks types.Bool     `tfsdk:"wait_for_webhooks"`
-	Ready           types.Bool     `tfsdk:"ready"`
-	Releases        types.List     `tfsdk:"releases"`
-	Drift           types.List     `tfsdk:"drift"`
-	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+	ID            types.String   `tfsdk:"id"`
+	Version       types.String   `tfsdk:"version"`
+	Namespace     types.String   `tfsdk:"namespace"`
+	ImageRegistry types.String   `tfsdk:"image_registry"`
+	Ready         types.Bool     `tfsdk:"ready"`
+	Drift         types.List     `tfsdk:"drift"`
+	Timeouts      timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (m *componentModel) common() *componentModel { return m }
 
+// thirdPartyModel is the state of a component from another project, which
+// may register admission webhooks and installs as Helm releases (or, for
+// Knative, none).
+type thirdPartyModel struct {
+	WaitForWebhooks types.Bool `tfsdk:"wait_for_webhooks"`
+	Releases        types.List `tfsdk:"releases"`
+}
+
+// thirdParty gives the component resource access to thirdPartyModel.
+type thirdParty interface {
+	thirdParty() *thirdPartyModel
+}
+
+func (m *thirdPartyModel) thirdParty() *thirdPartyModel { return m }
+
+// statusRecorder is a model with status attributes of its own, set from
+// what an install or a check found.
+type statusRecorder interface {
+	recordStatus(status *bootstrap.Status) error
+}
+
+// thirdPartyAttributes are the schema of thirdPartyModel.
+func thirdPartyAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"wait_for_webhooks": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+			MarkdownDescription: "Count the component ready only when its admission webhooks have ready endpoints and CA bundles, so objects created next are not refused. Turn off only where no webhook server can run (KWOK).",
+		},
+		"releases": schema.ListAttribute{
+			Computed: true, ElementType: releaseObjectType,
+			MarkdownDescription: "The Helm releases installed: name, namespace, revision, chart and app version, number of objects.",
+		},
+	}
+}
+
 // certManagerModel is a kubeflow_cert_manager.
 type certManagerModel struct {
 	componentModel
+	thirdPartyModel
 	helmModel
 }
 
 // istioModel is a kubeflow_istio.
 type istioModel struct {
 	componentModel
+	thirdPartyModel
 	helmModel
 	Gateway types.Bool `tfsdk:"gateway"`
 }
@@ -84,9 +126,9 @@ type helmModel struct {
 	Values     types.String `tfsdk:"values"`
 }
 
-// helmAttributes are the schema of helmModel.
+// helmAttributes are the schema of helmModel and thirdPartyModel.
 func helmAttributes() map[string]schema.Attribute {
-	return map[string]schema.Attribute{
+	return withAttributes(thirdPartyAttributes(), map[string]schema.Attribute{
 		"repository": schema.StringAttribute{
 			Optional:            true,
 			MarkdownDescription: "A mirror of the upstream chart repository: an HTTP(S) chart repository URL or an `oci://` registry path.",
@@ -100,13 +142,20 @@ func helmAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Helm values (YAML or JSON) merged over kfstack's defaults for every chart of the component.",
 			Validators:          []validator.String{valuesValidator{}},
 		},
-	}
+	})
 }
 
 func withHelm(extra map[string]schema.Attribute) map[string]schema.Attribute {
-	out := helmAttributes()
-	for k, v := range extra {
-		out[k] = v
+	return withAttributes(helmAttributes(), extra)
+}
+
+// withAttributes returns the union of attribute sets.
+func withAttributes(sets ...map[string]schema.Attribute) map[string]schema.Attribute {
+	out := map[string]schema.Attribute{}
+	for _, set := range sets {
+		for k, v := range set {
+			out[k] = v
+		}
 	}
 	return out
 }
@@ -192,6 +241,10 @@ func (r *componentResource[M, P]) Metadata(_ context.Context, req resource.Metad
 }
 
 func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	versionDescription := r.kind.versionDescription
+	if versionDescription == "" {
+		versionDescription = fmt.Sprintf("%s version (its chart version) to install; `%s` by default. Changing it upgrades in place, CRDs included.", r.kind.title, r.kind.defaultVersion)
+	}
 	attrs := map[string]schema.Attribute{
 		"id": schema.StringAttribute{
 			Computed: true, MarkdownDescription: "The namespace the component is installed in.",
@@ -199,7 +252,7 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		},
 		"version": schema.StringAttribute{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(r.kind.defaultVersion),
-			MarkdownDescription: fmt.Sprintf("%s version (its chart version) to install; `%s` by default. Changing it upgrades in place, CRDs included.", r.kind.title, r.kind.defaultVersion),
+			MarkdownDescription: versionDescription,
 		},
 		"namespace": schema.StringAttribute{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(r.kind.defaultNamespace),
@@ -209,17 +262,10 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		},
 		"image_registry": schema.StringAttribute{
 			Optional:            true,
-			MarkdownDescription: "Registry to pull every image from instead of the upstream one, for air-gapped clusters.",
+			MarkdownDescription: "Registry to pull every image from instead of the upstream one, for air-gapped clusters: a host with an optional path, such as `mirror.example.com/kubeflow`.",
+			Validators:          []validator.String{registryValidator{}},
 		},
-		"wait_for_webhooks": schema.BoolAttribute{
-			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
-			MarkdownDescription: "Count the component ready only when its admission webhooks have ready endpoints and CA bundles, so objects created next are not refused. Turn off only where no webhook server can run (KWOK).",
-		},
-		"ready": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether every object of every release is ready."},
-		"releases": schema.ListAttribute{
-			Computed: true, ElementType: releaseObjectType,
-			MarkdownDescription: "The Helm releases installed: name, namespace, revision, chart and app version, number of objects.",
-		},
+		"ready": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether every object of the component is ready."},
 		"drift": schema.ListAttribute{
 			Computed: true, ElementType: types.StringType,
 			MarkdownDescription: "Objects whose live state differs from what was installed (deleted, edited), found on refresh; the next apply repairs them.",
@@ -262,7 +308,9 @@ func (r *componentResource[M, P]) ModifyPlan(ctx context.Context, req resource.M
 	if len(drift.Elements()) > 0 {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), types.ListValueMust(types.StringType, nil))...)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("ready"), types.BoolUnknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("releases"), types.ListUnknown(releaseObjectType))...)
+		if _, ok := any(P(new(M))).(thirdParty); ok {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("releases"), types.ListUnknown(releaseObjectType))...)
+		}
 	}
 }
 
@@ -286,7 +334,33 @@ func (r *componentResource[M, P]) install(ctx context.Context, m P, timeout time
 		return c.explain(err)
 	}
 	m.common().ID = m.common().Namespace
-	return m.common().setStatus(status)
+	return setStatus(m, status)
+}
+
+// leftBehind reports whether a failed install left part of the component
+// in the cluster (Helm installs undo themselves; a manifest set keeps its
+// inventory), recording its status in m if so.
+func (r *componentResource[M, P]) leftBehind(ctx context.Context, m P) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		return false
+	}
+	component, err := r.kind.build(m)
+	if err != nil {
+		return false
+	}
+	in, err := r.installer(c)
+	if err != nil {
+		return false
+	}
+	status, err := in.Check(ctx, component)
+	if err != nil || status == nil {
+		return false
+	}
+	m.common().ID = m.common().Namespace
+	return setStatus(m, status) == nil
 }
 
 func (r *componentResource[M, P]) installer(c *clients) (*bootstrap.Installer, error) {
@@ -295,7 +369,22 @@ func (r *componentResource[M, P]) installer(c *clients) (*bootstrap.Installer, e
 	})
 }
 
-func (m *componentModel) setStatus(status *bootstrap.Status) error {
+// setStatus records what an install or a check found in the model.
+func setStatus[M any, P componentState[M]](m P, status *bootstrap.Status) error {
+	common := m.common()
+	drift := make([]attr.Value, 0, len(status.Drift))
+	for _, d := range status.Drift {
+		drift = append(drift, types.StringValue(d))
+	}
+	common.Drift = types.ListValueMust(types.StringType, drift)
+	common.Ready = types.BoolValue(status.Ready)
+	if r, ok := any(m).(statusRecorder); ok {
+		return r.recordStatus(status)
+	}
+	return nil
+}
+
+func (m *thirdPartyModel) recordStatus(status *bootstrap.Status) error {
 	var releases []attr.Value
 	for _, rel := range status.Releases {
 		obj, diags := types.ObjectValue(releaseObjectType.AttrTypes, map[string]attr.Value{
@@ -309,12 +398,6 @@ func (m *componentModel) setStatus(status *bootstrap.Status) error {
 		releases = append(releases, obj)
 	}
 	m.Releases = types.ListValueMust(releaseObjectType, releases)
-	drift := make([]attr.Value, 0, len(status.Drift))
-	for _, d := range status.Drift {
-		drift = append(drift, types.StringValue(d))
-	}
-	m.Drift = types.ListValueMust(types.StringType, drift)
-	m.Ready = types.BoolValue(status.Ready)
 	return nil
 }
 
@@ -331,6 +414,12 @@ func (r *componentResource[M, P]) Create(ctx context.Context, req resource.Creat
 	}
 	if err := r.install(ctx, plan, timeout); err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("installing %s (%s)", r.kind.title, plan.common().Version.ValueString()), err.Error())
+		// What the failed install left is recorded, so Terraform marks
+		// the resource tainted and the next apply or destroy removes it,
+		// instead of leaving it unmanaged.
+		if r.leftBehind(ctx, plan) {
+			resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+		}
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
@@ -371,9 +460,15 @@ func (r *componentResource[M, P]) Read(ctx context.Context, req resource.ReadReq
 	if len(status.Releases) > 0 {
 		state.common().Version = types.StringValue(status.Releases[0].ChartVersion)
 	}
-	if err := state.common().setStatus(status); err != nil {
+	if err := setStatus(state, status); err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
+	}
+	if r.kind.refresh != nil {
+		if err := r.kind.refresh(ctx, c, state); err != nil {
+			resp.Diagnostics.AddError(summary, c.explain(err).Error())
+			return
+		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
@@ -434,7 +529,9 @@ func (r *componentResource[M, P]) Delete(ctx context.Context, req resource.Delet
 func (r *componentResource[M, P]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_webhooks"), true)...)
+	if _, ok := any(P(new(M))).(thirdParty); ok {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_webhooks"), true)...)
+	}
 }
 
 // valuesValidator checks at plan time that values parse as a YAML or JSON
@@ -453,5 +550,25 @@ func (valuesValidator) ValidateString(_ context.Context, req validator.StringReq
 	}
 	if _, err := bootstrap.ParseValues(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid values", fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}
+
+// registryValidator checks at plan time that an image registry is a host
+// with an optional path, as a mirror needs.
+type registryValidator struct{}
+
+func (registryValidator) Description(context.Context) string {
+	return "must be a registry host with an optional path, such as mirror.example.com/kubeflow"
+}
+
+func (v registryValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v registryValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	registry := req.ConfigValue.ValueString()
+	if err := (imagerewrite.Rules{Mirrors: map[string]string{"registry.example.com": registry}}).Validate(); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid image registry", fmt.Sprintf("%s: %q %s", req.Path, registry, v.Description(ctx)))
 	}
 }

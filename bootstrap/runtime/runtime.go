@@ -129,8 +129,9 @@ func CheckPipelineRoot(root string) error {
 	return nil
 }
 
-// Image returns the controller's image after the registry override.
-func (o Options) image() (string, error) {
+// ResolvedImage is the controller's image: Image, or the release image of
+// Version, after the registry override.
+func (o Options) ResolvedImage() (string, error) {
 	image := o.Image
 	if image == "" {
 		image = DefaultImage(o.Version)
@@ -237,7 +238,7 @@ func Component(o Options) (*bootstrap.Component, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	image, err := o.image()
+	image, err := o.ResolvedImage()
 	if err != nil {
 		return nil, err
 	}
