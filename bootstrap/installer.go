@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -101,9 +102,14 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 		if err := in.ensureNamespace(ctx, ns); err != nil {
 			return nil, err
 		}
-		rel, err := in.upgradeInstall(ctx, cfg, ch, r, ns)
+		rel, err := in.unchangedRelease(ctx, cfg, ch, r, c.WaitForWebhooks)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		if rel == nil {
+			if rel, err = in.upgradeInstall(ctx, cfg, ch, r, ns); err != nil {
+				return nil, fmt.Errorf("%s: %w", c.Name, err)
+			}
 		}
 		objects, err := in.releaseObjects(rel)
 		if err != nil {
@@ -130,6 +136,58 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 	}
 	status.Ready = true
 	return status, nil
+}
+
+// unchangedRelease returns the deployed release when an upgrade would
+// change nothing: same chart and version, same values, every object
+// still there as applied. Install then keeps it (after applying the
+// chart's CRDs) instead of adding an identical revision, so that a change
+// elsewhere in the component (its ClusterIssuer) does not upgrade the
+// release. It returns nil when the release must be installed or upgraded.
+func (in *Installer) unchangedRelease(ctx context.Context, cfg *action.Configuration, ch *chart.Chart, r Release, webhooks bool) (*release.Release, error) {
+	last, err := cfg.Releases.Last(r.Name)
+	if err != nil || last.Info.Status != release.StatusDeployed || last.Chart == nil || last.Chart.Metadata == nil {
+		return nil, nil //nolint:nilerr // no usable release: install or upgrade it
+	}
+	if last.Chart.Metadata.Name != ch.Metadata.Name || last.Chart.Metadata.Version != ch.Metadata.Version {
+		return nil, nil
+	}
+	same, err := sameValues(last.Config, r.Values)
+	if err != nil || !same {
+		return nil, err
+	}
+	objects, err := in.releaseObjects(last)
+	if err != nil {
+		return nil, err
+	}
+	drift, _, err := in.compare(ctx, objects, webhooks)
+	if err != nil || len(drift) > 0 {
+		return nil, err
+	}
+	if err := in.applyCRDs(ctx, ch); err != nil {
+		return nil, err
+	}
+	in.log(ctx, "release unchanged: not upgrading", map[string]any{"release": r.Name, "revision": last.Version})
+	return last, nil
+}
+
+// sameValues compares values as Helm stores them (JSON).
+func sameValues(a, b map[string]any) (bool, error) {
+	if a == nil {
+		a = map[string]any{}
+	}
+	if b == nil {
+		b = map[string]any{}
+	}
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	return string(ja) == string(jb), nil
 }
 
 func releaseStatus(rel *release.Release, objects int) ReleaseStatus {

@@ -74,6 +74,9 @@ const InventoryAnnotation = "kfstack.dev/inventory"
 
 // build fetches the files and builds them with kustomize.
 func (m Manifests) build(ctx context.Context) ([]*unstructured.Unstructured, error) {
+	if len(m.URLs) == 0 && len(m.Objects) == 0 {
+		return nil, nil // an empty set: what it held before is deleted
+	}
 	fs := filesys.MakeFsInMemory()
 	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
 	for i, u := range m.URLs {
@@ -298,6 +301,9 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 			return nil, err
 		}
 		if _, err := client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+			if strings.Contains(err.Error(), "failed calling webhook") {
+				return nil, fmt.Errorf("applying %s: an admission webhook did not answer (waiting for webhooks, wait_for_webhooks, makes the install wait until they can): %w", describe(obj), err)
+			}
 			return nil, fmt.Errorf("applying %s: %w", describe(obj), err)
 		}
 		if obj.GetKind() == "CustomResourceDefinition" {
@@ -374,6 +380,21 @@ func refObject(r inventoryRef) *unstructured.Unstructured {
 	obj.SetNamespace(r.Namespace)
 	obj.SetName(r.Name)
 	return obj
+}
+
+// Inventory returns the objects (identity only) that a manifest set of
+// the component last applied, as recorded in its inventory; nil when it
+// was never applied.
+func (in *Installer) Inventory(ctx context.Context, c *Component, set string) ([]*unstructured.Unstructured, error) {
+	refs, err := in.readInventory(ctx, set, c.Namespace)
+	if err != nil || refs == nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, refObject(r))
+	}
+	return out, nil
 }
 
 func (in *Installer) readInventory(ctx context.Context, set, namespace string) ([]inventoryRef, error) {

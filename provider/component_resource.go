@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -103,6 +104,7 @@ type certManagerModel struct {
 	componentModel
 	thirdPartyModel
 	helmModel
+	ClusterIssuer types.String `tfsdk:"cluster_issuer"`
 }
 
 // istioModel is a kubeflow_istio.
@@ -171,20 +173,63 @@ func (m *helmModel) options() (bootstrap.Source, map[string]any, error) {
 var certManagerKind = componentKind[certManagerModel, *certManagerModel]{
 	typeName:         "_cert_manager",
 	title:            "cert-manager",
-	description:      "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded with the release.",
+	description: "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded " +
+		"with the release, and a self-signed ClusterIssuer for the platform's internal certificates.\n\n" +
+		"The ClusterIssuer is created once cert-manager is ready, through cert-manager's validating webhook. With " +
+		"`wait_for_webhooks` (the default) the install waits until that webhook can answer, and then until the issuer is " +
+		"Ready; with `wait_for_webhooks = false` a webhook that does not answer fails the apply with an error naming it " +
+		"(under KWOK, where no webhook server runs, set `cluster_issuer = \"\"`).",
 	defaultVersion:   certmanager.DefaultVersion,
 	defaultNamespace: certmanager.DefaultNamespace,
-	extra:            helmAttributes(),
-	build: func(m *certManagerModel) (*bootstrap.Component, error) {
-		source, values, err := m.options()
-		if err != nil {
-			return nil, err
+	extra: withHelm(map[string]schema.Attribute{
+		"cluster_issuer": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(defaultClusterIssuer),
+			MarkdownDescription: "Name of the self-signed ClusterIssuer to create, `" + defaultClusterIssuer + "` by default; `\"\"` creates none " +
+				"(and deletes the one created before). Certificates name it with `issuerRef = { kind = \"ClusterIssuer\", name = ... }`.",
+			Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), dnsSubdomainValidator{})},
+		},
+	}),
+	build:   certManagerComponent,
+	refresh: refreshClusterIssuer,
+}
+
+func certManagerComponent(m *certManagerModel) (*bootstrap.Component, error) {
+	source, values, err := m.options()
+	if err != nil {
+		return nil, err
+	}
+	return certmanager.Component(certmanager.Options{
+		Version: m.Version.ValueString(), Namespace: m.Namespace.ValueString(), Source: source,
+		ImageRegistry: m.ImageRegistry.ValueString(), Values: values, WaitForWebhooks: m.WaitForWebhooks.ValueBool(),
+		ClusterIssuer: m.ClusterIssuer.ValueString(),
+	}), nil
+}
+
+// defaultClusterIssuer names the ClusterIssuer kubeflow_cert_manager makes.
+const defaultClusterIssuer = "kfstack-selfsigned"
+
+// refreshClusterIssuer reads the issuer's name from what the last apply
+// recorded, so that an import learns it.
+func refreshClusterIssuer(ctx context.Context, c *clients, m *certManagerModel) error {
+	in, err := bootstrap.NewInstaller(c.rest, "", nil)
+	if err != nil {
+		return err
+	}
+	component, err := certManagerComponent(m)
+	if err != nil {
+		return err
+	}
+	objects, err := in.Inventory(ctx, component, certmanager.IssuerSet)
+	if err != nil || objects == nil {
+		return err // never applied (an install older than the issuer): the plan applies it
+	}
+	m.ClusterIssuer = types.StringValue("")
+	for _, obj := range objects {
+		if obj.GetKind() == "ClusterIssuer" {
+			m.ClusterIssuer = types.StringValue(obj.GetName())
 		}
-		return certmanager.Component(certmanager.Options{
-			Version: m.Version.ValueString(), Namespace: m.Namespace.ValueString(), Source: source,
-			ImageRegistry: m.ImageRegistry.ValueString(), Values: values, WaitForWebhooks: m.WaitForWebhooks.ValueBool(),
-		}), nil
-	},
+	}
+	return nil
 }
 
 var istioKind = componentKind[istioModel, *istioModel]{

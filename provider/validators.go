@@ -109,3 +109,25 @@ var httpURL = regexp.MustCompile(`^https?://[^/\s]+(/\S*)?$`)
 // gsaPattern matches a Google service account email, including the
 // default compute service account (NUMBER-compute@developer.gserviceaccount.com).
 var gsaPattern = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*@[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)*\.gserviceaccount\.com$`)
+
+// dnsSubdomainValidator accepts an RFC 1123 subdomain: the name of most
+// Kubernetes objects.
+type dnsSubdomainValidator struct{}
+
+func (dnsSubdomainValidator) Description(context.Context) string {
+	return "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+}
+
+func (v dnsSubdomainValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v dnsSubdomainValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(req.ConfigValue.ValueString()); len(errs) > 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid name",
+			fmt.Sprintf("%s: %q is not a valid name: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+	}
+}
