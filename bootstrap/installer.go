@@ -146,8 +146,14 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 // release. It returns nil when the release must be installed or upgraded.
 func (in *Installer) unchangedRelease(ctx context.Context, cfg *action.Configuration, ch *chart.Chart, r Release, webhooks bool) (*release.Release, error) {
 	last, err := cfg.Releases.Last(r.Name)
-	if err != nil || last.Info.Status != release.StatusDeployed || last.Chart == nil || last.Chart.Metadata == nil {
-		return nil, nil //nolint:nilerr // no usable release: install or upgrade it
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading release %s: %w", r.Name, err)
+	}
+	if last.Info == nil || last.Info.Status != release.StatusDeployed || last.Chart == nil || last.Chart.Metadata == nil {
+		return nil, nil
 	}
 	if last.Chart.Metadata.Name != ch.Metadata.Name || last.Chart.Metadata.Version != ch.Metadata.Version {
 		return nil, nil
@@ -298,7 +304,7 @@ func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
 		}
 		// Custom resources first, while the release's controllers and
 		// webhooks still run to handle them.
-		if err := in.deleteCustomResources(ctx, append(crdsOf(objects), chartCRDs...)); err != nil {
+		if err := in.deleteCustomResources(ctx, append(crdsOf(objects), chartCRDs...), webhooksOf(objects)); err != nil {
 			return fmt.Errorf("%s: %w", c.Name, err)
 		}
 		in.log(ctx, "uninstalling release", map[string]any{"release": r.Name})
@@ -393,9 +399,11 @@ func (in *Installer) deleteCRDs(ctx context.Context, crds []*unstructured.Unstru
 // deleteCustomResources deletes every object of the CRDs' kinds, in every
 // namespace, and waits until they are gone, so that their controllers
 // still run while their finalizers are handled. A CRD that does not
-// exist is skipped.
-func (in *Installer) deleteCustomResources(ctx context.Context, crds []*unstructured.Unstructured) error {
-	var remaining []*unstructured.Unstructured
+// exist is skipped. If there are any, the component's admission webhook
+// configurations go first: a webhook that validates deletions but no
+// longer answers (its server stopped, or never ran) would refuse them.
+func (in *Installer) deleteCustomResources(ctx context.Context, crds, webhooks []*unstructured.Unstructured) error {
+	var found []*unstructured.Unstructured
 	for _, ref := range crds {
 		live, err := in.dynamic.Resource(crdResource).Get(ctx, ref.GetName(), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -419,14 +427,42 @@ func (in *Installer) deleteCustomResources(ctx context.Context, crds []*unstruct
 			obj := &list.Items[i]
 			obj.SetAPIVersion(gvr.GroupVersion().String())
 			obj.SetKind(kind)
-			client := in.dynamic.Resource(gvr).Namespace(obj.GetNamespace())
-			if err := client.Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-				return fmt.Errorf("deleting %s: %w", describe(obj), err)
-			}
-			remaining = append(remaining, obj)
+			found = append(found, obj)
 		}
 	}
-	return in.waitGone(ctx, remaining)
+	if len(found) == 0 {
+		return nil
+	}
+	for _, hook := range webhooks {
+		client, err := in.resourceFor(hook)
+		if err != nil {
+			return fmt.Errorf("finding the API of %s: %w", describe(hook), err)
+		}
+		if err := client.Delete(ctx, hook.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s: %w", describe(hook), err)
+		}
+	}
+	for _, obj := range found {
+		client, err := in.resourceFor(obj)
+		if err != nil {
+			return fmt.Errorf("finding the API of %s: %w", describe(obj), err)
+		}
+		if err := client.Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s: %w", describe(obj), err)
+		}
+	}
+	return in.waitGone(ctx, found)
+}
+
+// webhooksOf returns the admission webhook configurations among objects.
+func webhooksOf(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objects {
+		if k := o.GetKind(); k == "ValidatingWebhookConfiguration" || k == "MutatingWebhookConfiguration" {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // servedResource returns the resource and kind a CRD serves, at its

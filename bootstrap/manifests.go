@@ -463,21 +463,29 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 		return err
 	}
 	slices.SortStableFunc(refs, func(a, b inventoryRef) int { return applyOrder(b.Kind) - applyOrder(a.Kind) })
-	// Custom resources first, while the controllers and webhooks that
-	// handle them (their finalizers) still run; then the rest, CRDs last.
-	var crds []*unstructured.Unstructured
+	// Custom resources first, while the controllers that handle them (their
+	// finalizers) still run; then the rest, CRDs last.
+	var crds, owned []*unstructured.Unstructured
 	for _, ref := range refs {
-		if ref.Kind == "CustomResourceDefinition" && !ref.Adopted {
+		if ref.Adopted {
+			continue
+		}
+		owned = append(owned, refObject(ref))
+		if ref.Kind == "CustomResourceDefinition" {
 			crds = append(crds, refObject(ref))
 		}
 	}
-	if err := in.deleteCustomResources(ctx, crds); err != nil {
+	if err := in.deleteCustomResources(ctx, crds, webhooksOf(owned)); err != nil {
 		return err
 	}
+	// Then the rest in reverse apply order, CRDs after everything else
+	// is gone, and the namespace that holds the inventory last, once no
+	// CRD is being deleted: a namespace deleted while CRDs go can meet
+	// stale discovery, which makes its controller back off for minutes.
 	var objects []*unstructured.Unstructured
 	for _, ref := range refs {
-		if ref.Adopted || (ref.Kind == "Namespace" && ref.Name == namespace) {
-			continue // not ours, or holds the inventory: deleted last
+		if ref.Adopted || ref.Kind == "CustomResourceDefinition" || (ref.Kind == "Namespace" && ref.Name == namespace) {
+			continue
 		}
 		if err := in.deleteRef(ctx, ref); err != nil {
 			return err
@@ -485,6 +493,14 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 		objects = append(objects, refObject(ref))
 	}
 	if err := in.waitGone(ctx, objects); err != nil {
+		return err
+	}
+	for _, crd := range crds {
+		if err := ignoreNotFound(in.dynamic.Resource(crdResource).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})); err != nil {
+			return fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err)
+		}
+	}
+	if err := in.waitGone(ctx, crds); err != nil {
 		return err
 	}
 	if err := ignoreNotFound(in.core.CoreV1().ConfigMaps(namespace).Delete(ctx, inventoryName(m.Name), metav1.DeleteOptions{})); err != nil {

@@ -171,8 +171,8 @@ func (m *helmModel) options() (bootstrap.Source, map[string]any, error) {
 }
 
 var certManagerKind = componentKind[certManagerModel, *certManagerModel]{
-	typeName:         "_cert_manager",
-	title:            "cert-manager",
+	typeName: "_cert_manager",
+	title:    "cert-manager",
 	description: "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded " +
 		"with the release, and a self-signed ClusterIssuer for the platform's internal certificates.\n\n" +
 		"The ClusterIssuer is created once cert-manager is ready, through cert-manager's validating webhook. With " +
@@ -186,7 +186,7 @@ var certManagerKind = componentKind[certManagerModel, *certManagerModel]{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(defaultClusterIssuer),
 			MarkdownDescription: "Name of the self-signed ClusterIssuer to create, `" + defaultClusterIssuer + "` by default; `\"\"` creates none " +
 				"(and deletes the one created before). Certificates name it with `issuerRef = { kind = \"ClusterIssuer\", name = ... }`.",
-			Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), dnsSubdomainValidator{})},
+			Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), dnsSubdomainValidator)},
 		},
 	}),
 	build:   certManagerComponent,
@@ -308,7 +308,7 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		"image_registry": schema.StringAttribute{
 			Optional:            true,
 			MarkdownDescription: "Registry to pull every image from instead of the upstream one, for air-gapped clusters: a host with an optional path, such as `mirror.example.com/kubeflow`.",
-			Validators:          []validator.String{registryValidator{}},
+			Validators:          []validator.String{registryValidator},
 		},
 		"ready": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether every object of the component is ready."},
 		"drift": schema.ListAttribute{
@@ -359,18 +359,29 @@ func (r *componentResource[M, P]) ModifyPlan(ctx context.Context, req resource.M
 	}
 }
 
-func (r *componentResource[M, P]) install(ctx context.Context, m P, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+// prepare connects and builds the component of m and an installer for it.
+func (r *componentResource[M, P]) prepare(ctx context.Context, m P) (*clients, *bootstrap.Component, *bootstrap.Installer, error) {
 	c, err := r.conn.get(ctx)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	component, err := r.kind.build(m)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	in, err := r.installer(c)
+	in, err := bootstrap.NewInstaller(c.rest, "", func(ctx context.Context, msg string, fields map[string]any) {
+		tflog.Info(ctx, msg, fields)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, component, in, nil
+}
+
+func (r *componentResource[M, P]) install(ctx context.Context, m P, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, component, in, err := r.prepare(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -388,15 +399,7 @@ func (r *componentResource[M, P]) install(ctx context.Context, m P, timeout time
 func (r *componentResource[M, P]) leftBehind(ctx context.Context, m P) bool {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		return false
-	}
-	component, err := r.kind.build(m)
-	if err != nil {
-		return false
-	}
-	in, err := r.installer(c)
+	_, component, in, err := r.prepare(ctx, m)
 	if err != nil {
 		return false
 	}
@@ -406,12 +409,6 @@ func (r *componentResource[M, P]) leftBehind(ctx context.Context, m P) bool {
 	}
 	m.common().ID = m.common().Namespace
 	return setStatus(m, status) == nil
-}
-
-func (r *componentResource[M, P]) installer(c *clients) (*bootstrap.Installer, error) {
-	return bootstrap.NewInstaller(c.rest, "", func(ctx context.Context, msg string, fields map[string]any) {
-		tflog.Info(ctx, msg, fields)
-	})
 }
 
 // setStatus records what an install or a check found in the model.
@@ -477,17 +474,7 @@ func (r *componentResource[M, P]) Read(ctx context.Context, req resource.ReadReq
 		return
 	}
 	summary := fmt.Sprintf("reading %s", r.kind.title)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	component, err := r.kind.build(state)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	in, err := r.installer(c)
+	c, component, in, err := r.prepare(ctx, state)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -550,17 +537,7 @@ func (r *componentResource[M, P]) Delete(ctx context.Context, req resource.Delet
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	summary := fmt.Sprintf("uninstalling %s", r.kind.title)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	component, err := r.kind.build(state)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	in, err := r.installer(c)
+	c, component, in, err := r.prepare(ctx, state)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -600,20 +577,13 @@ func (valuesValidator) ValidateString(_ context.Context, req validator.StringReq
 
 // registryValidator checks at plan time that an image registry is a host
 // with an optional path, as a mirror needs.
-type registryValidator struct{}
-
-func (registryValidator) Description(context.Context) string {
-	return "must be a registry host with an optional path, such as mirror.example.com/kubeflow"
-}
-
-func (v registryValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (v registryValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	registry := req.ConfigValue.ValueString()
-	if err := (imagerewrite.Rules{Mirrors: map[string]string{"registry.example.com": registry}}).Validate(); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid image registry", fmt.Sprintf("%s: %q %s", req.Path, registry, v.Description(ctx)))
-	}
+var registryValidator = stringCheck{
+	description: "must be a registry host with an optional path, such as mirror.example.com/kubeflow",
+	summary:     "Invalid image registry",
+	check: func(registry string) error {
+		if err := (imagerewrite.Rules{Mirrors: map[string]string{"registry.example.com": registry}}).Validate(); err != nil {
+			return fmt.Errorf("%q must be a registry host with an optional path, such as mirror.example.com/kubeflow", registry)
+		}
+		return nil
+	},
 }

@@ -68,43 +68,20 @@ func (m *runtimeModel) recordStatus(status *bootstrap.Status) error {
 	return nil
 }
 
-// imageValidator checks an image reference at plan time.
-type imageValidator struct{}
-
-func (imageValidator) Description(context.Context) string {
-	return "must be an image reference, such as ghcr.io/kfstack/kfstack-runtime:v0.1.0"
-}
-
-func (v imageValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (imageValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
+// imageValidator and pipelineRootValidator check at plan time what the
+// runtime component checks at apply.
+var (
+	imageValidator = stringCheck{
+		description: "must be an image reference, such as " + kfruntime.DefaultImage("v0.1.0"),
+		summary:     "Invalid image",
+		check:       kfruntime.CheckImage,
 	}
-	if err := kfruntime.CheckImage(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid image", fmt.Sprintf("%s: %v", req.Path, err))
+	pipelineRootValidator = stringCheck{
+		description: "must be a gs://, s3:// or file:// URL",
+		summary:     "Invalid pipeline root",
+		check:       kfruntime.CheckPipelineRoot,
 	}
-}
-
-// pipelineRootValidator checks a pipeline root URL at plan time.
-type pipelineRootValidator struct{}
-
-func (pipelineRootValidator) Description(context.Context) string {
-	return "must be a gs://, s3:// or file:// URL"
-}
-
-func (v pipelineRootValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (pipelineRootValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := kfruntime.CheckPipelineRoot(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid pipeline root", fmt.Sprintf("%s: %v", req.Path, err))
-	}
-}
+)
 
 func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 	quantities := []validator.Map{mapvalidator.KeysAre(stringvalidator.OneOf("cpu", "memory", "ephemeral-storage")), mapvalidator.ValueStringsAre(quantityValidator{})}
@@ -133,7 +110,7 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 				MarkdownDescription: "The runtime image, run by the controller and copied into every task pod by its init container; " +
 					"`" + kfruntime.ImageRepository + ":<version>` by default (never `latest`). `image_registry` replaces `" +
 					kfruntime.ReleaseRegistry + "` in it.",
-				Validators: []validator.String{imageValidator{}},
+				Validators: []validator.String{imageValidator},
 			},
 			"replicas": schema.Int64Attribute{
 				Optional: true, Computed: true, Default: int64default.StaticInt64(1),
@@ -144,7 +121,7 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 				Optional: true,
 				MarkdownDescription: "Artifact store of runs that name none: `gs://bucket/path`, `s3://bucket/path` or `file:///path`. " +
 					"Without it the controller uses a directory in its own pod, which task pods cannot reach.",
-				Validators: []validator.String{pipelineRootValidator{}},
+				Validators: []validator.String{pipelineRootValidator},
 			},
 			"node_selector": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,

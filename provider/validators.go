@@ -110,24 +110,36 @@ var httpURL = regexp.MustCompile(`^https?://[^/\s]+(/\S*)?$`)
 // default compute service account (NUMBER-compute@developer.gserviceaccount.com).
 var gsaPattern = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*@[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)*\.gserviceaccount\.com$`)
 
-// dnsSubdomainValidator accepts an RFC 1123 subdomain: the name of most
-// Kubernetes objects.
-type dnsSubdomainValidator struct{}
-
-func (dnsSubdomainValidator) Description(context.Context) string {
-	return "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"
+// stringCheck is a plan-time validator made of a check function: its
+// error, prefixed with the attribute path, is the diagnostic.
+type stringCheck struct {
+	description string
+	summary     string
+	check       func(string) error
 }
 
-func (v dnsSubdomainValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
+func (v stringCheck) Description(context.Context) string { return v.description }
 
-func (v dnsSubdomainValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v stringCheck) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if errs := validation.IsDNS1123Subdomain(req.ConfigValue.ValueString()); len(errs) > 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid name",
-			fmt.Sprintf("%s: %q is not a valid name: %s", req.Path, req.ConfigValue.ValueString(), strings.Join(errs, "; ")))
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, fmt.Sprintf("%s: %v", req.Path, err))
 	}
+}
+
+// dnsSubdomainValidator accepts an RFC 1123 subdomain: the name of most
+// Kubernetes objects.
+var dnsSubdomainValidator = stringCheck{
+	description: "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+	summary:     "Invalid name",
+	check: func(s string) error {
+		if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
+			return fmt.Errorf("%q is not a valid name: %s", s, strings.Join(errs, "; "))
+		}
+		return nil
+	},
 }
