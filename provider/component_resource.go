@@ -320,14 +320,23 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		attrs[name] = a
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: r.kind.description + "\n\nWaits until every Deployment, DaemonSet, StatefulSet, Job, CRD " +
-			"and (with `wait_for_webhooks`) admission webhook is ready, logging what it waits for (`TF_LOG=info`), and reports " +
-			"objects deleted or edited out of band so the next apply repairs them. Helm charts are installed or upgraded as " +
-			"`helm upgrade --install` does, with CRDs applied before upgrades, releases left pending by an interrupted " +
-			"apply recovered, and a release that does not become ready rolled back (or removed, if new).",
-		Attributes: attrs,
-		Blocks:     map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
+		MarkdownDescription: r.kind.description + "\n\n" + r.waitDescription(),
+		Attributes:          attrs,
+		Blocks:              map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}
+}
+
+// waitDescription says how the resource waits and repairs.
+func (r *componentResource[M, P]) waitDescription() string {
+	if _, ok := any(P(new(M))).(thirdParty); !ok {
+		return "Waits until every object is ready, logging what it waits for (`TF_LOG=info`), within `timeouts` " +
+			"(15 minutes by default), and reports objects deleted or edited out of band so the next apply repairs them."
+	}
+	return "Waits until every Deployment, DaemonSet, StatefulSet, Job, CRD " +
+		"and (with `wait_for_webhooks`) admission webhook is ready, logging what it waits for (`TF_LOG=info`), and reports " +
+		"objects deleted or edited out of band so the next apply repairs them. Helm charts are installed or upgraded as " +
+		"`helm upgrade --install` does, with CRDs applied before upgrades, releases left pending by an interrupted " +
+		"apply recovered, and a release that does not become ready rolled back (or removed, if new)."
 }
 
 func (r *componentResource[M, P]) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
