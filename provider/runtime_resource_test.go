@@ -68,10 +68,10 @@ func checkRuntimeGone(ns string, crdsKept bool) func(*terraform.State) error {
 			return err
 		}
 		if _, err := testCluster.Client.RbacV1().ClusterRoles().Get(ctx, kfruntime.ClusterRoleName(ns), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("ClusterRole after destroy: %v", err)
+			return fmt.Errorf("ClusterRole %s is still there after destroy (%v)", kfruntime.ClusterRoleName(ns), err) //nolint:errorlint // nil when it exists
 		}
 		if _, err := testCluster.Client.RbacV1().ClusterRoleBindings().Get(ctx, kfruntime.ClusterRoleName(ns), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("ClusterRoleBinding after destroy: %v", err)
+			return fmt.Errorf("ClusterRoleBinding %s is still there after destroy (%v)", kfruntime.ClusterRoleName(ns), err) //nolint:errorlint // nil when it exists
 		}
 		names, err := kfruntime.CRDNames()
 		if err != nil {
@@ -80,10 +80,14 @@ func checkRuntimeGone(ns string, crdsKept bool) func(*terraform.State) error {
 		for _, n := range names {
 			crd, err := crdClient().Get(ctx, n, metav1.GetOptions{})
 			switch {
-			case crdsKept && (err != nil || crd.DeletionTimestamp != nil):
-				return fmt.Errorf("adopted CRD %s was deleted: %v", n, err)
+			case crdsKept && err != nil:
+				return fmt.Errorf("adopted CRD %s was deleted: %w", n, err)
+			case crdsKept && crd.DeletionTimestamp != nil:
+				return fmt.Errorf("adopted CRD %s is being deleted", n)
+			case !crdsKept && err == nil:
+				return fmt.Errorf("CRD %s is still there after destroy", n)
 			case !crdsKept && !apierrors.IsNotFound(err):
-				return fmt.Errorf("CRD %s after destroy: %v", n, err)
+				return fmt.Errorf("reading CRD %s: %w", n, err)
 			}
 		}
 		return nil

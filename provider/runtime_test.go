@@ -34,13 +34,12 @@ var (
 // its controller in this process (once for the package), as
 // kubeflow_runtime would in a real cluster. CRDs made here are not made
 // by kubeflow_runtime, which adopts them and leaves them on destroy.
-func startRuntime(t *testing.T) client.Client {
+func startRuntime(t *testing.T) {
 	t.Helper()
 	runtimeOnce.Do(func() { runtimeErr = runRuntime() })
 	if runtimeErr != nil {
 		t.Fatalf("starting the runtime controller: %v", runtimeErr)
 	}
-	return runtimeClient
 }
 
 func runRuntime() error {
