@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -101,9 +102,14 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 		if err := in.ensureNamespace(ctx, ns); err != nil {
 			return nil, err
 		}
-		rel, err := in.upgradeInstall(ctx, cfg, ch, r, ns)
+		rel, err := in.unchangedRelease(ctx, cfg, ch, r, c.WaitForWebhooks)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
+		}
+		if rel == nil {
+			if rel, err = in.upgradeInstall(ctx, cfg, ch, r, ns); err != nil {
+				return nil, fmt.Errorf("%s: %w", c.Name, err)
+			}
 		}
 		objects, err := in.releaseObjects(rel)
 		if err != nil {
@@ -130,6 +136,64 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 	}
 	status.Ready = true
 	return status, nil
+}
+
+// unchangedRelease returns the deployed release when an upgrade would
+// change nothing: same chart and version, same values, every object
+// still there as applied. Install then keeps it (after applying the
+// chart's CRDs) instead of adding an identical revision, so that a change
+// elsewhere in the component (its ClusterIssuer) does not upgrade the
+// release. It returns nil when the release must be installed or upgraded.
+func (in *Installer) unchangedRelease(ctx context.Context, cfg *action.Configuration, ch *chart.Chart, r Release, webhooks bool) (*release.Release, error) {
+	last, err := cfg.Releases.Last(r.Name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading release %s: %w", r.Name, err)
+	}
+	if last.Info == nil || last.Info.Status != release.StatusDeployed || last.Chart == nil || last.Chart.Metadata == nil {
+		return nil, nil
+	}
+	if last.Chart.Metadata.Name != ch.Metadata.Name || last.Chart.Metadata.Version != ch.Metadata.Version {
+		return nil, nil
+	}
+	same, err := sameValues(last.Config, r.Values)
+	if err != nil || !same {
+		return nil, err
+	}
+	objects, err := in.releaseObjects(last)
+	if err != nil {
+		return nil, err
+	}
+	drift, _, err := in.compare(ctx, objects, webhooks)
+	if err != nil || len(drift) > 0 {
+		return nil, err
+	}
+	if err := in.applyCRDs(ctx, ch); err != nil {
+		return nil, err
+	}
+	in.log(ctx, "release unchanged: not upgrading", map[string]any{"release": r.Name, "revision": last.Version})
+	return last, nil
+}
+
+// sameValues compares values as Helm stores them (JSON).
+func sameValues(a, b map[string]any) (bool, error) {
+	if a == nil {
+		a = map[string]any{}
+	}
+	if b == nil {
+		b = map[string]any{}
+	}
+	ja, err := json.Marshal(a)
+	if err != nil {
+		return false, err
+	}
+	jb, err := json.Marshal(b)
+	if err != nil {
+		return false, err
+	}
+	return string(ja) == string(jb), nil
 }
 
 func releaseStatus(rel *release.Release, objects int) ReleaseStatus {
@@ -234,6 +298,15 @@ func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
 		if err != nil {
 			return err
 		}
+		chartCRDs, err := chartCRDs(rel.Chart)
+		if err != nil {
+			return err
+		}
+		// Custom resources first, while the release's controllers and
+		// webhooks still run to handle them.
+		if err := in.deleteCustomResources(ctx, append(crdsOf(objects), chartCRDs...), webhooksOf(objects)); err != nil {
+			return fmt.Errorf("%s: %w", c.Name, err)
+		}
 		in.log(ctx, "uninstalling release", map[string]any{"release": r.Name})
 		uninstall := action.NewUninstall(cfg)
 		uninstall.Timeout = 5 * time.Minute
@@ -251,10 +324,6 @@ func (in *Installer) Uninstall(ctx context.Context, c *Component) error {
 			if obj.GetKind() == "CustomResourceDefinition" && obj.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
 				crds = append(crds, obj)
 			}
-		}
-		chartCRDs, err := chartCRDs(rel.Chart)
-		if err != nil {
-			return err
 		}
 		if err := in.deleteCRDs(ctx, append(crds, chartCRDs...)); err != nil {
 			return err
@@ -325,6 +394,101 @@ func (in *Installer) deleteCRDs(ctx context.Context, crds []*unstructured.Unstru
 		}
 	}
 	return nil
+}
+
+// deleteCustomResources deletes every object of the CRDs' kinds, in every
+// namespace, and waits until they are gone, so that their controllers
+// still run while their finalizers are handled. A CRD that does not
+// exist is skipped. If there are any, the component's admission webhook
+// configurations go first: a webhook that validates deletions but no
+// longer answers (its server stopped, or never ran) would refuse them.
+func (in *Installer) deleteCustomResources(ctx context.Context, crds, webhooks []*unstructured.Unstructured) error {
+	var found []*unstructured.Unstructured
+	for _, ref := range crds {
+		live, err := in.dynamic.Resource(crdResource).Get(ctx, ref.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading CRD %s: %w", ref.GetName(), err)
+		}
+		gvr, kind, ok := servedResource(live)
+		if !ok {
+			continue
+		}
+		list, err := in.dynamic.Resource(gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+		}
+		if len(list.Items) > 0 {
+			in.log(ctx, "deleting custom resources before their CRD", map[string]any{"crd": ref.GetName(), "count": len(list.Items)})
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			obj.SetAPIVersion(gvr.GroupVersion().String())
+			obj.SetKind(kind)
+			found = append(found, obj)
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	for _, hook := range webhooks {
+		client, err := in.resourceFor(hook)
+		if err != nil {
+			return fmt.Errorf("finding the API of %s: %w", describe(hook), err)
+		}
+		if err := client.Delete(ctx, hook.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s: %w", describe(hook), err)
+		}
+	}
+	for _, obj := range found {
+		client, err := in.resourceFor(obj)
+		if err != nil {
+			return fmt.Errorf("finding the API of %s: %w", describe(obj), err)
+		}
+		if err := client.Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting %s: %w", describe(obj), err)
+		}
+	}
+	return in.waitGone(ctx, found)
+}
+
+// webhooksOf returns the admission webhook configurations among objects.
+func webhooksOf(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objects {
+		if k := o.GetKind(); k == "ValidatingWebhookConfiguration" || k == "MutatingWebhookConfiguration" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// servedResource returns the resource and kind a CRD serves, at its
+// storage version.
+func servedResource(crd *unstructured.Unstructured) (schema.GroupVersionResource, string, bool) {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if served, _ := m["served"].(bool); !served {
+			continue
+		}
+		name, _ := m["name"].(string)
+		if storage, _ := m["storage"].(bool); storage || len(versions) == 1 {
+			return schema.GroupVersionResource{Group: group, Version: name, Resource: plural}, kind, true
+		}
+	}
+	for _, v := range versions {
+		if m, _ := v.(map[string]any); m["served"] == true {
+			name, _ := m["name"].(string)
+			return schema.GroupVersionResource{Group: group, Version: name, Resource: plural}, kind, true
+		}
+	}
+	return schema.GroupVersionResource{}, "", false
 }
 
 func chartCRDs(ch *chart.Chart) ([]*unstructured.Unstructured, error) {

@@ -19,8 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 )
@@ -35,8 +37,16 @@ type Manifests struct {
 	// Patches are strategic-merge patches (YAML) applied by kustomize,
 	// such as a ConfigMap's settings.
 	Patches []string
+	// Objects are objects built in Go (a component of this project has no
+	// release file to fetch), built with the files and patched like them.
+	Objects []*unstructured.Unstructured
 	// Images rewrites the images of every pod template, for mirrors.
 	Images imagerewrite.Rules
+	// ApplyUnchanged applies every object on every install, not only those
+	// that changed since the last one, so that an edit made out of band
+	// (a Deployment's image or replicas) is put back. For sets without
+	// admission webhooks of their own, where applying again is cheap.
+	ApplyUnchanged bool
 }
 
 // inventoryRef is one applied object and the hash of what was applied, so
@@ -48,12 +58,25 @@ type inventoryRef struct {
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
 	Hash       string `json:"hash"`
+	// Adopted marks an object that existed before the set first applied
+	// it and that another field manager made (a CRD installed by hand, a
+	// namespace created beforehand): it is kept up to date, but uninstall
+	// leaves it, and the custom resources of an adopted CRD, in place.
+	Adopted bool `json:"adopted,omitempty"`
 }
 
 func inventoryName(set string) string { return "kfstack-inventory-" + set }
 
+// InventoryAnnotation marks the objects a manifest set made, with the
+// namespace and name of its inventory: an object that exists without it
+// (or names another inventory) is adopted, not owned.
+const InventoryAnnotation = "kfstack.dev/inventory"
+
 // build fetches the files and builds them with kustomize.
 func (m Manifests) build(ctx context.Context) ([]*unstructured.Unstructured, error) {
+	if len(m.URLs) == 0 && len(m.Objects) == 0 {
+		return nil, nil // an empty set: what it held before is deleted
+	}
 	fs := filesys.MakeFsInMemory()
 	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
 	for i, u := range m.URLs {
@@ -66,6 +89,20 @@ func (m Manifests) build(ctx context.Context) ([]*unstructured.Unstructured, err
 			return nil, err
 		}
 		kustomization += "- " + name + "\n"
+	}
+	if len(m.Objects) > 0 {
+		var data []byte
+		for _, obj := range m.Objects {
+			doc, err := yaml.Marshal(obj.Object)
+			if err != nil {
+				return nil, fmt.Errorf("encoding %s: %w", describe(obj), err)
+			}
+			data = append(append(data, "---\n"...), doc...)
+		}
+		if err := fs.WriteFile("/app/objects.yaml", data); err != nil {
+			return nil, err
+		}
+		kustomization += "- objects.yaml\n"
 	}
 	if len(m.Patches) > 0 {
 		kustomization += "patches:\n"
@@ -206,21 +243,25 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 	if err != nil {
 		return nil, err
 	}
-	applied := map[string]string{}
+	applied := map[string]inventoryRef{}
 	for _, ref := range previous {
-		applied[refKey(ref)] = ref.Hash
+		applied[refKey(ref)] = ref
 	}
-	var inventory []inventoryRef
-	crdsApplied := false
-	for i, obj := range objects {
+	inventory := make([]inventoryRef, 0, len(objects))
+	for _, obj := range objects {
 		hash, err := objectHash(obj)
 		if err != nil {
 			return nil, err
 		}
-		ref := inventoryRef{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Hash: hash}
-		inventory = append(inventory, ref)
-		if applied[refKey(ref)] == hash {
+		inventory = append(inventory, inventoryRef{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), Hash: hash})
+	}
+	crdsApplied := false
+	for i, obj := range objects {
+		ref := &inventory[i]
+		prev, known := applied[refKey(*ref)]
+		if known && prev.Hash == ref.Hash && !m.ApplyUnchanged {
 			if _, err := in.get(ctx, obj); err == nil {
+				ref.Adopted = prev.Adopted
 				continue
 			}
 		}
@@ -236,7 +277,33 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		if err != nil {
 			return nil, fmt.Errorf("finding the API of %s: %w", describe(obj), err)
 		}
+		owner := namespace + "/" + inventoryName(m.Name)
+		if known {
+			ref.Adopted = prev.Adopted
+		} else if ref.Adopted, err = in.madeByOthers(ctx, client, obj, owner); err != nil {
+			return nil, err
+		}
+		if ref.Adopted && !known {
+			in.log(ctx, "adopting an object that already exists; uninstall will leave it in place", map[string]any{"object": describe(obj)})
+		}
+		if !ref.Adopted {
+			obj = obj.DeepCopy()
+			annotations := obj.GetAnnotations()
+			if annotations == nil {
+				annotations = map[string]string{}
+			}
+			annotations[InventoryAnnotation] = owner
+			obj.SetAnnotations(annotations)
+		}
+		// Recorded before the apply: an apply interrupted from here on
+		// still leaves an inventory that finds what it made.
+		if err := in.writeInventory(ctx, m.Name, namespace, mergeRefs(previous, inventory[:i+1])); err != nil && !apierrors.IsNotFound(err) {
+			return nil, err
+		}
 		if _, err := client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
+			if strings.Contains(err.Error(), "failed calling webhook") {
+				return nil, fmt.Errorf("applying %s: an admission webhook did not answer (waiting for webhooks, wait_for_webhooks, makes the install wait until they can): %w", describe(obj), err)
+			}
 			return nil, fmt.Errorf("applying %s: %w", describe(obj), err)
 		}
 		if obj.GetKind() == "CustomResourceDefinition" {
@@ -248,7 +315,7 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		kept[refKey(ref)] = true
 	}
 	for _, ref := range previous {
-		if !kept[refKey(ref)] {
+		if !kept[refKey(ref)] && !ref.Adopted {
 			if err := in.deleteRef(ctx, ref); err != nil {
 				return nil, err
 			}
@@ -258,6 +325,38 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		return nil, err
 	}
 	return objects, nil
+}
+
+// madeByOthers reports whether obj already exists without the inventory
+// annotation of owner: someone else made it (a CRD installed by hand or
+// by another installation, a namespace created beforehand), and it is
+// adopted. An object this set made in an apply that was interrupted
+// before its inventory was written carries the annotation, and is not.
+func (in *Installer) madeByOthers(ctx context.Context, client dynamic.ResourceInterface, obj *unstructured.Unstructured, owner string) (bool, error) {
+	live, err := client.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", describe(obj), err)
+	}
+	return live.GetAnnotations()[InventoryAnnotation] != owner, nil
+}
+
+// mergeRefs is previous with refs added or replacing those of the same
+// object.
+func mergeRefs(previous, refs []inventoryRef) []inventoryRef {
+	out := slices.Clone(refs)
+	seen := map[string]bool{}
+	for _, r := range refs {
+		seen[refKey(r)] = true
+	}
+	for _, r := range previous {
+		if !seen[refKey(r)] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func crdsOf(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
@@ -281,6 +380,21 @@ func refObject(r inventoryRef) *unstructured.Unstructured {
 	obj.SetNamespace(r.Namespace)
 	obj.SetName(r.Name)
 	return obj
+}
+
+// Inventory returns the objects (identity only) that a manifest set of
+// the component last applied, as recorded in its inventory; nil when it
+// was never applied.
+func (in *Installer) Inventory(ctx context.Context, c *Component, set string) ([]*unstructured.Unstructured, error) {
+	refs, err := in.readInventory(ctx, set, c.Namespace)
+	if err != nil || refs == nil {
+		return nil, err
+	}
+	out := make([]*unstructured.Unstructured, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, refObject(r))
+	}
+	return out, nil
 }
 
 func (in *Installer) readInventory(ctx context.Context, set, namespace string) ([]inventoryRef, error) {
@@ -349,10 +463,29 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 		return err
 	}
 	slices.SortStableFunc(refs, func(a, b inventoryRef) int { return applyOrder(b.Kind) - applyOrder(a.Kind) })
+	// Custom resources first, while the controllers that handle them (their
+	// finalizers) still run; then the rest, CRDs last.
+	var crds, owned []*unstructured.Unstructured
+	for _, ref := range refs {
+		if ref.Adopted {
+			continue
+		}
+		owned = append(owned, refObject(ref))
+		if ref.Kind == "CustomResourceDefinition" {
+			crds = append(crds, refObject(ref))
+		}
+	}
+	if err := in.deleteCustomResources(ctx, crds, webhooksOf(owned)); err != nil {
+		return err
+	}
+	// Then the rest in reverse apply order, CRDs after everything else
+	// is gone, and the namespace that holds the inventory last, once no
+	// CRD is being deleted: a namespace deleted while CRDs go can meet
+	// stale discovery, which makes its controller back off for minutes.
 	var objects []*unstructured.Unstructured
 	for _, ref := range refs {
-		if ref.Kind == "Namespace" && ref.Name == namespace {
-			continue // holds the inventory: deleted last
+		if ref.Adopted || ref.Kind == "CustomResourceDefinition" || (ref.Kind == "Namespace" && ref.Name == namespace) {
+			continue
 		}
 		if err := in.deleteRef(ctx, ref); err != nil {
 			return err
@@ -362,12 +495,23 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 	if err := in.waitGone(ctx, objects); err != nil {
 		return err
 	}
+	for _, crd := range crds {
+		if err := ignoreNotFound(in.dynamic.Resource(crdResource).Delete(ctx, crd.GetName(), metav1.DeleteOptions{})); err != nil {
+			return fmt.Errorf("deleting CRD %s: %w", crd.GetName(), err)
+		}
+	}
+	if err := in.waitGone(ctx, crds); err != nil {
+		return err
+	}
 	if err := ignoreNotFound(in.core.CoreV1().ConfigMaps(namespace).Delete(ctx, inventoryName(m.Name), metav1.DeleteOptions{})); err != nil {
 		return err
 	}
 	for _, ref := range refs {
-		if ref.Kind == "Namespace" && ref.Name == namespace {
-			return in.deleteRef(ctx, ref)
+		if ref.Kind == "Namespace" && ref.Name == namespace && !ref.Adopted {
+			if err := in.deleteRef(ctx, ref); err != nil {
+				return err
+			}
+			return in.waitGone(ctx, []*unstructured.Unstructured{refObject(ref)})
 		}
 	}
 	return nil

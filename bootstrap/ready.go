@@ -161,6 +161,12 @@ func (in *Installer) notReady(ctx context.Context, obj *unstructured.Unstructure
 		if !hasCondition(obj, "Complete") {
 			return "not complete", nil
 		}
+	case "ClusterIssuer.cert-manager.io", "Issuer.cert-manager.io":
+		// cert-manager's controller marks an issuer Ready. Where webhooks
+		// are not waited for (KWOK), no controller runs either.
+		if webhooks && !hasCondition(obj, "Ready") {
+			return "not Ready", nil
+		}
 	case "ValidatingWebhookConfiguration.admissionregistration.k8s.io", "MutatingWebhookConfiguration.admissionregistration.k8s.io":
 		if webhooks {
 			return in.webhookNotReady(ctx, obj)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -21,6 +22,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap/certmanager"
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap/istio"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 )
 
 // componentKind describes one platform component resource
@@ -32,8 +34,14 @@ type componentKind[M any, P componentState[M]] struct {
 	description      string
 	defaultVersion   string
 	defaultNamespace string
-	extra            map[string]schema.Attribute
-	build            func(m P) (*bootstrap.Component, error)
+	// versionDescription replaces the version attribute's description.
+	versionDescription string
+	extra              map[string]schema.Attribute
+	build              func(m P) (*bootstrap.Component, error)
+	// refresh, when set, maps the live objects back into the model on
+	// Read, after the status, so that edits made out of band show in
+	// the plan.
+	refresh func(ctx context.Context, c *clients, m P) error
 }
 
 // componentState is a component resource's model: the attributes every
@@ -43,30 +51,66 @@ type componentState[M any] interface {
 	common() *componentModel
 }
 
-// componentModel is the state of a component resource.
+// componentModel is the state every component resource has.
 type componentModel struct {
-	ID              types.String   `tfsdk:"id"`
-	Version         types.String   `tfsdk:"version"`
-	Namespace       types.String   `tfsdk:"namespace"`
-	ImageRegistry   types.String   `tfsdk:"image_registry"`
-	WaitForWebhooks types.Bool     `tfsdk:"wait_for_webhooks"`
-	Ready           types.Bool     `tfsdk:"ready"`
-	Releases        types.List     `tfsdk:"releases"`
-	Drift           types.List     `tfsdk:"drift"`
-	Timeouts        timeouts.Value `tfsdk:"timeouts"`
+	ID            types.String   `tfsdk:"id"`
+	Version       types.String   `tfsdk:"version"`
+	Namespace     types.String   `tfsdk:"namespace"`
+	ImageRegistry types.String   `tfsdk:"image_registry"`
+	Ready         types.Bool     `tfsdk:"ready"`
+	Drift         types.List     `tfsdk:"drift"`
+	Timeouts      timeouts.Value `tfsdk:"timeouts"`
 }
 
 func (m *componentModel) common() *componentModel { return m }
 
+// thirdPartyModel is the state of a component from another project, which
+// may register admission webhooks and installs as Helm releases (or, for
+// Knative, none).
+type thirdPartyModel struct {
+	WaitForWebhooks types.Bool `tfsdk:"wait_for_webhooks"`
+	Releases        types.List `tfsdk:"releases"`
+}
+
+// thirdParty gives the component resource access to thirdPartyModel.
+type thirdParty interface {
+	thirdParty() *thirdPartyModel
+}
+
+func (m *thirdPartyModel) thirdParty() *thirdPartyModel { return m }
+
+// statusRecorder is a model with status attributes of its own, set from
+// what an install or a check found.
+type statusRecorder interface {
+	recordStatus(status *bootstrap.Status) error
+}
+
+// thirdPartyAttributes are the schema of thirdPartyModel.
+func thirdPartyAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"wait_for_webhooks": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+			MarkdownDescription: "Count the component ready only when its admission webhooks have ready endpoints and CA bundles, so objects created next are not refused. Turn off only where no webhook server can run (KWOK).",
+		},
+		"releases": schema.ListAttribute{
+			Computed: true, ElementType: releaseObjectType,
+			MarkdownDescription: "The Helm releases installed: name, namespace, revision, chart and app version, number of objects.",
+		},
+	}
+}
+
 // certManagerModel is a kubeflow_cert_manager.
 type certManagerModel struct {
 	componentModel
+	thirdPartyModel
 	helmModel
+	ClusterIssuer types.String `tfsdk:"cluster_issuer"`
 }
 
 // istioModel is a kubeflow_istio.
 type istioModel struct {
 	componentModel
+	thirdPartyModel
 	helmModel
 	Gateway types.Bool `tfsdk:"gateway"`
 }
@@ -84,9 +128,9 @@ type helmModel struct {
 	Values     types.String `tfsdk:"values"`
 }
 
-// helmAttributes are the schema of helmModel.
+// helmAttributes are the schema of helmModel and thirdPartyModel.
 func helmAttributes() map[string]schema.Attribute {
-	return map[string]schema.Attribute{
+	return withAttributes(thirdPartyAttributes(), map[string]schema.Attribute{
 		"repository": schema.StringAttribute{
 			Optional:            true,
 			MarkdownDescription: "A mirror of the upstream chart repository: an HTTP(S) chart repository URL or an `oci://` registry path.",
@@ -100,13 +144,20 @@ func helmAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Helm values (YAML or JSON) merged over kfstack's defaults for every chart of the component.",
 			Validators:          []validator.String{valuesValidator{}},
 		},
-	}
+	})
 }
 
 func withHelm(extra map[string]schema.Attribute) map[string]schema.Attribute {
-	out := helmAttributes()
-	for k, v := range extra {
-		out[k] = v
+	return withAttributes(helmAttributes(), extra)
+}
+
+// withAttributes returns the union of attribute sets.
+func withAttributes(sets ...map[string]schema.Attribute) map[string]schema.Attribute {
+	out := map[string]schema.Attribute{}
+	for _, set := range sets {
+		for k, v := range set {
+			out[k] = v
+		}
 	}
 	return out
 }
@@ -120,22 +171,65 @@ func (m *helmModel) options() (bootstrap.Source, map[string]any, error) {
 }
 
 var certManagerKind = componentKind[certManagerModel, *certManagerModel]{
-	typeName:         "_cert_manager",
-	title:            "cert-manager",
-	description:      "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded with the release.",
+	typeName: "_cert_manager",
+	title:    "cert-manager",
+	description: "Installs [cert-manager](https://cert-manager.io) from its Helm chart with its CRDs, which Helm keeps upgraded " +
+		"with the release, and a self-signed ClusterIssuer for the platform's internal certificates.\n\n" +
+		"The ClusterIssuer is created once cert-manager is ready, through cert-manager's validating webhook. With " +
+		"`wait_for_webhooks` (the default) the install waits until that webhook can answer, and then until the issuer is " +
+		"Ready; with `wait_for_webhooks = false` a webhook that does not answer fails the apply with an error naming it " +
+		"(under KWOK, where no webhook server runs, set `cluster_issuer = \"\"`).",
 	defaultVersion:   certmanager.DefaultVersion,
 	defaultNamespace: certmanager.DefaultNamespace,
-	extra:            helmAttributes(),
-	build: func(m *certManagerModel) (*bootstrap.Component, error) {
-		source, values, err := m.options()
-		if err != nil {
-			return nil, err
+	extra: withHelm(map[string]schema.Attribute{
+		"cluster_issuer": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(defaultClusterIssuer),
+			MarkdownDescription: "Name of the self-signed ClusterIssuer to create, `" + defaultClusterIssuer + "` by default; `\"\"` creates none " +
+				"(and deletes the one created before). Certificates name it with `issuerRef = { kind = \"ClusterIssuer\", name = ... }`.",
+			Validators: []validator.String{stringvalidator.Any(stringvalidator.LengthAtMost(0), dnsSubdomainValidator)},
+		},
+	}),
+	build:   certManagerComponent,
+	refresh: refreshClusterIssuer,
+}
+
+func certManagerComponent(m *certManagerModel) (*bootstrap.Component, error) {
+	source, values, err := m.options()
+	if err != nil {
+		return nil, err
+	}
+	return certmanager.Component(certmanager.Options{
+		Version: m.Version.ValueString(), Namespace: m.Namespace.ValueString(), Source: source,
+		ImageRegistry: m.ImageRegistry.ValueString(), Values: values, WaitForWebhooks: m.WaitForWebhooks.ValueBool(),
+		ClusterIssuer: m.ClusterIssuer.ValueString(),
+	}), nil
+}
+
+// defaultClusterIssuer names the ClusterIssuer kubeflow_cert_manager makes.
+const defaultClusterIssuer = "kfstack-selfsigned"
+
+// refreshClusterIssuer reads the issuer's name from what the last apply
+// recorded, so that an import learns it.
+func refreshClusterIssuer(ctx context.Context, c *clients, m *certManagerModel) error {
+	in, err := bootstrap.NewInstaller(c.rest, "", nil)
+	if err != nil {
+		return err
+	}
+	component, err := certManagerComponent(m)
+	if err != nil {
+		return err
+	}
+	objects, err := in.Inventory(ctx, component, certmanager.IssuerSet)
+	if err != nil || objects == nil {
+		return err // never applied (an install older than the issuer): the plan applies it
+	}
+	m.ClusterIssuer = types.StringValue("")
+	for _, obj := range objects {
+		if obj.GetKind() == "ClusterIssuer" {
+			m.ClusterIssuer = types.StringValue(obj.GetName())
 		}
-		return certmanager.Component(certmanager.Options{
-			Version: m.Version.ValueString(), Namespace: m.Namespace.ValueString(), Source: source,
-			ImageRegistry: m.ImageRegistry.ValueString(), Values: values, WaitForWebhooks: m.WaitForWebhooks.ValueBool(),
-		}), nil
-	},
+	}
+	return nil
 }
 
 var istioKind = componentKind[istioModel, *istioModel]{
@@ -192,6 +286,10 @@ func (r *componentResource[M, P]) Metadata(_ context.Context, req resource.Metad
 }
 
 func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	versionDescription := r.kind.versionDescription
+	if versionDescription == "" {
+		versionDescription = fmt.Sprintf("%s version (its chart version) to install; `%s` by default. Changing it upgrades in place, CRDs included.", r.kind.title, r.kind.defaultVersion)
+	}
 	attrs := map[string]schema.Attribute{
 		"id": schema.StringAttribute{
 			Computed: true, MarkdownDescription: "The namespace the component is installed in.",
@@ -199,7 +297,7 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		},
 		"version": schema.StringAttribute{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(r.kind.defaultVersion),
-			MarkdownDescription: fmt.Sprintf("%s version (its chart version) to install; `%s` by default. Changing it upgrades in place, CRDs included.", r.kind.title, r.kind.defaultVersion),
+			MarkdownDescription: versionDescription,
 		},
 		"namespace": schema.StringAttribute{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(r.kind.defaultNamespace),
@@ -209,17 +307,10 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		},
 		"image_registry": schema.StringAttribute{
 			Optional:            true,
-			MarkdownDescription: "Registry to pull every image from instead of the upstream one, for air-gapped clusters.",
+			MarkdownDescription: "Registry to pull every image from instead of the upstream one, for air-gapped clusters: a host with an optional path, such as `mirror.example.com/kubeflow`.",
+			Validators:          []validator.String{registryValidator},
 		},
-		"wait_for_webhooks": schema.BoolAttribute{
-			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
-			MarkdownDescription: "Count the component ready only when its admission webhooks have ready endpoints and CA bundles, so objects created next are not refused. Turn off only where no webhook server can run (KWOK).",
-		},
-		"ready": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether every object of every release is ready."},
-		"releases": schema.ListAttribute{
-			Computed: true, ElementType: releaseObjectType,
-			MarkdownDescription: "The Helm releases installed: name, namespace, revision, chart and app version, number of objects.",
-		},
+		"ready": schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether every object of the component is ready."},
 		"drift": schema.ListAttribute{
 			Computed: true, ElementType: types.StringType,
 			MarkdownDescription: "Objects whose live state differs from what was installed (deleted, edited), found on refresh; the next apply repairs them.",
@@ -229,14 +320,23 @@ func (r *componentResource[M, P]) Schema(ctx context.Context, _ resource.SchemaR
 		attrs[name] = a
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: r.kind.description + "\n\nWaits until every Deployment, DaemonSet, StatefulSet, Job, CRD " +
-			"and (with `wait_for_webhooks`) admission webhook is ready, logging what it waits for (`TF_LOG=info`), and reports " +
-			"objects deleted or edited out of band so the next apply repairs them. Helm charts are installed or upgraded as " +
-			"`helm upgrade --install` does, with CRDs applied before upgrades, releases left pending by an interrupted " +
-			"apply recovered, and a release that does not become ready rolled back (or removed, if new).",
-		Attributes: attrs,
-		Blocks:     map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
+		MarkdownDescription: r.kind.description + "\n\n" + r.waitDescription(),
+		Attributes:          attrs,
+		Blocks:              map[string]schema.Block{"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true})},
 	}
+}
+
+// waitDescription says how the resource waits and repairs.
+func (r *componentResource[M, P]) waitDescription() string {
+	if _, ok := any(P(new(M))).(thirdParty); !ok {
+		return "Waits until every object is ready, logging what it waits for (`TF_LOG=info`), within `timeouts` " +
+			"(15 minutes by default), and reports objects deleted or edited out of band so the next apply repairs them."
+	}
+	return "Waits until every Deployment, DaemonSet, StatefulSet, Job, CRD " +
+		"and (with `wait_for_webhooks`) admission webhook is ready, logging what it waits for (`TF_LOG=info`), and reports " +
+		"objects deleted or edited out of band so the next apply repairs them. Helm charts are installed or upgraded as " +
+		"`helm upgrade --install` does, with CRDs applied before upgrades, releases left pending by an interrupted " +
+		"apply recovered, and a release that does not become ready rolled back (or removed, if new)."
 }
 
 func (r *componentResource[M, P]) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
@@ -262,22 +362,35 @@ func (r *componentResource[M, P]) ModifyPlan(ctx context.Context, req resource.M
 	if len(drift.Elements()) > 0 {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("drift"), types.ListValueMust(types.StringType, nil))...)
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("ready"), types.BoolUnknown())...)
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("releases"), types.ListUnknown(releaseObjectType))...)
+		if _, ok := any(P(new(M))).(thirdParty); ok {
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("releases"), types.ListUnknown(releaseObjectType))...)
+		}
 	}
+}
+
+// prepare connects and builds the component of m and an installer for it.
+func (r *componentResource[M, P]) prepare(ctx context.Context, m P) (*clients, *bootstrap.Component, *bootstrap.Installer, error) {
+	c, err := r.conn.get(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	component, err := r.kind.build(m)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	in, err := bootstrap.NewInstaller(c.rest, "", func(ctx context.Context, msg string, fields map[string]any) {
+		tflog.Info(ctx, msg, fields)
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, component, in, nil
 }
 
 func (r *componentResource[M, P]) install(ctx context.Context, m P, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		return err
-	}
-	component, err := r.kind.build(m)
-	if err != nil {
-		return err
-	}
-	in, err := r.installer(c)
+	c, component, in, err := r.prepare(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -286,16 +399,43 @@ func (r *componentResource[M, P]) install(ctx context.Context, m P, timeout time
 		return c.explain(err)
 	}
 	m.common().ID = m.common().Namespace
-	return m.common().setStatus(status)
+	return setStatus(m, status)
 }
 
-func (r *componentResource[M, P]) installer(c *clients) (*bootstrap.Installer, error) {
-	return bootstrap.NewInstaller(c.rest, "", func(ctx context.Context, msg string, fields map[string]any) {
-		tflog.Info(ctx, msg, fields)
-	})
+// leftBehind reports whether a failed install left part of the component
+// in the cluster (Helm installs undo themselves; a manifest set keeps its
+// inventory), recording its status in m if so.
+func (r *componentResource[M, P]) leftBehind(ctx context.Context, m P) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	_, component, in, err := r.prepare(ctx, m)
+	if err != nil {
+		return false
+	}
+	status, err := in.Check(ctx, component)
+	if err != nil || status == nil {
+		return false
+	}
+	m.common().ID = m.common().Namespace
+	return setStatus(m, status) == nil
 }
 
-func (m *componentModel) setStatus(status *bootstrap.Status) error {
+// setStatus records what an install or a check found in the model.
+func setStatus[M any, P componentState[M]](m P, status *bootstrap.Status) error {
+	common := m.common()
+	drift := make([]attr.Value, 0, len(status.Drift))
+	for _, d := range status.Drift {
+		drift = append(drift, types.StringValue(d))
+	}
+	common.Drift = types.ListValueMust(types.StringType, drift)
+	common.Ready = types.BoolValue(status.Ready)
+	if r, ok := any(m).(statusRecorder); ok {
+		return r.recordStatus(status)
+	}
+	return nil
+}
+
+func (m *thirdPartyModel) recordStatus(status *bootstrap.Status) error {
 	var releases []attr.Value
 	for _, rel := range status.Releases {
 		obj, diags := types.ObjectValue(releaseObjectType.AttrTypes, map[string]attr.Value{
@@ -309,12 +449,6 @@ func (m *componentModel) setStatus(status *bootstrap.Status) error {
 		releases = append(releases, obj)
 	}
 	m.Releases = types.ListValueMust(releaseObjectType, releases)
-	drift := make([]attr.Value, 0, len(status.Drift))
-	for _, d := range status.Drift {
-		drift = append(drift, types.StringValue(d))
-	}
-	m.Drift = types.ListValueMust(types.StringType, drift)
-	m.Ready = types.BoolValue(status.Ready)
 	return nil
 }
 
@@ -331,6 +465,12 @@ func (r *componentResource[M, P]) Create(ctx context.Context, req resource.Creat
 	}
 	if err := r.install(ctx, plan, timeout); err != nil {
 		resp.Diagnostics.AddError(fmt.Sprintf("installing %s (%s)", r.kind.title, plan.common().Version.ValueString()), err.Error())
+		// What the failed install left is recorded, so Terraform marks
+		// the resource tainted and the next apply or destroy removes it,
+		// instead of leaving it unmanaged.
+		if r.leftBehind(ctx, plan) {
+			resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+		}
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
@@ -343,17 +483,7 @@ func (r *componentResource[M, P]) Read(ctx context.Context, req resource.ReadReq
 		return
 	}
 	summary := fmt.Sprintf("reading %s", r.kind.title)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	component, err := r.kind.build(state)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	in, err := r.installer(c)
+	c, component, in, err := r.prepare(ctx, state)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -371,9 +501,15 @@ func (r *componentResource[M, P]) Read(ctx context.Context, req resource.ReadReq
 	if len(status.Releases) > 0 {
 		state.common().Version = types.StringValue(status.Releases[0].ChartVersion)
 	}
-	if err := state.common().setStatus(status); err != nil {
+	if err := setStatus(state, status); err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
+	}
+	if r.kind.refresh != nil {
+		if err := r.kind.refresh(ctx, c, state); err != nil {
+			resp.Diagnostics.AddError(summary, c.explain(err).Error())
+			return
+		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
@@ -410,17 +546,7 @@ func (r *componentResource[M, P]) Delete(ctx context.Context, req resource.Delet
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	summary := fmt.Sprintf("uninstalling %s", r.kind.title)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	component, err := r.kind.build(state)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	in, err := r.installer(c)
+	c, component, in, err := r.prepare(ctx, state)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -434,7 +560,9 @@ func (r *componentResource[M, P]) Delete(ctx context.Context, req resource.Delet
 func (r *componentResource[M, P]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_webhooks"), true)...)
+	if _, ok := any(P(new(M))).(thirdParty); ok {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("wait_for_webhooks"), true)...)
+	}
 }
 
 // valuesValidator checks at plan time that values parse as a YAML or JSON
@@ -454,4 +582,17 @@ func (valuesValidator) ValidateString(_ context.Context, req validator.StringReq
 	if _, err := bootstrap.ParseValues(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid values", fmt.Sprintf("%s: %v", req.Path, err))
 	}
+}
+
+// registryValidator checks at plan time that an image registry is a host
+// with an optional path, as a mirror needs.
+var registryValidator = stringCheck{
+	description: "must be a registry host with an optional path, such as mirror.example.com/kubeflow",
+	summary:     "Invalid image registry",
+	check: func(registry string) error {
+		if err := (imagerewrite.Rules{Mirrors: map[string]string{"registry.example.com": registry}}).Validate(); err != nil {
+			return fmt.Errorf("%q must be a registry host with an optional path, such as mirror.example.com/kubeflow", registry)
+		}
+		return nil
+	},
 }

@@ -13,28 +13,48 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap/bootstraptest"
 )
 
-func certManagerConfig(repoURL, version, namespace string) string {
+// certManagerConfig is cert-manager from a repository on loopback, without
+// a ClusterIssuer unless issuer names one: creating it goes through
+// cert-manager's webhook, and no webhook server runs under KWOK.
+func certManagerConfig(repoURL, version, namespace string, issuer ...string) string {
+	clusterIssuer := ""
+	if len(issuer) > 0 {
+		clusterIssuer = issuer[0]
+	}
 	return providerBlock() + fmt.Sprintf(`
 resource "kubeflow_cert_manager" "test" {
   version           = %q
   namespace         = %q
   repository        = %q
   wait_for_webhooks = false # no webhook server runs under KWOK
+  cluster_issuer    = %q
   values            = <<-YAML
     startupapicheck:
       enabled: false
   YAML
 }
-`, version, namespace, repoURL)
+`, version, namespace, repoURL, clusterIssuer)
 }
 
+var clusterIssuers = schema.GroupVersionResource{Group: "cert-manager.io", Version: "v1", Resource: "clusterissuers"}
+
 // TestAccCertManager_basic installs the real cert-manager chart from a
-// repository on loopback, upgrades it, repairs drift, imports it and
-// uninstalls it.
+// repository on loopback, upgrades it, repairs drift, adds its
+// ClusterIssuer, imports it and uninstalls it.
+//
+// The ClusterIssuer goes through cert-manager's validating webhook
+// (failurePolicy Fail), and under KWOK no webhook server runs: the test
+// first shows the error a user meets with wait_for_webhooks = false, then
+// makes that webhook fail open (failurePolicy Ignore) out of band, as it
+// cannot make it answer, so the API server admits the issuer.
 func TestAccCertManager_basic(t *testing.T) {
 	repoURL := bootstraptest.ServeCharts(t,
 		bootstraptest.Chart{Dir: bootstraptest.Upstream(t, "cert-manager", "v1.21.0"), Version: "v1.21.0", AppVersion: "v1.21.0"},
@@ -88,6 +108,51 @@ func TestAccCertManager_basic(t *testing.T) {
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("kubeflow_cert_manager.test", plancheck.ResourceActionUpdate)},
 				},
 				Check: deploymentExists("cert-manager-cainjector"),
+			},
+			{
+				Config:      certManagerConfig(repoURL, "v1.21.1", ns, "kfstack-selfsigned"),
+				ExpectError: wrappedError(`applying ClusterIssuer kfstack-selfsigned: an admission webhook did not answer`),
+			},
+			{
+				PreConfig: func() {
+					patch := []byte(`[{"op":"replace","path":"/webhooks/0/failurePolicy","value":"Ignore"},{"op":"replace","path":"/webhooks/0/timeoutSeconds","value":1}]`)
+					if _, err := testCluster.Client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Patch(ctx, "cert-manager-webhook", types.JSONPatchType, patch, metav1.PatchOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: certManagerConfig(repoURL, "v1.21.1", ns, "kfstack-selfsigned"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("kubeflow_cert_manager.test", tfjsonpath.New("cluster_issuer"), knownvalue.StringExact("kfstack-selfsigned")),
+					statecheck.ExpectKnownValue("kubeflow_cert_manager.test", tfjsonpath.New("drift"), knownvalue.ListSizeExact(0)),
+					// The release is not upgraded for a change of the issuer.
+					statecheck.ExpectKnownValue("kubeflow_cert_manager.test", tfjsonpath.New("releases").AtSliceIndex(0).AtMapKey("revision"), knownvalue.Int64Exact(3)),
+				},
+				Check: func(*terraform.State) error {
+					issuer, err := dynamic.NewForConfigOrDie(testCluster.Config).Resource(clusterIssuers).Get(ctx, "kfstack-selfsigned", metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					if _, found, _ := unstructured.NestedMap(issuer.Object, "spec", "selfSigned"); !found {
+						return fmt.Errorf("issuer spec = %v", issuer.Object["spec"])
+					}
+					return nil
+				},
+			},
+			{
+				// A ClusterIssuer deleted out of band comes back.
+				PreConfig: func() {
+					if err := dynamic.NewForConfigOrDie(testCluster.Config).Resource(clusterIssuers).Delete(ctx, "kfstack-selfsigned", metav1.DeleteOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: certManagerConfig(repoURL, "v1.21.1", ns, "kfstack-selfsigned"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("kubeflow_cert_manager.test", plancheck.ResourceActionUpdate)},
+				},
+				Check: func(*terraform.State) error {
+					_, err := dynamic.NewForConfigOrDie(testCluster.Config).Resource(clusterIssuers).Get(ctx, "kfstack-selfsigned", metav1.GetOptions{})
+					return err
+				},
 			},
 			{
 				ResourceName:      "kubeflow_cert_manager.test",

@@ -19,6 +19,7 @@ import (
 // dexModel is a kubeflow_dex.
 type dexModel struct {
 	componentModel
+	thirdPartyModel
 	helmModel
 	Issuer          types.String        `tfsdk:"issuer"`
 	StaticClients   []dexClientModel    `tfsdk:"static_clients"`

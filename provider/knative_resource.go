@@ -17,6 +17,7 @@ import (
 // knativeModel is a kubeflow_knative.
 type knativeModel struct {
 	componentModel
+	thirdPartyModel
 	Eventing    types.Bool   `tfsdk:"eventing"`
 	Domain      types.String `tfsdk:"domain"`
 	ServingURL  types.String `tfsdk:"serving_url"`
@@ -40,7 +41,7 @@ var knativeKind = componentKind[knativeModel, *knativeModel]{
 		"changed or was deleted, and uninstall remove exactly what was installed. `namespace` is `knative-serving`.",
 	defaultVersion:   knative.DefaultVersion,
 	defaultNamespace: knative.DefaultNamespace,
-	extra: map[string]schema.Attribute{
+	extra: withAttributes(thirdPartyAttributes(), map[string]schema.Attribute{
 		"eventing": schema.BoolAttribute{
 			Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 			MarkdownDescription: "Install Knative Eventing core too.",
@@ -53,7 +54,7 @@ var knativeKind = componentKind[knativeModel, *knativeModel]{
 		"serving_url":   manifestURLAttribute("Serving core's release file (`serving-core.yaml`)"),
 		"net_istio_url": manifestURLAttribute("net-istio's release file (`net-istio.yaml`)"),
 		"eventing_url":  manifestURLAttribute("Eventing core's release file (`eventing-core.yaml`)"),
-	},
+	}),
 	build: func(m *knativeModel) (*bootstrap.Component, error) {
 		if ns := m.Namespace.ValueString(); ns != knative.DefaultNamespace {
 			return nil, fmt.Errorf("namespace: Knative's release YAML installs into %s, not %s", knative.DefaultNamespace, ns)

@@ -175,6 +175,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		NewIstioResource,
 		NewDexResource,
 		NewKnativeResource,
+		func() resource.Resource { return NewRuntimeResource(p.version) },
 		NewPipelineResource,
 		NewRunResource,
 	}

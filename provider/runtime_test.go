@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -31,14 +32,14 @@ var (
 
 // startRuntime installs the runtime's CRDs in the test cluster and runs
 // its controller in this process (once for the package), as
-// kubeflow_runtime would in a real cluster.
-func startRuntime(t *testing.T) client.Client {
+// kubeflow_runtime would in a real cluster. CRDs made here are not made
+// by kubeflow_runtime, which adopts them and leaves them on destroy.
+func startRuntime(t *testing.T) {
 	t.Helper()
 	runtimeOnce.Do(func() { runtimeErr = runRuntime() })
 	if runtimeErr != nil {
 		t.Fatalf("starting the runtime controller: %v", runtimeErr)
 	}
-	return runtimeClient
 }
 
 func runRuntime() error {
@@ -58,7 +59,8 @@ func runRuntime() error {
 		return err
 	}
 	for _, crd := range all {
-		if err := c.Create(ctx, crd); err != nil {
+		// kubeflow_runtime's tests may have installed them already.
+		if err := c.Create(ctx, crd); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating CRD %s: %w", crd.Name, err)
 		}
 		if err := waitEstablished(ctx, c, crd.Name); err != nil {

@@ -109,3 +109,37 @@ var httpURL = regexp.MustCompile(`^https?://[^/\s]+(/\S*)?$`)
 // gsaPattern matches a Google service account email, including the
 // default compute service account (NUMBER-compute@developer.gserviceaccount.com).
 var gsaPattern = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*@[a-z0-9][-a-z0-9]*(\.[a-z0-9][-a-z0-9]*)*\.gserviceaccount\.com$`)
+
+// stringCheck is a plan-time validator made of a check function: its
+// error, prefixed with the attribute path, is the diagnostic.
+type stringCheck struct {
+	description string
+	summary     string
+	check       func(string) error
+}
+
+func (v stringCheck) Description(context.Context) string { return v.description }
+
+func (v stringCheck) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v stringCheck) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, fmt.Sprintf("%s: %v", req.Path, err))
+	}
+}
+
+// dnsSubdomainValidator accepts an RFC 1123 subdomain: the name of most
+// Kubernetes objects.
+var dnsSubdomainValidator = stringCheck{
+	description: "must be a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+	summary:     "Invalid name",
+	check: func(s string) error {
+		if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
+			return fmt.Errorf("%q is not a valid name: %s", s, strings.Join(errs, "; "))
+		}
+		return nil
+	},
+}

@@ -1,12 +1,27 @@
 # The whole platform: cert-manager and Istio side by side, Dex and Knative
-# once Istio is ready, and the teams' profiles once Istio's policy API is
-# there.
+# once Istio is ready, the kfstack runtime (pipelines) after cert-manager,
+# and the teams' profiles once Istio's policy API is there.
 
 resource "kubeflow_cert_manager" "this" {
   version           = var.versions.cert_manager
   repository        = var.mirror.chart_repository
   image_registry    = var.mirror.image_registry
   wait_for_webhooks = var.wait_for_webhooks
+  cluster_issuer    = var.cluster_issuer
+}
+
+# The runtime has no admission webhook and needs no certificate today; it
+# comes after cert-manager so that the prerequisites are in place first
+# and a failed cert-manager install stops the apply before it.
+resource "kubeflow_runtime" "this" {
+  version        = var.versions.runtime
+  image_registry = var.mirror.runtime_registry
+  replicas       = var.runtime.replicas
+  pipeline_root  = var.runtime.pipeline_root
+  node_selector  = var.runtime.node_selector
+  tolerations    = var.runtime.tolerations
+
+  depends_on = [kubeflow_cert_manager.this]
 }
 
 resource "kubeflow_istio" "this" {

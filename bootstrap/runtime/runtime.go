@@ -1,0 +1,482 @@
+// Package runtime is the kfstack runtime component: the Pipeline and
+// PipelineRun CRDs (runtime/api/crds) and the controller that drives them
+// (kfstack-runtime controller), with its ServiceAccount, least-privilege
+// RBAC, a metrics Service and its namespace, built in Go and applied
+// server-side as one manifest set.
+//
+// The runtime registers no admission webhooks: Pipelines and PipelineRuns
+// are validated by the OpenAPI schema and CEL rules of their CRDs, so
+// nothing waits for a webhook server before runs are created.
+package runtime
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+)
+
+// Name and DefaultNamespace describe the component.
+const (
+	Name             = "runtime"
+	DefaultNamespace = "kfstack-system"
+	// ImageRepository is where kfstack publishes the runtime image; its
+	// tags are the runtime's (and the provider's) versions.
+	ImageRepository = "ghcr.io/kfstack/kfstack-runtime"
+	// ReleaseRegistry is the registry prefix that ImageRegistry replaces.
+	ReleaseRegistry = "ghcr.io/kfstack"
+	// ControllerName names the controller's Deployment, ServiceAccount,
+	// Role and RoleBinding.
+	ControllerName = "kfstack-runtime-controller"
+	// MetricsServiceName names the Service of the Prometheus endpoint.
+	MetricsServiceName = "kfstack-runtime-controller-metrics"
+	// BinaryPath is where the runtime image holds kfstack-runtime
+	// (internal/image.RuntimeBinaryPath).
+	BinaryPath = "/usr/local/bin/kfstack-runtime"
+	// LeaderElectionID is the Lease the controller replicas elect a leader
+	// with (kfstack-runtime controller's LeaderElectionID).
+	LeaderElectionID = "kfstack-runtime-controller"
+	// MetricsPort and ProbePort are the controller's listening ports.
+	MetricsPort = 8080
+	ProbePort   = 8081
+)
+
+// Options configure the component.
+type Options struct {
+	// Version is the runtime's version: the tag of the default image.
+	Version string
+	// Namespace holds the controller; DefaultNamespace when empty.
+	Namespace string
+	// Image of the controller, also copied into every task pod; the
+	// release image of Version when empty.
+	Image string
+	// ImageRegistry replaces ReleaseRegistry in Image (air-gapped
+	// mirrors).
+	ImageRegistry string
+	// Replicas of the controller; one leads, the others stand by. Zero
+	// stops the controller and keeps everything else.
+	Replicas int32
+	// PipelineRoot is the artifact store of runs that name none: gs://,
+	// s3:// or file://.
+	PipelineRoot string
+	// NodeSelector and Tolerations place the controller's pods.
+	NodeSelector map[string]string
+	Tolerations  []corev1.Toleration
+	// Resources of the controller container; DefaultResources when nil.
+	Resources *corev1.ResourceRequirements
+}
+
+// DefaultImage is the release image of a runtime version.
+func DefaultImage(version string) string {
+	return ImageRepository + ":" + version
+}
+
+// DefaultResources are the controller's requests and limits: it holds
+// slim pods and compiled plans in memory, about 100 MiB for thousands of
+// tasks (bench/RESULTS.md).
+func DefaultResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("128Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+}
+
+// CheckImage reports why image is not a usable image reference.
+func CheckImage(image string) error {
+	if _, err := imagerewrite.Normalize(image); err != nil {
+		return fmt.Errorf("%q is not an image reference such as %s: %w", image, DefaultImage("v0.1.0"), err)
+	}
+	return nil
+}
+
+// PipelineRootSchemes are the artifact stores the runtime can open.
+var PipelineRootSchemes = []string{"gs", "s3", "file"}
+
+// CheckPipelineRoot reports why root is not a pipeline root the runtime
+// can open.
+func CheckPipelineRoot(root string) error {
+	u, err := url.Parse(root)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %w", root, err)
+	}
+	switch u.Scheme {
+	case "gs", "s3":
+		if u.Host == "" {
+			return fmt.Errorf("%q names no bucket, such as %s://my-bucket/pipelines", root, u.Scheme)
+		}
+	case "file":
+		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
+			return fmt.Errorf("%q is not an absolute file URL, such as file:///var/lib/kfstack/artifacts", root)
+		}
+	default:
+		return fmt.Errorf("%q: the scheme must be gs://, s3:// or file://", root)
+	}
+	return nil
+}
+
+// ResolvedImage is the controller's image: Image, or the release image of
+// Version, after the registry override.
+func (o Options) ResolvedImage() (string, error) {
+	image := o.Image
+	if image == "" {
+		image = DefaultImage(o.Version)
+	}
+	if err := CheckImage(image); err != nil {
+		return "", fmt.Errorf("image: %w", err)
+	}
+	if o.ImageRegistry == "" {
+		return image, nil
+	}
+	rules := imagerewrite.Rules{Mirrors: map[string]string{ReleaseRegistry: strings.TrimSuffix(o.ImageRegistry, "/")}}
+	if err := rules.Validate(); err != nil {
+		return "", fmt.Errorf("image_registry: %w", err)
+	}
+	return rules.Rewrite(image)
+}
+
+func (o Options) validate() error {
+	var errs []string
+	if errs2 := validation.IsDNS1123Label(o.Namespace); len(errs2) > 0 {
+		errs = append(errs, fmt.Sprintf("namespace: %q: %s", o.Namespace, strings.Join(errs2, "; ")))
+	}
+	if o.Version == "" && o.Image == "" {
+		errs = append(errs, "version: a version (the release image's tag) or an image is needed")
+	}
+	if o.Replicas < 0 {
+		errs = append(errs, fmt.Sprintf("replicas: %d is negative", o.Replicas))
+	}
+	if o.PipelineRoot != "" {
+		if err := CheckPipelineRoot(o.PipelineRoot); err != nil {
+			errs = append(errs, "pipeline_root: "+err.Error())
+		}
+	}
+	for k, v := range o.NodeSelector {
+		if e := validation.IsQualifiedName(k); len(e) > 0 {
+			errs = append(errs, fmt.Sprintf("node_selector: key %q: %s", k, strings.Join(e, "; ")))
+		}
+		if e := validation.IsValidLabelValue(v); len(e) > 0 {
+			errs = append(errs, fmt.Sprintf("node_selector: value %q of %s: %s", v, k, strings.Join(e, "; ")))
+		}
+	}
+	for i, t := range o.Tolerations {
+		if err := CheckToleration(t); err != nil {
+			errs = append(errs, fmt.Sprintf("tolerations[%d]: %v", i, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckToleration reports why t is not a toleration the API server
+// accepts.
+func CheckToleration(t corev1.Toleration) error {
+	switch t.Operator {
+	case corev1.TolerationOpEqual, "":
+		if t.Key == "" {
+			return fmt.Errorf("operator Equal needs a key")
+		}
+	case corev1.TolerationOpExists:
+		if t.Value != "" {
+			return fmt.Errorf("operator Exists takes no value")
+		}
+	default:
+		return fmt.Errorf("operator %q is not Equal or Exists", t.Operator)
+	}
+	if t.Key != "" {
+		if e := validation.IsQualifiedName(t.Key); len(e) > 0 {
+			return fmt.Errorf("key %q: %s", t.Key, strings.Join(e, "; "))
+		}
+	}
+	switch t.Effect {
+	case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+	default:
+		return fmt.Errorf("effect %q is not NoSchedule, PreferNoSchedule or NoExecute", t.Effect)
+	}
+	if t.TolerationSeconds != nil && t.Effect != corev1.TaintEffectNoExecute {
+		return fmt.Errorf("toleration_seconds needs the NoExecute effect")
+	}
+	return nil
+}
+
+// ClusterRoleName names the controller's ClusterRole and
+// ClusterRoleBinding, which are cluster-wide: one per namespace the
+// runtime is installed in.
+func ClusterRoleName(namespace string) string {
+	return "kfstack-runtime-controller-" + namespace
+}
+
+// Component returns the runtime component. Its one manifest set applies,
+// in order, the namespace, the CRDs (waiting until Established), the
+// ServiceAccount and RBAC, and the controller's Deployment and metrics
+// Service; the component is ready when the CRDs are Established and the
+// Deployment is Available. Uninstall deletes every Pipeline and
+// PipelineRun while the controller still runs, then the rest in reverse
+// order; CRDs that existed before the runtime first installed them
+// (made by another field manager) are adopted: updated, but never
+// deleted.
+func Component(o Options) (*bootstrap.Component, error) {
+	if o.Namespace == "" {
+		o.Namespace = DefaultNamespace
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	image, err := o.ResolvedImage()
+	if err != nil {
+		return nil, err
+	}
+	objects, err := objects(o, image)
+	if err != nil {
+		return nil, err
+	}
+	return &bootstrap.Component{
+		Name:      Name,
+		Version:   o.Version,
+		Namespace: o.Namespace,
+		// Its pods need nothing from the other components; task pods that
+		// write to s3:// or gs:// need their own credentials.
+		Manifests: []bootstrap.Manifests{{Name: "runtime", Objects: objects, ApplyUnchanged: true}},
+	}, nil
+}
+
+// CRDNames are the names of the runtime's CRDs.
+func CRDNames() ([]string, error) {
+	all, err := crds.All()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(all))
+	for _, c := range all {
+		names = append(names, c.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func labels(o Options) map[string]string {
+	l := map[string]string{
+		"app.kubernetes.io/name":       "kfstack-runtime",
+		"app.kubernetes.io/part-of":    "kfstack",
+		"app.kubernetes.io/managed-by": "kfstack",
+	}
+	if o.Version != "" && len(validation.IsValidLabelValue(o.Version)) == 0 {
+		l["app.kubernetes.io/version"] = o.Version
+	}
+	return l
+}
+
+// selector selects the controller's pods; it never changes, since a
+// Deployment's selector is immutable.
+func selector() map[string]string {
+	return map[string]string{"app.kubernetes.io/name": "kfstack-runtime", "app.kubernetes.io/component": "controller"}
+}
+
+func withLabels(base map[string]string, more map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(more))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
+}
+
+// Rules are the controller's cluster-wide permissions, exactly what
+// runtime/controller uses: it reads Pipelines and PipelineRuns and writes
+// only their status; it creates, reads and deletes task pods; it records
+// events. The finalizers subresource lets it set blockOwnerDeletion on
+// the owner reference of task pods where OwnerReferencesPermissionEnforcement
+// is on.
+func Rules() []rbacv1.PolicyRule {
+	group := v1alpha1.GroupVersion.Group
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{group}, Resources: []string{"pipelines", "pipelineruns"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status"}, Verbs: []string{"update"}},
+		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+}
+
+// LeaderElectionRules are the controller's permissions in its own
+// namespace: its Lease, and the events leader election records on it.
+func LeaderElectionRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	}
+}
+
+// Args are the controller's command-line arguments.
+func Args(o Options, image string) []string {
+	args := []string{
+		"controller",
+		"--leader-elect",
+		"--leader-election-namespace=" + o.Namespace,
+		fmt.Sprintf("--metrics-bind-address=:%d", MetricsPort),
+		fmt.Sprintf("--health-probe-bind-address=:%d", ProbePort),
+		"--runtime-image=" + image,
+		"--runtime-binary=" + BinaryPath,
+		"--workdir=/tmp/kfstack",
+	}
+	if o.PipelineRoot != "" {
+		args = append(args, "--pipeline-root="+o.PipelineRoot)
+	}
+	return args
+}
+
+func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
+	ns := o.Namespace
+	common := labels(o)
+	meta := func(name string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: common}
+	}
+	resources := DefaultResources()
+	if o.Resources != nil {
+		resources = *o.Resources
+	}
+	yes, no := true, false
+	uid := int64(65532)
+	replicas := o.Replicas
+	podLabels := withLabels(common, selector())
+	probe := func(path string, period int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("health")}},
+			PeriodSeconds: period, TimeoutSeconds: 2, FailureThreshold: 3,
+		}
+	}
+	liveness := probe("/healthz", 20)
+	liveness.InitialDelaySeconds = 15
+	readiness := probe("/readyz", 10)
+	readiness.InitialDelaySeconds = 5
+
+	typed := []kruntime.Object{
+		&corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"}, ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: common}},
+		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(ControllerName)},
+		&rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName(ns), Labels: common},
+			Rules:      Rules(),
+		},
+		&rbacv1.ClusterRoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+			ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName(ns), Labels: common},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: ClusterRoleName(ns)},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: ControllerName, Namespace: ns}},
+		},
+		&rbacv1.Role{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+			ObjectMeta: meta(ControllerName),
+			Rules:      LeaderElectionRules(),
+		},
+		&rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: meta(ControllerName),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: ControllerName},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: ControllerName, Namespace: ns}},
+		},
+		&appsv1.Deployment{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+			ObjectMeta: meta(ControllerName),
+			Spec: appsv1.DeploymentSpec{
+				Replicas: &replicas,
+				Selector: &metav1.LabelSelector{MatchLabels: selector()},
+				Template: corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: podLabels},
+					Spec: corev1.PodSpec{
+						ServiceAccountName:            ControllerName,
+						TerminationGracePeriodSeconds: ptr(int64(10)),
+						NodeSelector:                  o.NodeSelector,
+						Tolerations:                   o.Tolerations,
+						SecurityContext: &corev1.PodSecurityContext{
+							RunAsNonRoot:   &yes,
+							RunAsUser:      &uid,
+							RunAsGroup:     &uid,
+							SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+						},
+						Containers: []corev1.Container{{
+							Name:    "controller",
+							Image:   image,
+							Command: []string{BinaryPath},
+							Args:    Args(o, image),
+							Ports: []corev1.ContainerPort{
+								{Name: "metrics", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
+								{Name: "health", ContainerPort: ProbePort, Protocol: corev1.ProtocolTCP},
+							},
+							LivenessProbe:  liveness,
+							ReadinessProbe: readiness,
+							Resources:      resources,
+							SecurityContext: &corev1.SecurityContext{
+								AllowPrivilegeEscalation: &no,
+								ReadOnlyRootFilesystem:   &yes,
+								Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+							},
+							// The local executor's work files and the default
+							// file:// pipeline root; the root filesystem is
+							// read-only.
+							VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
+						}},
+						Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+					},
+				},
+			},
+		},
+		&corev1.Service{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+			ObjectMeta: meta(MetricsServiceName),
+			Spec: corev1.ServiceSpec{
+				Selector: selector(),
+				Ports:    []corev1.ServicePort{{Name: "metrics", Port: MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}},
+			},
+		},
+	}
+	all, err := crds.All()
+	if err != nil {
+		return nil, err
+	}
+	for _, crd := range all {
+		crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
+		crd.Labels = withLabels(crd.Labels, common)
+		typed = append(typed, crd)
+	}
+	out := make([]*unstructured.Unstructured, 0, len(typed))
+	for _, obj := range typed {
+		raw, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return nil, fmt.Errorf("encoding %T: %w", obj, err)
+		}
+		// What the API server fills in is not part of what is applied.
+		delete(raw, "status")
+		if m, ok := raw["metadata"].(map[string]any); ok {
+			delete(m, "creationTimestamp")
+		}
+		if tmpl, found, _ := unstructured.NestedMap(raw, "spec", "template", "metadata"); found {
+			delete(tmpl, "creationTimestamp")
+			if err := unstructured.SetNestedMap(raw, tmpl, "spec", "template", "metadata"); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, &unstructured.Unstructured{Object: raw})
+	}
+	return out, nil
+}
+
+func ptr[T any](v T) *T { return &v }

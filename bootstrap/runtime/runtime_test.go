@@ -1,0 +1,343 @@
+package runtime
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+)
+
+var cluster *testcluster.Cluster
+
+func TestMain(m *testing.M) {
+	testcluster.RunMain(m, func(c *testcluster.Cluster) { cluster = c })
+}
+
+// deleteCRDTimeout bounds a test that deletes CRDs: the API server's CRD
+// finalizer meets "storage is (re)initializing" when a CRD is deleted
+// seconds after it was created, backs off exponentially, and may delete
+// it only about five minutes later.
+const deleteCRDTimeout = 10 * time.Minute
+
+var (
+	pipelines = schema.GroupVersionResource{Group: "pipelines.kfstack.dev", Version: "v1alpha1", Resource: "pipelines"}
+	crdGVR    = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+)
+
+func newInstaller(t *testing.T) *bootstrap.Installer {
+	t.Helper()
+	in, err := bootstrap.NewInstaller(cluster.Config, t.TempDir(), func(_ context.Context, msg string, fields map[string]any) {
+		t.Logf("%s %v", msg, fields)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// TestInstallDriftUninstall installs the runtime from nothing, with an
+// image mirror; checks what the controller may and may not do; repairs a
+// deleted Deployment; and uninstalls while a Pipeline's finalizer holds
+// it, showing that custom resources go first, while the controller still
+// runs, and that nothing is left afterwards.
+func TestInstallDriftUninstall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), deleteCRDTimeout)
+	defer cancel()
+	dyn := dynamic.NewForConfigOrDie(cluster.Config)
+	if _, err := dyn.Resource(crdGVR).Get(ctx, "pipelines.pipelines.kfstack.dev", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the runtime's CRDs exist before the test: %v", err)
+	}
+	const ns = "kfstack-rt"
+	options := Options{Version: "v0.4.2", Namespace: ns, ImageRegistry: "mirror.example.com/kfstack", PipelineRoot: "s3://artifacts/runs", Replicas: 1}
+	c, err := Component(options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newInstaller(t)
+	status, err := in.Install(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 10 {
+		t.Fatalf("status = %+v", status)
+	}
+	deploy, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	container := deploy.Spec.Template.Spec.Containers[0]
+	const want = "mirror.example.com/kfstack/kfstack-runtime:v0.4.2"
+	if container.Image != want || !slices.Contains(container.Args, "--runtime-image="+want) {
+		t.Errorf("image %s, args %v: want %s from the mirror in both", container.Image, container.Args, want)
+	}
+	for _, arg := range []string{"--leader-elect", "--leader-election-namespace=" + ns, "--pipeline-root=s3://artifacts/runs"} {
+		if !slices.Contains(container.Args, arg) {
+			t.Errorf("args %v lack %s", container.Args, arg)
+		}
+	}
+	if deploy.Status.AvailableReplicas != 1 {
+		t.Errorf("available replicas = %d", deploy.Status.AvailableReplicas)
+	}
+
+	// Least privilege, as the API server's authorizer sees it.
+	sa := "system:serviceaccount:" + ns + ":" + ControllerName
+	for _, check := range []struct {
+		attrs authorizationv1.ResourceAttributes
+		allow bool
+	}{
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "pods"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "watch", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "pipelineruns", Subresource: "status"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "events.k8s.io", Resource: "events"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "pods"}, false},
+	} {
+		review, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}, ResourceAttributes: &check.attrs,
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if review.Status.Allowed != check.allow {
+			t.Errorf("%s %s/%s in %s: allowed = %v, want %v", check.attrs.Verb, check.attrs.Resource, check.attrs.Subresource, check.attrs.Namespace, review.Status.Allowed, check.allow)
+		}
+	}
+
+	// Drift: a deleted Deployment is found and put back.
+	if err := cluster.Client.AppsV1().Deployments(ns).Delete(ctx, ControllerName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	status, err = in.Check(ctx, c)
+	if err != nil || !slices.Contains(status.Drift, "Deployment "+ns+"/"+ControllerName+": deleted") || status.Ready {
+		t.Fatalf("check = %+v, %v", status, err)
+	}
+	if _, err := in.Install(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := in.Check(ctx, c); err != nil || len(status.Drift) != 0 || !status.Ready {
+		t.Fatalf("after repair: %+v, %v", status, err)
+	}
+
+	// A Pipeline whose finalizer holds it: uninstall must wait for it
+	// while the controller and the CRDs are still there.
+	if _, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rt-team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	held := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "pipelines.kfstack.dev/v1alpha1", "kind": "Pipeline",
+		"metadata": map[string]any{"name": "held", "namespace": "rt-team", "finalizers": []any{"kfstack.dev/test-hold"}},
+		"spec":     map[string]any{"dag": "tasks: []"},
+	}}
+	if _, err := dyn.Resource(pipelines).Namespace("rt-team").Create(ctx, held, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.Uninstall(ctx, c) }()
+	err = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		p, err := dyn.Resource(pipelines).Namespace("rt-team").Get(ctx, "held", metav1.GetOptions{})
+		return err == nil && p.GetDeletionTimestamp() != nil, err
+	})
+	if err != nil {
+		t.Fatalf("the Pipeline was not deleted first: %v", err)
+	}
+	if d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{}); err != nil || d.DeletionTimestamp != nil {
+		t.Errorf("the controller went before the custom resources: %v", err)
+	}
+	for _, name := range crdNames(t) {
+		if crd, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{}); err != nil || crd.GetDeletionTimestamp() != nil {
+			t.Errorf("CRD %s went before its custom resources: %v", name, err)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("uninstall returned while a Pipeline was still there: %v", err)
+	case <-time.After(time.Second):
+	}
+	patch := []byte(`{"metadata":{"finalizers":null}}`)
+	if _, err := dyn.Resource(pipelines).Namespace("rt-team").Patch(ctx, "held", "application/merge-patch+json", patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range crdNames(t) {
+		if _, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("CRD %s after uninstall: %v", name, err)
+		}
+	}
+	if _, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace after uninstall: %v", err)
+	}
+	if _, err := cluster.Client.RbacV1().ClusterRoles().Get(ctx, ClusterRoleName(ns), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ClusterRole after uninstall: %v", err)
+	}
+	if _, err := cluster.Client.RbacV1().ClusterRoleBindings().Get(ctx, ClusterRoleName(ns), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ClusterRoleBinding after uninstall: %v", err)
+	}
+	if status, err := in.Check(ctx, c); err != nil || status != nil {
+		t.Errorf("check after uninstall: %+v, %v", status, err)
+	}
+}
+
+// TestAdoptsExistingCRDs installs over CRDs and a namespace that someone
+// else created: they are brought up to date, and uninstall leaves them,
+// with their custom resources, in place.
+func TestAdoptsExistingCRDs(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), deleteCRDTimeout)
+	defer cancel()
+	dyn := dynamic.NewForConfigOrDie(cluster.Config)
+	all, err := crds.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, crd := range all {
+		crd.Spec.Versions[0].AdditionalPrinterColumns = nil // an older copy
+		if err := createCRD(ctx, crd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const ns = "kfstack-adopt"
+	if _, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{FieldManager: "someone-else"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Component(Options{Version: "v0.4.2", Namespace: ns, Replicas: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newInstaller(t)
+	if _, err := in.Install(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	live, err := dyn.Resource(crdGVR).Get(ctx, "pipelines.pipelines.kfstack.dev", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cols, _, _ := unstructured.NestedSlice(live.Object, "spec", "versions"); len(cols) == 0 || cols[0].(map[string]any)["additionalPrinterColumns"] == nil {
+		t.Errorf("the adopted CRD was not brought up to date: %v", cols)
+	}
+	if _, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "adopt-team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kept := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "pipelines.kfstack.dev/v1alpha1", "kind": "Pipeline",
+		"metadata": map[string]any{"name": "kept", "namespace": "adopt-team"},
+		"spec":     map[string]any{"dag": "tasks: []"},
+	}}
+	if _, err := dyn.Resource(pipelines).Namespace("adopt-team").Create(ctx, kept, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Uninstall(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(pipelines).Namespace("adopt-team").Get(ctx, "kept", metav1.GetOptions{}); err != nil {
+		t.Errorf("a Pipeline of an adopted CRD was deleted: %v", err)
+	}
+	if n, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil || n.DeletionTimestamp != nil {
+		t.Errorf("the adopted namespace was deleted: %v", err)
+	}
+	if _, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("controller after uninstall: %v", err)
+	}
+	if _, err := cluster.Client.RbacV1().ClusterRoles().Get(ctx, ClusterRoleName(ns), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ClusterRole after uninstall: %v", err)
+	}
+}
+
+func createCRD(ctx context.Context, crd *apiextensionsv1.CustomResourceDefinition) error {
+	crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
+	dyn := dynamic.NewForConfigOrDie(cluster.Config)
+	raw, err := toUnstructured(crd)
+	if err != nil {
+		return err
+	}
+	if _, err := dyn.Resource(crdGVR).Create(ctx, raw, metav1.CreateOptions{FieldManager: "someone-else"}); err != nil {
+		return err
+	}
+	return wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		live, err := dyn.Resource(crdGVR).Get(ctx, crd.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		conds, _, _ := unstructured.NestedSlice(live.Object, "status", "conditions")
+		for _, c := range conds {
+			if m := c.(map[string]any); m["type"] == "Established" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+func crdNames(t *testing.T) []string {
+	t.Helper()
+	names, err := CRDNames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+func TestBinaryPathMatchesImage(t *testing.T) {
+	if BinaryPath != image.RuntimeBinaryPath {
+		t.Fatalf("BinaryPath = %s, the runtime image holds it at %s", BinaryPath, image.RuntimeBinaryPath)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	for _, tc := range []struct {
+		options Options
+		want    string
+	}{
+		{Options{Version: "v1", Image: "Not An Image"}, `image: "Not An Image" is not an image reference`},
+		{Options{Version: "v1", Replicas: -1}, "replicas: -1 is negative"},
+		{Options{Version: "v1", PipelineRoot: "http://example.com/x"}, "pipeline_root: \"http://example.com/x\": the scheme must be gs://, s3:// or file://"},
+		{Options{Version: "v1", PipelineRoot: "gs:///x"}, "names no bucket"},
+		{Options{Version: "v1", PipelineRoot: "file://relative/x"}, "not an absolute file URL"},
+		{Options{Version: "v1", Namespace: "Bad_NS"}, "namespace: \"Bad_NS\""},
+		{Options{Version: "v1", NodeSelector: map[string]string{"pool": "a b"}}, "node_selector: value \"a b\" of pool"},
+		{Options{Version: "v1", Tolerations: []corev1.Toleration{{Key: "gpu", Operator: "Sometimes"}}}, `tolerations[0]: operator "Sometimes"`},
+		{Options{Version: "v1", ImageRegistry: "Bad Registry"}, "image_registry:"},
+		{Options{}, "version: a version"},
+	} {
+		_, err := Component(tc.options)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error = %v, want it to say %q", tc.options, err, tc.want)
+		}
+	}
+	c, err := Component(Options{Version: "v1", PipelineRoot: "file:///var/lib/kfstack"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Namespace != DefaultNamespace {
+		t.Errorf("namespace = %s", c.Namespace)
+	}
+}
+
+func toUnstructured(obj *apiextensionsv1.CustomResourceDefinition) (*unstructured.Unstructured, error) {
+	raw, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: raw}, nil
+}

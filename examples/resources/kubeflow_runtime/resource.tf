@@ -1,0 +1,30 @@
+resource "kubeflow_runtime" "this" {
+  # The runtime of the provider's own version by default; pin it to roll
+  # the controller to another release.
+  # version = "0.3.0"
+
+  namespace     = "kfstack-system"
+  replicas      = 2 # one leads, one stands by
+  pipeline_root = "gs://ml-artifacts/pipelines"
+
+  # Keep the controller on the system pool.
+  node_selector = { "cloud.google.com/gke-nodepool" = "system" }
+  tolerations   = [{ key = "dedicated", operator = "Equal", value = "system", effect = "NoSchedule" }]
+
+  resources = {
+    requests = { cpu = "200m", memory = "256Mi" }
+    limits   = { memory = "1Gi" }
+  }
+
+  # Air-gapped: the runtime image from a mirror of ghcr.io/kfstack.
+  # image_registry = "registry.example.com/kfstack"
+}
+
+# Pipelines and runs need the runtime's CRDs and controller.
+resource "kubeflow_pipeline" "train" {
+  name      = "train"
+  namespace = "team-vision"
+  spec      = file("${path.module}/train.yaml")
+
+  depends_on = [kubeflow_runtime.this]
+}

@@ -1,0 +1,345 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	k8sresource "k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
+	kfruntime "github.com/kfstack/terraform-provider-kubeflow/bootstrap/runtime"
+)
+
+// runtimeModel is a kubeflow_runtime.
+type runtimeModel struct {
+	componentModel
+	Image        types.String           `tfsdk:"image"`
+	Replicas     types.Int64            `tfsdk:"replicas"`
+	PipelineRoot types.String           `tfsdk:"pipeline_root"`
+	NodeSelector map[string]string      `tfsdk:"node_selector"`
+	Tolerations  []runtimeToleration    `tfsdk:"tolerations"`
+	Resources    *runtimeResourcesModel `tfsdk:"resources"`
+	CRDs         types.List             `tfsdk:"crds"`
+	Objects      types.Int64            `tfsdk:"objects"`
+}
+
+type runtimeToleration struct {
+	Key               types.String `tfsdk:"key"`
+	Operator          types.String `tfsdk:"operator"`
+	Value             types.String `tfsdk:"value"`
+	Effect            types.String `tfsdk:"effect"`
+	TolerationSeconds types.Int64  `tfsdk:"toleration_seconds"`
+}
+
+type runtimeResourcesModel struct {
+	Requests map[string]string `tfsdk:"requests"`
+	Limits   map[string]string `tfsdk:"limits"`
+}
+
+func (m *runtimeModel) recordStatus(status *bootstrap.Status) error {
+	objects := 0
+	for _, s := range status.Manifests {
+		objects += s.Objects
+	}
+	m.Objects = types.Int64Value(int64(objects))
+	names, err := kfruntime.CRDNames()
+	if err != nil {
+		return err
+	}
+	values := make([]attr.Value, 0, len(names))
+	for _, n := range names {
+		values = append(values, types.StringValue(n))
+	}
+	m.CRDs = types.ListValueMust(types.StringType, values)
+	return nil
+}
+
+// imageValidator and pipelineRootValidator check at plan time what the
+// runtime component checks at apply.
+var (
+	imageValidator = stringCheck{
+		description: "must be an image reference, such as " + kfruntime.DefaultImage("v0.1.0"),
+		summary:     "Invalid image",
+		check:       kfruntime.CheckImage,
+	}
+	pipelineRootValidator = stringCheck{
+		description: "must be a gs://, s3:// or file:// URL",
+		summary:     "Invalid pipeline root",
+		check:       kfruntime.CheckPipelineRoot,
+	}
+)
+
+func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
+	quantities := []validator.Map{mapvalidator.KeysAre(stringvalidator.OneOf("cpu", "memory", "ephemeral-storage")), mapvalidator.ValueStringsAre(quantityValidator{})}
+	return componentKind[runtimeModel, *runtimeModel]{
+		typeName: "_runtime",
+		title:    "the kfstack runtime",
+		description: "Installs the kfstack runtime: the `Pipeline` and `PipelineRun` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
+			"which `kubeflow_pipeline` and `kubeflow_run` need, and the controller that runs pipelines as pods: a Deployment " +
+			"(leader election, `/healthz` and `/readyz` probes, non-root with a read-only root filesystem), its ServiceAccount, " +
+			"a ClusterRole with exactly what the controller uses (read pipelines and runs, write their status, create, watch " +
+			"and delete task pods, record events), a Role for its leader-election Lease, and a Service for its Prometheus " +
+			"metrics (`:8080/metrics`). Everything is applied server-side and recorded in an inventory ConfigMap; ready means " +
+			"the CRDs are Established and the Deployment is Available.\n\n" +
+			"The runtime registers no admission webhooks: Pipelines and PipelineRuns are validated by their CRDs' schemas. " +
+			"CRDs that already exist when the runtime is first installed (made by another tool) are adopted: brought up to " +
+			"date, but left in place with their pipelines and runs on destroy. Otherwise destroy deletes every Pipeline and " +
+			"PipelineRun first, while the controller still runs, then the controller, RBAC, CRDs and namespace.",
+		defaultVersion:   version,
+		defaultNamespace: kfruntime.DefaultNamespace,
+		versionDescription: "Runtime version: the tag of the default `image` and the `app.kubernetes.io/version` label; the " +
+			"provider's own version by default, which is the runtime it was released with. The CRDs are always those " +
+			"built into the provider. Changing it rolls the controller in place.",
+		extra: map[string]schema.Attribute{
+			"image": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "The runtime image, run by the controller and copied into every task pod by its init container; " +
+					"`" + kfruntime.ImageRepository + ":<version>` by default (never `latest`). `image_registry` replaces `" +
+					kfruntime.ReleaseRegistry + "` in it.",
+				Validators: []validator.String{imageValidator},
+			},
+			"replicas": schema.Int64Attribute{
+				Optional: true, Computed: true, Default: int64default.StaticInt64(1),
+				MarkdownDescription: "Controller replicas; one leads and the others stand by. `0` stops the controller and keeps the CRDs and everything else.",
+				Validators:          []validator.Int64{int64validator.Between(0, 10)},
+			},
+			"pipeline_root": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Artifact store of runs that name none: `gs://bucket/path`, `s3://bucket/path` or `file:///path`. " +
+					"Without it the controller uses a directory in its own pod, which task pods cannot reach.",
+				Validators: []validator.String{pipelineRootValidator},
+			},
+			"node_selector": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Node labels the controller's pods require.",
+				Validators:          []validator.Map{mapvalidator.KeysAre(labelKeyValidator{}), mapvalidator.ValueStringsAre(labelValueValidator{})},
+			},
+			"tolerations": schema.ListNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "Taints the controller's pods tolerate.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"key": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint key; empty with `Exists` tolerates every taint.", Validators: []validator.String{labelKeyValidator{}}},
+					"operator": schema.StringAttribute{
+						Optional: true, MarkdownDescription: "`Equal` (the default) or `Exists`.",
+						Validators: []validator.String{stringvalidator.OneOf("Equal", "Exists")},
+					},
+					"value": schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value, with `Equal`."},
+					"effect": schema.StringAttribute{
+						Optional: true, MarkdownDescription: "`NoSchedule`, `PreferNoSchedule` or `NoExecute`; every effect when unset.",
+						Validators: []validator.String{stringvalidator.OneOf("NoSchedule", "PreferNoSchedule", "NoExecute")},
+					},
+					"toleration_seconds": schema.Int64Attribute{Optional: true, MarkdownDescription: "How long a `NoExecute` taint is tolerated."},
+				}},
+			},
+			"resources": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Requests and limits of the controller container (`cpu`, `memory`, `ephemeral-storage`); " +
+					"by default requests of `100m` CPU and `128Mi` memory and a `512Mi` memory limit.",
+				Attributes: map[string]schema.Attribute{
+					"requests": schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Requests, such as `{ cpu = \"200m\", memory = \"256Mi\" }`.", Validators: quantities},
+					"limits":   schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Limits, such as `{ memory = \"1Gi\" }`.", Validators: quantities},
+				},
+			},
+			"crds": schema.ListAttribute{
+				Computed: true, ElementType: types.StringType,
+				MarkdownDescription: "Names of the CRDs the runtime installs.",
+			},
+			"objects": schema.Int64Attribute{
+				Computed:            true,
+				MarkdownDescription: "Number of Kubernetes objects installed (namespace, CRDs, RBAC, Deployment, Service).",
+			},
+		},
+		build: func(m *runtimeModel) (*bootstrap.Component, error) {
+			o, err := runtimeOptions(m, version)
+			if err != nil {
+				return nil, err
+			}
+			return kfruntime.Component(o)
+		},
+		refresh: func(ctx context.Context, c *clients, m *runtimeModel) error {
+			return refreshRuntime(ctx, c, m, version)
+		},
+	}
+}
+
+// NewRuntimeResource returns the kubeflow_runtime resource of a provider
+// at the given version, the default runtime version.
+func NewRuntimeResource(version string) resource.Resource {
+	return &componentResource[runtimeModel, *runtimeModel]{kind: runtimeKind(version)}
+}
+
+// runtimeOptions turns the model into the component's options; an
+// imported resource (no version yet) gets the provider's.
+func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, error) {
+	o := kfruntime.Options{
+		Version:       m.Version.ValueString(),
+		Namespace:     m.Namespace.ValueString(),
+		Image:         m.Image.ValueString(),
+		ImageRegistry: m.ImageRegistry.ValueString(),
+		Replicas:      1,
+		PipelineRoot:  m.PipelineRoot.ValueString(),
+		NodeSelector:  m.NodeSelector,
+	}
+	if o.Version == "" {
+		o.Version = defaultVersion
+	}
+	if !m.Replicas.IsNull() && !m.Replicas.IsUnknown() {
+		o.Replicas = int32(m.Replicas.ValueInt64())
+	}
+	for _, t := range m.Tolerations {
+		tol := corev1.Toleration{
+			Key: t.Key.ValueString(), Operator: corev1.TolerationOperator(t.Operator.ValueString()),
+			Value: t.Value.ValueString(), Effect: corev1.TaintEffect(t.Effect.ValueString()),
+		}
+		if !t.TolerationSeconds.IsNull() {
+			secs := t.TolerationSeconds.ValueInt64()
+			tol.TolerationSeconds = &secs
+		}
+		o.Tolerations = append(o.Tolerations, tol)
+	}
+	if m.Resources != nil {
+		r := corev1.ResourceRequirements{}
+		var err error
+		if r.Requests, err = resourceList(m.Resources.Requests); err != nil {
+			return o, fmt.Errorf("resources.requests: %w", err)
+		}
+		if r.Limits, err = resourceList(m.Resources.Limits); err != nil {
+			return o, fmt.Errorf("resources.limits: %w", err)
+		}
+		o.Resources = &r
+	}
+	return o, nil
+}
+
+func resourceList(m map[string]string) (corev1.ResourceList, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := corev1.ResourceList{}
+	for k, v := range m {
+		q, err := k8sresource.ParseQuantity(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is not a quantity", k, v)
+		}
+		out[corev1.ResourceName(k)] = q
+	}
+	return out, nil
+}
+
+// refreshRuntime maps the live controller Deployment back into the model:
+// a setting edited out of band (image, replicas, pipeline root, placement,
+// resources) shows in the next plan and the apply puts it back. Settings
+// that match what the model asks for keep the model's spelling. A deleted
+// Deployment is reported as drift by the status instead.
+func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVersion string) error {
+	deploy, err := c.core.AppsV1().Deployments(m.Namespace.ValueString()).Get(ctx, kfruntime.ControllerName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the controller Deployment: %w", err)
+	}
+	if v := deploy.Labels["app.kubernetes.io/version"]; v != "" {
+		m.Version = types.StringValue(v)
+	}
+	want, err := runtimeOptions(m, defaultVersion)
+	if err != nil {
+		return err
+	}
+	var container *corev1.Container
+	for i := range deploy.Spec.Template.Spec.Containers {
+		if deploy.Spec.Template.Spec.Containers[i].Name == "controller" {
+			container = &deploy.Spec.Template.Spec.Containers[i]
+		}
+	}
+	if container == nil {
+		return nil // replaced out of band; the apply puts it back
+	}
+	if image, err := want.ResolvedImage(); err != nil || image != container.Image {
+		m.Image = types.StringValue(container.Image)
+	}
+	if replicas := deploy.Spec.Replicas; replicas != nil {
+		m.Replicas = types.Int64Value(int64(*replicas))
+	}
+	root := ""
+	for _, arg := range container.Args {
+		if v, ok := strings.CutPrefix(arg, "--pipeline-root="); ok {
+			root = v
+		}
+	}
+	if root != want.PipelineRoot {
+		m.PipelineRoot = types.StringNull()
+		if root != "" {
+			m.PipelineRoot = types.StringValue(root)
+		}
+	}
+	spec := deploy.Spec.Template.Spec
+	if !apiequality.Semantic.DeepEqual(emptyAsNil(spec.NodeSelector), emptyAsNil(want.NodeSelector)) {
+		m.NodeSelector = emptyAsNil(spec.NodeSelector)
+	}
+	if len(spec.Tolerations) != len(want.Tolerations) || (len(spec.Tolerations) > 0 && !apiequality.Semantic.DeepEqual(spec.Tolerations, want.Tolerations)) {
+		m.Tolerations = nil
+		for _, t := range spec.Tolerations {
+			tol := runtimeToleration{
+				Key: optionalString(types.StringNull(), t.Key), Operator: optionalString(types.StringNull(), string(t.Operator)),
+				Value: optionalString(types.StringNull(), t.Value), Effect: optionalString(types.StringNull(), string(t.Effect)),
+				TolerationSeconds: types.Int64Null(),
+			}
+			if t.TolerationSeconds != nil {
+				tol.TolerationSeconds = types.Int64Value(*t.TolerationSeconds)
+			}
+			m.Tolerations = append(m.Tolerations, tol)
+		}
+	}
+	wantResources := kfruntime.DefaultResources()
+	if want.Resources != nil {
+		wantResources = *want.Resources
+	}
+	if !apiequality.Semantic.DeepEqual(normalResources(container.Resources), normalResources(wantResources)) {
+		m.Resources = &runtimeResourcesModel{Requests: quantityMap(container.Resources.Requests), Limits: quantityMap(container.Resources.Limits)}
+	}
+	return nil
+}
+
+func emptyAsNil(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func normalResources(r corev1.ResourceRequirements) corev1.ResourceRequirements {
+	if len(r.Requests) == 0 {
+		r.Requests = nil
+	}
+	if len(r.Limits) == 0 {
+		r.Limits = nil
+	}
+	r.Claims = nil
+	return r
+}
+
+func quantityMap(l corev1.ResourceList) map[string]string {
+	if len(l) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(l))
+	for k, q := range l {
+		out[string(k)] = q.String()
+	}
+	return out
+}
