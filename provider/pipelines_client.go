@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,8 +23,14 @@ var pipelinesScheme = func() *runtime.Scheme {
 }()
 
 // pipelines returns a typed client for the pipelines.kfstack.dev API,
-// sharing the connection's REST mapper (no discovery of its own).
+// sharing the connection's REST mapper (no discovery of its own). The
+// runtime's CRDs may have been installed by this apply after the mapper
+// cached discovery: a mapper that does not know the API looks again.
 func (c *clients) pipelines() (client.Client, error) {
+	gk := v1alpha1.GroupVersion.WithKind("PipelineRun").GroupKind()
+	if _, err := c.mapper.RESTMapping(gk, v1alpha1.GroupVersion.Version); meta.IsNoMatchError(err) {
+		c.mapper.Reset()
+	}
 	cl, err := client.New(c.rest, client.Options{Scheme: pipelinesScheme, Mapper: c.mapper})
 	if err != nil {
 		return nil, fmt.Errorf("creating the pipelines client: %w", err)

@@ -1,16 +1,21 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -89,6 +94,11 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loading the cluster configuration: %v\n", err)
 		return 1
 	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := waitForAPI(ctx, cfg, stderr); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Cache:                   controller.CacheOptions(sel),
@@ -114,7 +124,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		fmt.Fprintf(stderr, "running the manager: %v\n", err)
 		return 1
 	}
@@ -143,4 +153,40 @@ func (p pairFlag) Set(s string) error {
 	}
 	p[from] = to
 	return nil
+}
+
+// waitForAPI waits until the cluster serves the runtime's API: a
+// controller started before its CRDs are installed (by kubeflow_runtime in
+// the same apply, say) waits for them instead of failing.
+func waitForAPI(ctx context.Context, cfg *rest.Config, stderr io.Writer) error {
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating a discovery client: %w", err)
+	}
+	want := map[string]bool{"pipelines": false, "pipelineruns": false}
+	var last time.Time
+	for {
+		list, err := disc.ServerResourcesForGroupVersion(v1alpha1.GroupVersion.String())
+		if err == nil {
+			for _, r := range list.APIResources {
+				if _, ok := want[r.Name]; ok {
+					want[r.Name] = true
+				}
+			}
+			if want["pipelines"] && want["pipelineruns"] {
+				return nil
+			}
+		} else if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("looking up %s: %w", v1alpha1.GroupVersion, err)
+		}
+		if time.Since(last) > 30*time.Second {
+			fmt.Fprintf(stderr, "waiting for the cluster to serve %s (its CRDs are installed by kubeflow_runtime)\n", v1alpha1.GroupVersion)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped while waiting for %s", v1alpha1.GroupVersion)
+		case <-time.After(time.Second):
+		}
+	}
 }
