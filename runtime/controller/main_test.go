@@ -91,11 +91,11 @@ func setup(c *testcluster.Cluster) error {
 	// KFSTACK_TEST_QPS sets the controller's client rate limit (default:
 	// the cluster config's 200 QPS, burst 400), for benchmarks.
 	mcfg := rest.CopyConfig(c.Config)
-	if q := envInt("KFSTACK_TEST_QPS", 0); q > 0 {
+	if q := envInt("KFSTACK_TEST_QPS"); q > 0 {
 		mcfg.QPS, mcfg.Burst = float32(q), 2*q
 	}
 	controllerSettings = fmt.Sprintf("in-process controller: %d runs reconciled at once, client %.0f QPS (burst %d), max running tasks %d",
-		workers(envInt("KFSTACK_TEST_WORKERS", 0)), mcfg.QPS, mcfg.Burst, envInt("KFSTACK_TEST_MAX_RUNNING", 0))
+		workers(envInt("KFSTACK_TEST_WORKERS")), mcfg.QPS, mcfg.Burst, envInt("KFSTACK_TEST_MAX_RUNNING"))
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  controller.CacheOptions(sel),
@@ -114,9 +114,9 @@ func setup(c *testcluster.Cluster) error {
 		RunSelector:     sel,
 		// KFSTACK_TEST_WORKERS sets the runs reconciled at once (default 4,
 		// as the controller's --max-concurrent-runs), for benchmarks.
-		MaxConcurrentReconciles: envInt("KFSTACK_TEST_WORKERS", 0),
+		MaxConcurrentReconciles: envInt("KFSTACK_TEST_WORKERS"),
 		// KFSTACK_TEST_MAX_RUNNING sets --max-running-tasks, for benchmarks.
-		MaxRunningTasks: envInt("KFSTACK_TEST_MAX_RUNNING", 0),
+		MaxRunningTasks: envInt("KFSTACK_TEST_MAX_RUNNING"),
 	}); err != nil {
 		return err
 	}
@@ -129,12 +129,10 @@ func setup(c *testcluster.Cluster) error {
 	return nil
 }
 
-// envInt reads an integer from the environment.
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return v
-	}
-	return def
+// envInt reads an integer from the environment (0 when unset).
+func envInt(name string) int {
+	v, _ := strconv.Atoi(os.Getenv(name))
+	return v
 }
 
 // installCRDs creates the generated CRDs and waits until they serve.
