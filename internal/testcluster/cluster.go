@@ -247,6 +247,10 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries) error {
 		"--authentication-kubeconfig="+c.KubeconfigPath, "--authorization-kubeconfig="+c.KubeconfigPath,
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(schedPort),
 		"--cert-dir="+filepath.Join(c.Dir, "scheduler-certs"),
+		// Each pod costs the scheduler a binding and an event: at the
+		// default 50 QPS it, not what a test measures, would bound the
+		// pods a second (25).
+		"--kube-api-qps=500", "--kube-api-burst=1000",
 		"--leader-elect=false",
 		"--profiling=false",
 		"--v=1",

@@ -14,48 +14,90 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	toolscache "k8s.io/client-go/tools/cache"
+	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
 
-// podTimeline records when a watch first saw each task pod of a namespace
-// created and ended (Succeeded or Failed), and the pods' tasks.
-type podTimeline struct {
-	mu             sync.Mutex
-	created, ended map[string]time.Time
-	task           map[string]string
-	stop           func()
+// timeline records when an informer first saw each task pod of a
+// namespace created, Running and ended (Succeeded or Failed), and each run
+// created and finished. Informers list and watch again when a watch drops,
+// which a loaded API server does to slow watchers.
+type timeline struct {
+	mu                      sync.Mutex
+	created, running, ended map[string]time.Time // pods
+	task, run               map[string]string    // pod -> task, run
+	runCreated, runDone     map[string]time.Time
+	stop                    func()
 }
 
-func watchPods(b *testing.B, ns string) *podTimeline {
-	w, err := cluster.Client.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{})
+func watchTimeline(b *testing.B, ns string) *timeline {
+	tl := &timeline{
+		created: map[string]time.Time{}, running: map[string]time.Time{}, ended: map[string]time.Time{},
+		task: map[string]string{}, run: map[string]string{}, runCreated: map[string]time.Time{}, runDone: map[string]time.Time{},
+	}
+	c, err := crcache.New(cluster.Config, crcache.Options{Scheme: k8s.Scheme(), DefaultNamespaces: map[string]crcache.Config{ns: {}}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	tl := &podTimeline{created: map[string]time.Time{}, ended: map[string]time.Time{}, task: map[string]string{}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ev := range w.ResultChan() {
-			pod, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue
-			}
-			now := time.Now()
-			tl.mu.Lock()
-			if _, seen := tl.created[pod.Name]; !seen && ev.Type == watch.Added {
-				tl.created[pod.Name], tl.task[pod.Name] = now, pod.Annotations[controller.AnnotationTask]
-			}
-			if _, seen := tl.ended[pod.Name]; !seen && (pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed) {
-				tl.ended[pod.Name] = now
-			}
-			tl.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := func(m map[string]time.Time, k string, now time.Time) {
+		if _, seen := m[k]; !seen {
+			m[k] = now
 		}
-	}()
-	tl.stop = func() { w.Stop(); <-done }
+	}
+	onPod := func(obj any) {
+		pod, ok := obj.(*corev1.Pod)
+		if !ok || pod.Labels[controller.LabelRunUID] == "" {
+			return
+		}
+		now := time.Now()
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		first(tl.created, pod.Name, now)
+		tl.task[pod.Name] = pod.Annotations[controller.AnnotationTask]
+		if o := metav1.GetControllerOf(pod); o != nil {
+			tl.run[pod.Name] = o.Name
+		}
+		switch pod.Status.Phase {
+		case corev1.PodRunning:
+			first(tl.running, pod.Name, now)
+		case corev1.PodSucceeded, corev1.PodFailed:
+			first(tl.ended, pod.Name, now)
+		}
+	}
+	onRun := func(obj any) {
+		r, ok := obj.(*v1alpha1.PipelineRun)
+		if !ok {
+			return
+		}
+		now := time.Now()
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		first(tl.runCreated, r.Name, now)
+		if r.Status.Phase.Terminal() {
+			first(tl.runDone, r.Name, now)
+		}
+	}
+	for obj, on := range map[client.Object]func(any){&corev1.Pod{}: onPod, &v1alpha1.PipelineRun{}: onRun} {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: on, UpdateFunc: func(_, o any) { on(o) }}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		b.Fatal("timeline informers did not sync")
+	}
+	tl.stop = func() { cancel(); <-done }
 	return tl
 }
 
@@ -86,7 +128,7 @@ func BenchmarkChain20(b *testing.B) {
 		startPrograms(b, ns, func(spec *launcher.TaskSpec, _ int) (launcher.Message, int) {
 			return launcher.Message{Params: map[string]any{"v": fmt.Sprint(spec.Params["v"], "+", spec.Name)}}, 0
 		})
-		tl := watchPods(b, ns)
+		tl := watchTimeline(b, ns)
 		createPipeline(b, ns, "chain", "", chainDAGOf(20))
 		start := time.Now()
 		createRun(b, ns, "chain", "chain", v1alpha1.ExecutorPod, nil)
@@ -212,9 +254,27 @@ func (w writeCounts) total() float64 {
 // controllerWrites counts the writes the controller makes: pod creations
 // and deletions and PipelineRun status updates. Events are left out: the
 // metric cannot tell the controller's few (one or two a run) from the
-// scheduler's one a pod; pod status writes come from the simulated
-// kubelet, bindings from the scheduler.
+// scheduler's one a pod; pod status writes come from KWOK, pod annotations
+// from the simulated programs, bindings from the scheduler.
 func controllerWrites(b *testing.B) writeCounts {
+	return apiWrites(b).controller()
+}
+
+// controller keeps the controller's writes of w.
+func (w writeCounts) controller() writeCounts {
+	out := writeCounts{}
+	for _, k := range []string{"pods POST", "pods DELETE", "pipelineruns/status PUT", "pipelineruns/status PATCH"} {
+		if v, ok := w[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// apiWrites reads the API server's write requests (POST, PUT, PATCH,
+// DELETE) from its apiserver_request_total metric, by "<resource>[/
+// <subresource>] <verb>".
+func apiWrites(b *testing.B) writeCounts {
 	raw, err := cluster.Client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
 	if err != nil {
 		b.Fatalf("reading the API server's metrics: %v", err)
@@ -237,18 +297,18 @@ func controllerWrites(b *testing.B) writeCounts {
 			return v
 		}
 		verb, res, sub := get("verb"), get("resource"), get("subresource")
-		var key string
-		switch {
-		case res == "pods" && sub == "" && (verb == "POST" || verb == "DELETE"):
-			key = "pods " + verb
-		case res == "pipelineruns" && sub == "status":
-			key = "pipelineruns/status " + verb
+		switch verb {
+		case "POST", "PUT", "PATCH", "DELETE":
 		default:
 			continue
 		}
+		key := res
+		if sub != "" {
+			key += "/" + sub
+		}
 		var n float64
 		if _, err := fmt.Sscan(value, &n); err == nil {
-			out[key] += n
+			out[key+" "+verb] += n
 		}
 	}
 	return out

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +38,9 @@ var (
 	commandDir string
 	// workDir holds the tests' files.
 	workDir string
+	// controllerSettings describes the in-process controller, for
+	// benchmark output.
+	controllerSettings string
 )
 
 func TestMain(m *testing.M) {
@@ -84,7 +88,15 @@ func setup(c *testcluster.Cluster) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{
+	// KFSTACK_TEST_QPS sets the controller's client rate limit (default:
+	// the cluster config's 200 QPS, burst 400), for benchmarks.
+	mcfg := rest.CopyConfig(c.Config)
+	if q := envInt("KFSTACK_TEST_QPS"); q > 0 {
+		mcfg.QPS, mcfg.Burst = float32(q), 2*q
+	}
+	controllerSettings = fmt.Sprintf("in-process controller: %d runs reconciled at once, client %.0f QPS (burst %d), max running tasks %d",
+		workers(envInt("KFSTACK_TEST_WORKERS")), mcfg.QPS, mcfg.Burst, envInt("KFSTACK_TEST_MAX_RUNNING"))
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 scheme,
 		Cache:                  controller.CacheOptions(sel),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -99,6 +111,12 @@ func setup(c *testcluster.Cluster) error {
 		LocalCommandDir: commandDir,
 		PipelineRoot:    "file://" + filepath.Join(work, "artifacts"),
 		LostPodGrace:    500 * time.Millisecond,
+		RunSelector:     sel,
+		// KFSTACK_TEST_WORKERS sets the runs reconciled at once (default 4,
+		// as the controller's --max-concurrent-runs), for benchmarks.
+		MaxConcurrentReconciles: envInt("KFSTACK_TEST_WORKERS"),
+		// KFSTACK_TEST_MAX_RUNNING sets --max-running-tasks, for benchmarks.
+		MaxRunningTasks: envInt("KFSTACK_TEST_MAX_RUNNING"),
 	}); err != nil {
 		return err
 	}
@@ -109,6 +127,12 @@ func setup(c *testcluster.Cluster) error {
 		}
 	}()
 	return nil
+}
+
+// envInt reads an integer from the environment (0 when unset).
+func envInt(name string) int {
+	v, _ := strconv.Atoi(os.Getenv(name))
+	return v
 }
 
 // installCRDs creates the generated CRDs and waits until they serve.
@@ -272,4 +296,13 @@ func contains(t *testing.T, what, s string, subs ...string) {
 			t.Errorf("%s lacks %q: %s", what, sub, s)
 		}
 	}
+}
+
+// workers is the controller's MaxConcurrentReconciles for a setting (0:
+// the default, 4).
+func workers(n int) int {
+	if n <= 0 {
+		return 4
+	}
+	return n
 }

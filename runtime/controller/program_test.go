@@ -41,13 +41,11 @@ type programs struct {
 	client  kubernetes.Interface
 	queue   chan *corev1.Pod
 
+	mu sync.Mutex
 	// runFor is how long a program runs before it ends (0: at once).
 	runFor time.Duration
-
-	mu     sync.Mutex
 	held   map[string]bool          // task name -> hold its pods
 	parked map[string][]*corev1.Pod // pods of held tasks
-	ended  map[string]time.Time     // pod -> when its result was handed over
 	stop   chan struct{}
 	wg     sync.WaitGroup
 }
@@ -65,7 +63,7 @@ func startPrograms(t testing.TB, ns string, o outcome) *programs {
 	}
 	p := &programs{
 		t: t, outcome: o, client: client, queue: make(chan *corev1.Pod, 16384),
-		held: map[string]bool{}, parked: map[string][]*corev1.Pod{}, ended: map[string]time.Time{}, stop: make(chan struct{}),
+		held: map[string]bool{}, parked: map[string][]*corev1.Pod{}, stop: make(chan struct{}),
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = controller.LabelRunUID }))
@@ -136,13 +134,6 @@ func (p *programs) hold(task string, on bool) {
 	}
 }
 
-// endedAt reports when the pod's result was handed to KWOK.
-func (p *programs) endedAt(pod string) time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.ended[pod]
-}
-
 func (p *programs) work() {
 	defer p.wg.Done()
 	for {
@@ -175,9 +166,6 @@ func (p *programs) run(pod *corev1.Pod) {
 		}
 		return
 	}
-	p.mu.Lock()
-	p.ended[pod.Name] = time.Now()
-	p.mu.Unlock()
 }
 
 // taskSpecOf reads the task spec the controller gave the pod's launcher.

@@ -148,6 +148,7 @@ type grant struct {
 	run   types.NamespacedName
 	woken bool
 	left  int
+	got   int // slots taken in all
 }
 
 // grant returns an empty grant for a reconcile of run.
@@ -176,6 +177,7 @@ func (g *grant) take(n int) int {
 	}
 	t.granted += got
 	g.left += got
+	g.got += got
 	return g.left
 }
 
@@ -195,8 +197,9 @@ func (g *grant) use(pod types.NamespacedName) {
 }
 
 // end returns the unused slots; a run left with ready tasks it had no
-// room for queues for the next freed slot (at the front when it had been
-// woken, so that it keeps its turn).
+// room for queues for the next freed slot: at the back, or at the front
+// when it had been woken and another took the slot first, so that it keeps
+// its turn.
 func (g *grant) end(waiting bool) {
 	t := g.t
 	t.mu.Lock()
@@ -204,7 +207,7 @@ func (g *grant) end(waiting bool) {
 	g.left = 0
 	if waiting && !t.queued[g.run] {
 		t.queued[g.run] = true
-		if g.woken {
+		if g.woken && g.got == 0 {
 			t.queue = append([]types.NamespacedName{g.run}, t.queue...)
 		} else {
 			t.queue = append(t.queue, g.run)

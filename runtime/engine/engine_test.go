@@ -530,8 +530,7 @@ func TestCacheKeyMatchesStartTask(t *testing.T) {
 		pipeline.NativeTask{Name: "use", Cache: true, Inputs: pipeline.NativeInputs{Parameters: map[string]pipeline.NativeValue{"v": {Task: "src", Output: "v"}}}},
 		pipeline.NativeTask{Name: "nocache", DependsOn: []string{"src"}})
 	keys := map[string]string{}
-	var h *harness
-	h = newHarness(t, plan, Options{}, nil, func(a Action) *Event {
+	h := newHarness(t, plan, Options{}, nil, func(a Action) *Event {
 		keys[a.Task.Name] = a.Task.CacheKey
 		return &Event{Succeeded: true, Params: map[string]any{"v": "x"}}
 	})

@@ -46,6 +46,8 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.Var(pairFlag(opts.ImageRules.Mirrors), "image-mirror", "PREFIX=MIRROR: pull task images under the registry prefix PREFIX from MIRROR (repeatable)")
 	podDefaults := fs.String("task-pod-defaults", "", "YAML or JSON file of what every task pod gets: nodeSelector, tolerations, volumes, volumeMounts, imagePullPolicy, labels, annotations")
 	fs.IntVar(&opts.MaxRunningTasks, "max-running-tasks", 0, "task pods unfinished at once across all runs (0: unlimited); ready tasks beyond it wait, oldest run first")
+	qps := fs.Float64("kube-api-qps", 20, "queries per second to the API server (a run costs about 3 writes and 2 events)")
+	burst := fs.Int("kube-api-burst", 30, "burst of queries to the API server")
 	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +96,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "loading the cluster configuration: %v\n", err)
 		return 1
 	}
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
 	ctx := ctrl.SetupSignalHandler()
 	if err := waitForAPI(ctx, cfg, stderr); err != nil {
 		fmt.Fprintln(stderr, err)
