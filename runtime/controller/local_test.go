@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
@@ -20,59 +21,33 @@ import (
 // pipeline of the shared KFP test data through the controller with the
 // local executor.
 func TestLocalSharedContainerPipelines(t *testing.T) {
-	dir := sharedKFP(t)
 	ns := namespace(t)
 	src := filepath.Join(t.TempDir(), "source.txt")
 	if err := os.WriteFile(src, []byte("contents of the source"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	params := map[string]map[string]string{
-		"arguments_parameters.yaml":           {"param2": "world"},
-		"container_io.yaml":                   {"text": "kfstack"},
-		"container_with_artifact_output.yaml": {"num_epochs": "5"},
-		"sequential_v2.yaml":                  {"url": src},
+	cases := kfptest.ContainerCases(t, src)
+	for _, tc := range cases {
+		createPipeline(t, ns, tc.Name, string(tc.Spec), "")
+		createRun(t, ns, tc.Name, tc.Name, v1alpha1.ExecutorLocal, tc.Params)
 	}
-	outputs := map[string]map[string]string{
-		"container_io.yaml":                   {"output_path": `"kfstack"`},
-		"container_with_artifact_output.yaml": {"model_config_path": `"config for 5 epochs"`},
-		"container_with_if_placeholder.yaml":  {"output_path": `"default"`},
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	var runs []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(b), "kfp.dsl.executor_main") {
-			continue // Python components: run on pods
-		}
-		name := strings.ReplaceAll(strings.TrimSuffix(filepath.Base(f), ".yaml"), "_", "-")
-		createPipeline(t, ns, name, string(b), "")
-		createRun(t, ns, name, name, v1alpha1.ExecutorLocal, params[filepath.Base(f)])
-		runs = append(runs, filepath.Base(f))
-	}
-	if len(runs) < 10 {
-		t.Errorf("found %d container pipelines, want at least 10", len(runs))
-	}
-	for _, f := range runs {
-		name := strings.ReplaceAll(strings.TrimSuffix(f, ".yaml"), "_", "-")
-		r := waitRun(t, ns, name, 2*time.Minute)
+	for _, tc := range cases {
+		r := waitRun(t, ns, tc.Name, 2*time.Minute)
 		if r.Status.Phase != v1alpha1.RunSucceeded {
-			t.Errorf("%s: %s", f, describe(r))
+			t.Errorf("%s: %s", tc.File, describe(r))
 			continue
 		}
 		if r.Status.PipelineVersion != 1 || r.Status.StartTime == nil || r.Status.CompletionTime == nil || r.Status.Tasks["Succeeded"] == 0 {
-			t.Errorf("%s: status %+v", f, r.Status)
+			t.Errorf("%s: status %+v", tc.File, r.Status)
 		}
-		for k, v := range outputs[f] {
+		for k, v := range tc.Outputs {
 			if got := r.Status.Outputs[k]; got != v {
-				t.Errorf("%s: output %s = %s, want %s", f, k, got, v)
+				t.Errorf("%s: output %s = %s, want %s", tc.File, k, got, v)
 			}
 		}
 		c := apimeta.FindStatusCondition(r.Status.Conditions, controller.ConditionSucceeded)
 		if c == nil || c.Status != metav1.ConditionTrue {
-			t.Errorf("%s: Succeeded condition %+v", f, c)
+			t.Errorf("%s: Succeeded condition %+v", tc.File, c)
 		}
 	}
 }

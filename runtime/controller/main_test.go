@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -167,37 +168,13 @@ func installCRDs(ctx context.Context, c client.Client) error {
 
 // standIns puts on PATH the programs some upstream container components
 // call (their images would ship them), and returns a command directory
-// holding run.sh. They do what the component contract says: write the
-// values to the paths they are given.
+// holding run.sh.
 func standIns(work string) (string, error) {
 	bin := filepath.Join(work, "bin")
 	dir := filepath.Join(work, "cmd")
-	files := map[string]string{
-		filepath.Join(bin, "my_program"): `#!/bin/sh
-first=$1; shift
-while [ $# -gt 0 ]; do
-  case $1 in
-    --output_path) out=$2; shift 2;;
-    --dataset) ds=$2; shift 2;;
-    *) shift;;
-  esac
-done
-mkdir -p "$(dirname "$out")" && printf '%s' "$first" > "$out"
-if [ -n "$ds" ] && [ "$ds" != bye ]; then mkdir -p "$(dirname "$ds")" && echo "dataset for $first" > "$ds"; fi
-`,
-		filepath.Join(bin, "gsutil"): "#!/bin/sh\n[ \"$1\" = cp ] && mkdir -p \"$(dirname \"$3\")\" && cp \"$2\" \"$3\"\n",
-		filepath.Join(dir, "run.sh"): `while [ $# -gt 0 ]; do
-  case $1 in
-    --epochs) epochs=$2;;
-    --model_path) model=$2;;
-    --model_config_path) config=$2;;
-  esac
-  shift 2
-done
-mkdir -p "$(dirname "$model")" "$(dirname "$config")"
-echo "weights after $epochs epochs" > "$model"
-printf 'config for %s epochs' "$epochs" > "$config"
-`,
+	files := map[string]string{filepath.Join(dir, "run.sh"): kfptest.RunSh}
+	for name, program := range kfptest.Programs {
+		files[filepath.Join(bin, name)] = program
 	}
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -247,24 +224,7 @@ func createRun(t testing.TB, ns, name, pipeline string, exec v1alpha1.Executor, 
 // waitRun waits until the run is in a final phase and returns it.
 func waitRun(t testing.TB, ns, name string, timeout time.Duration) *v1alpha1.PipelineRun {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		r := &v1alpha1.PipelineRun{}
-		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, r); err != nil {
-			t.Fatal(err)
-		}
-		if r.Status.Phase.Terminal() {
-			return r
-		}
-		if time.Now().After(deadline) {
-			state := ""
-			if r.Status.State != nil {
-				state = string(r.Status.State.Raw)
-			}
-			t.Fatalf("run %s still %s after %s: %s (tasks %v)\nstate %s", name, r.Status.Phase, timeout, r.Status.Message, r.Status.Tasks, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return kfptest.WaitRun(t, k8s, ns, name, timeout)
 }
 
 func describe(r *v1alpha1.PipelineRun) string {
@@ -276,18 +236,7 @@ func describe(r *v1alpha1.PipelineRun) string {
 }
 
 // sharedKFP is ../shared/testdata/kfp next to the repository root.
-func sharedKFP(t *testing.T) string {
-	t.Helper()
-	root, err := testcluster.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "..", "shared", "testdata", "kfp")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no KFP test pipelines at %s (checkout outside the kfstack workspace): %v", dir, err)
-	}
-	return dir
-}
+func sharedKFP(t *testing.T) string { return kfptest.Dir(t) }
 
 func contains(t *testing.T, what, s string, subs ...string) {
 	t.Helper()
