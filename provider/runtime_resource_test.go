@@ -116,6 +116,14 @@ func TestAccRuntime_badInput(t *testing.T) {
 				ExpectError: wrappedError(`Attribute tolerations\[0\].operator value must be one of`),
 			},
 			{
+				Config:      runtimeConfig(ns, `  tolerations = [{ operator = "Exists" }, { key = "gpu", operator = "Exists", value = "yes" }]`),
+				ExpectError: wrappedError(`tolerations\[1\]: operator Exists takes no value`),
+			},
+			{
+				Config:      runtimeConfig(ns, `  tolerations = [{ key = "gpu", effect = "NoSchedule", toleration_seconds = 60 }]`),
+				ExpectError: wrappedError(`tolerations\[0\]: toleration_seconds needs the NoExecute effect`),
+			},
+			{
 				Config:      runtimeConfig(ns, `  resources = { limits = { memory = "lots" } }`),
 				ExpectError: wrappedError(`resources.limits\["memory"\]: "lots" is not a quantity`),
 			},
