@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
@@ -37,6 +38,7 @@ type runtimeModel struct {
 	NodeSelector map[string]string      `tfsdk:"node_selector"`
 	Tolerations  []runtimeToleration    `tfsdk:"tolerations"`
 	Resources    *runtimeResourcesModel `tfsdk:"resources"`
+	WaitRollout  types.Bool             `tfsdk:"wait_for_rollout"`
 	CRDs         types.List             `tfsdk:"crds"`
 	Objects      types.Int64            `tfsdk:"objects"`
 }
@@ -171,6 +173,12 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 					"limits":   schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Limits, such as `{ memory = \"1Gi\" }`.", Validators: quantities},
 				},
 			},
+			"wait_for_rollout": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Wait until the controller Deployment is Available (within `timeouts`). When false the apply " +
+					"returns once the CRDs are Established, so pipelines can be declared while the controller's image is " +
+					"still being pulled or its nodes added; `ready` says whether it is available.",
+			},
 			"crds": schema.ListAttribute{
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Names of the CRDs the runtime installs.",
@@ -240,6 +248,7 @@ func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, 
 		Replicas:      1,
 		PipelineRoot:  m.PipelineRoot.ValueString(),
 		NodeSelector:  m.NodeSelector,
+		SkipRollout:   !m.WaitRollout.IsNull() && !m.WaitRollout.ValueBool(),
 	}
 	if o.Version == "" {
 		o.Version = defaultVersion
@@ -294,6 +303,9 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 	}
 	if v := deploy.Labels["app.kubernetes.io/version"]; v != "" {
 		m.Version = types.StringValue(v)
+	}
+	if m.WaitRollout.IsNull() { // imported: the default
+		m.WaitRollout = types.BoolValue(true)
 	}
 	want, err := runtimeOptions(m, defaultVersion)
 	if err != nil {
