@@ -30,6 +30,11 @@ type Component struct {
 	// component registers: their Services have ready endpoints and their
 	// CA bundles are set. Off under KWOK, where no webhook server answers.
 	WaitForWebhooks bool
+	// SkipRollout makes Install return once the CRDs are Established,
+	// without waiting for workloads to become available (an image still
+	// being mirrored, nodes still being added); Check still reports
+	// whether they are.
+	SkipRollout bool
 }
 
 // Release is one Helm release of a component.

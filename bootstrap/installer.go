@@ -115,7 +115,7 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 		if err != nil {
 			return nil, err
 		}
-		if err := in.waitReady(ctx, objects, c.WaitForWebhooks); err != nil {
+		if err := in.waitReady(ctx, c.awaited(objects), c.WaitForWebhooks); err != nil {
 			undo := in.rollback(ctx, cfg, r.Name)
 			if rel.Version == 1 {
 				undo = in.undoInstall(ctx, cfg, r.Name)
@@ -129,13 +129,31 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", c.Name, err)
 		}
-		if err := in.waitReady(ctx, objects, c.WaitForWebhooks); err != nil {
+		if err := in.waitReady(ctx, c.awaited(objects), c.WaitForWebhooks); err != nil {
 			return nil, fmt.Errorf("%s: %s did not become ready: %w", c.Name, m.Name, err)
 		}
 		status.Manifests = append(status.Manifests, ManifestStatus{Name: m.Name, Objects: len(objects)})
 	}
+	if c.SkipRollout {
+		// Not waited for: say what is true now.
+		checked, err := in.Check(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		status.Ready = checked != nil && checked.Ready
+		return status, nil
+	}
 	status.Ready = true
 	return status, nil
+}
+
+// awaited is what Install waits for among objects: all of them, or only
+// the CRDs with SkipRollout.
+func (c *Component) awaited(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
+	if c.SkipRollout {
+		return crdsOf(objects)
+	}
+	return objects
 }
 
 // unchangedRelease returns the deployed release when an upgrade would

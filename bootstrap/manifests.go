@@ -58,10 +58,11 @@ type inventoryRef struct {
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
 	Hash       string `json:"hash"`
-	// Adopted marks an object that existed before the set first applied
-	// it and that another field manager made (a CRD installed by hand, a
-	// namespace created beforehand): it is kept up to date, but uninstall
-	// leaves it, and the custom resources of an adopted CRD, in place.
+	// Adopted marks an object that existed, without this set's
+	// InventoryAnnotation, before the set first applied it (a CRD
+	// installed by another tool, a namespace created beforehand): it is
+	// kept up to date, but uninstall leaves it, and the custom resources
+	// of an adopted CRD, in place.
 	Adopted bool `json:"adopted,omitempty"`
 }
 
@@ -302,7 +303,7 @@ func (in *Installer) applyManifests(ctx context.Context, m Manifests, namespace 
 		}
 		if _, err := client.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 			if strings.Contains(err.Error(), "failed calling webhook") {
-				return nil, fmt.Errorf("applying %s: an admission webhook did not answer (waiting for webhooks, wait_for_webhooks, makes the install wait until they can): %w", describe(obj), err)
+				return nil, fmt.Errorf("applying %s: an admission webhook did not answer (waiting for webhooks, wait_for_webhooks in Terraform, makes the install wait until it can): %w", describe(obj), err)
 			}
 			return nil, fmt.Errorf("applying %s: %w", describe(obj), err)
 		}

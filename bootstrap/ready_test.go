@@ -82,3 +82,33 @@ func TestWebhookReadiness(t *testing.T) {
 		t.Errorf("with webhooks off: %q, %v", got, err)
 	}
 }
+
+// TestIssuerReadiness: a cert-manager issuer is ready when cert-manager
+// marks it Ready, which is waited for only where its webhooks are (where
+// they are not, under KWOK, no cert-manager controller runs either).
+func TestIssuerReadiness(t *testing.T) {
+	in := newTestInstaller(t)
+	issuer := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+		"metadata": map[string]any{"name": "selfsigned"}, "spec": map[string]any{"selfSigned": map[string]any{}},
+	}}
+	for _, tc := range []struct {
+		conditions []any
+		webhooks   bool
+		want       string
+	}{
+		{nil, true, "not Ready"},
+		{nil, false, ""},
+		{[]any{map[string]any{"type": "Ready", "status": "False"}}, true, "not Ready"},
+		{[]any{map[string]any{"type": "Ready", "status": "True"}}, true, ""},
+	} {
+		obj := issuer.DeepCopy()
+		if tc.conditions != nil {
+			obj.Object["status"] = map[string]any{"conditions": tc.conditions}
+		}
+		why, err := in.notReady(context.Background(), obj, tc.webhooks)
+		if err != nil || why != tc.want {
+			t.Errorf("conditions %v, webhooks %v: notReady = %q, %v; want %q", tc.conditions, tc.webhooks, why, err, tc.want)
+		}
+	}
+}

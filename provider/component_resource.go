@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -42,6 +44,9 @@ type componentKind[M any, P componentState[M]] struct {
 	// Read, after the status, so that edits made out of band show in
 	// the plan.
 	refresh func(ctx context.Context, c *clients, m P) error
+	// validate, when set, checks rules across attributes at plan time;
+	// values may still be unknown.
+	validate func(ctx context.Context, config tfsdk.Config) diag.Diagnostics
 }
 
 // componentState is a component resource's model: the attributes every
@@ -271,6 +276,8 @@ var (
 	_ resource.ResourceWithConfigure   = (*componentResource[istioModel, *istioModel])(nil)
 	_ resource.ResourceWithImportState = (*componentResource[istioModel, *istioModel])(nil)
 	_ resource.ResourceWithModifyPlan  = (*componentResource[istioModel, *istioModel])(nil)
+
+	_ resource.ResourceWithValidateConfig = (*componentResource[runtimeModel, *runtimeModel])(nil)
 )
 
 // componentResource is the resource of one component kind; M is its model.
@@ -349,6 +356,14 @@ func (r *componentResource[M, P]) Configure(_ context.Context, req resource.Conf
 		return
 	}
 	r.conn = conn
+}
+
+// ValidateConfig runs the kind's cross-attribute checks.
+func (r *componentResource[M, P]) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	if r.kind.validate == nil {
+		return
+	}
+	resp.Diagnostics.Append(r.kind.validate(ctx, req.Config)...)
 }
 
 // ModifyPlan plans an update when the last refresh found drift, so the

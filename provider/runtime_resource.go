@@ -9,11 +9,16 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,6 +38,7 @@ type runtimeModel struct {
 	NodeSelector map[string]string      `tfsdk:"node_selector"`
 	Tolerations  []runtimeToleration    `tfsdk:"tolerations"`
 	Resources    *runtimeResourcesModel `tfsdk:"resources"`
+	WaitRollout  types.Bool             `tfsdk:"wait_for_rollout"`
 	CRDs         types.List             `tfsdk:"crds"`
 	Objects      types.Int64            `tfsdk:"objects"`
 }
@@ -43,6 +49,18 @@ type runtimeToleration struct {
 	Value             types.String `tfsdk:"value"`
 	Effect            types.String `tfsdk:"effect"`
 	TolerationSeconds types.Int64  `tfsdk:"toleration_seconds"`
+}
+
+func (t runtimeToleration) toleration() corev1.Toleration {
+	tol := corev1.Toleration{
+		Key: t.Key.ValueString(), Operator: corev1.TolerationOperator(t.Operator.ValueString()),
+		Value: t.Value.ValueString(), Effect: corev1.TaintEffect(t.Effect.ValueString()),
+	}
+	if !t.TolerationSeconds.IsNull() && !t.TolerationSeconds.IsUnknown() {
+		secs := t.TolerationSeconds.ValueInt64()
+		tol.TolerationSeconds = &secs
+	}
+	return tol
 }
 
 type runtimeResourcesModel struct {
@@ -98,7 +116,8 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 			"The runtime registers no admission webhooks: Pipelines and PipelineRuns are validated by their CRDs' schemas. " +
 			"CRDs that already exist when the runtime is first installed (made by another tool) are adopted: brought up to " +
 			"date, but left in place with their pipelines and runs on destroy. Otherwise destroy deletes every Pipeline and " +
-			"PipelineRun first, while the controller still runs, then the controller, RBAC, CRDs and namespace.",
+			"PipelineRun first, while the controller still runs, then the controller, RBAC, CRDs and namespace; so does " +
+			"changing `namespace`, which reinstalls the runtime.",
 		defaultVersion:   version,
 		defaultNamespace: kfruntime.DefaultNamespace,
 		versionDescription: "Runtime version: the tag of the default `image` and the `app.kubernetes.io/version` label; the " +
@@ -154,6 +173,12 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 					"limits":   schema.MapAttribute{Optional: true, ElementType: types.StringType, MarkdownDescription: "Limits, such as `{ memory = \"1Gi\" }`.", Validators: quantities},
 				},
 			},
+			"wait_for_rollout": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				MarkdownDescription: "Wait until the controller Deployment is Available (within `timeouts`). When false the apply " +
+					"returns once the CRDs are Established, so pipelines can be declared while the controller's image is " +
+					"still being pulled or its nodes added; `ready` says whether it is available.",
+			},
 			"crds": schema.ListAttribute{
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Names of the CRDs the runtime installs.",
@@ -173,7 +198,37 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 		refresh: func(ctx context.Context, c *clients, m *runtimeModel) error {
 			return refreshRuntime(ctx, c, m, version)
 		},
+		validate: validateTolerations,
 	}
+}
+
+// validateTolerations checks each known toleration as the API server
+// would, naming the one that is wrong.
+func validateTolerations(ctx context.Context, config tfsdk.Config) diag.Diagnostics {
+	var list types.List
+	diags := config.GetAttribute(ctx, path.Root("tolerations"), &list)
+	if diags.HasError() || list.IsNull() || list.IsUnknown() {
+		return diags
+	}
+	for i, element := range list.Elements() {
+		object, ok := element.(types.Object)
+		if !ok || object.IsNull() || object.IsUnknown() {
+			continue
+		}
+		var t runtimeToleration
+		if d := object.As(ctx, &t, basetypes.ObjectAsOptions{}); d.HasError() {
+			diags.Append(d...)
+			continue
+		}
+		if t.Key.IsUnknown() || t.Operator.IsUnknown() || t.Value.IsUnknown() || t.Effect.IsUnknown() || t.TolerationSeconds.IsUnknown() {
+			continue
+		}
+		if err := kfruntime.CheckToleration(t.toleration()); err != nil {
+			p := path.Root("tolerations").AtListIndex(i)
+			diags.AddAttributeError(p, "Invalid toleration", fmt.Sprintf("%s: %v", p, err))
+		}
+	}
+	return diags
 }
 
 // NewRuntimeResource returns the kubeflow_runtime resource of a provider
@@ -193,6 +248,7 @@ func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, 
 		Replicas:      1,
 		PipelineRoot:  m.PipelineRoot.ValueString(),
 		NodeSelector:  m.NodeSelector,
+		SkipRollout:   !m.WaitRollout.IsNull() && !m.WaitRollout.ValueBool(),
 	}
 	if o.Version == "" {
 		o.Version = defaultVersion
@@ -201,15 +257,7 @@ func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, 
 		o.Replicas = int32(m.Replicas.ValueInt64())
 	}
 	for _, t := range m.Tolerations {
-		tol := corev1.Toleration{
-			Key: t.Key.ValueString(), Operator: corev1.TolerationOperator(t.Operator.ValueString()),
-			Value: t.Value.ValueString(), Effect: corev1.TaintEffect(t.Effect.ValueString()),
-		}
-		if !t.TolerationSeconds.IsNull() {
-			secs := t.TolerationSeconds.ValueInt64()
-			tol.TolerationSeconds = &secs
-		}
-		o.Tolerations = append(o.Tolerations, tol)
+		o.Tolerations = append(o.Tolerations, t.toleration())
 	}
 	if m.Resources != nil {
 		r := corev1.ResourceRequirements{}
@@ -255,6 +303,9 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 	}
 	if v := deploy.Labels["app.kubernetes.io/version"]; v != "" {
 		m.Version = types.StringValue(v)
+	}
+	if m.WaitRollout.IsNull() { // imported: the default
+		m.WaitRollout = types.BoolValue(true)
 	}
 	want, err := runtimeOptions(m, defaultVersion)
 	if err != nil {

@@ -116,6 +116,14 @@ func TestAccRuntime_badInput(t *testing.T) {
 				ExpectError: wrappedError(`Attribute tolerations\[0\].operator value must be one of`),
 			},
 			{
+				Config:      runtimeConfig(ns, `  tolerations = [{ operator = "Exists" }, { key = "gpu", operator = "Exists", value = "yes" }]`),
+				ExpectError: wrappedError(`tolerations\[1\]: operator Exists takes no value`),
+			},
+			{
+				Config:      runtimeConfig(ns, `  tolerations = [{ key = "gpu", effect = "NoSchedule", toleration_seconds = 60 }]`),
+				ExpectError: wrappedError(`tolerations\[0\]: toleration_seconds needs the NoExecute effect`),
+			},
+			{
 				Config:      runtimeConfig(ns, `  resources = { limits = { memory = "lots" } }`),
 				ExpectError: wrappedError(`resources.limits\["memory"\]: "lots" is not a quantity`),
 			},
@@ -311,6 +319,46 @@ resource "kubeflow_run" "test" {
 				ImportStateId:           ns,
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"timeouts"},
+			},
+		},
+	})
+}
+
+// TestAccRuntime_rollout: a controller that cannot be scheduled fails the
+// apply when its rollout is waited for, and the failed install is recorded
+// (Terraform replaces it next), not left unmanaged; with
+// wait_for_rollout = false the apply returns once the CRDs are
+// Established and ready says false, until the controller can run.
+func TestAccRuntime_rollout(t *testing.T) {
+	startRuntime(t) // the CRDs exist: adopted, not deleted and made again
+	ns := uniqueName("rt-roll")
+	nowhere := `  node_selector = { "kfstack.dev/pool" = "nowhere" }
+`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		CheckDestroy:             checkRuntimeGone(ns, true),
+		Steps: []resource.TestStep{
+			{
+				Config:      runtimeConfig(ns, nowhere+"  timeouts {\n    create = \"15s\"\n  }\n"),
+				ExpectError: wrappedError(`did not become ready: timed out waiting for: Deployment ` + ns + `/kfstack-runtime-controller: 0/1 available`),
+			},
+			{
+				Config: runtimeConfig(ns, nowhere+`  wait_for_rollout = false`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("kubeflow_runtime.test", plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("ready"), knownvalue.Bool(false)),
+				},
+			},
+			{
+				Config: runtimeConfig(ns, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("kubeflow_runtime.test", plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("ready"), knownvalue.Bool(true)),
+				},
 			},
 		},
 	})

@@ -85,3 +85,24 @@ func TestRealChart(t *testing.T) {
 // seconds after it was created, backs off exponentially, and may delete
 // it only about five minutes later.
 const deleteCRDTimeout = 10 * time.Minute
+
+// TestClusterIssuerSet checks the issuer's manifest set: a self-signed
+// ClusterIssuer when named, and an empty set otherwise, so that turning
+// it off deletes the one applied before.
+func TestClusterIssuerSet(t *testing.T) {
+	c := Component(Options{Version: DefaultVersion, Namespace: DefaultNamespace, ClusterIssuer: "kfstack-selfsigned"})
+	if len(c.Manifests) != 1 || c.Manifests[0].Name != IssuerSet || len(c.Manifests[0].Objects) != 1 {
+		t.Fatalf("manifests = %+v", c.Manifests)
+	}
+	issuer := c.Manifests[0].Objects[0]
+	if issuer.GetKind() != "ClusterIssuer" || issuer.GetName() != "kfstack-selfsigned" || issuer.Object["spec"] == nil {
+		t.Errorf("issuer = %v", issuer.Object)
+	}
+	if _, ok := issuer.Object["spec"].(map[string]any)["selfSigned"]; !ok {
+		t.Errorf("issuer spec = %v, want selfSigned", issuer.Object["spec"])
+	}
+	off := Component(Options{Version: DefaultVersion, Namespace: DefaultNamespace})
+	if len(off.Manifests) != 1 || off.Manifests[0].Name != IssuerSet || len(off.Manifests[0].Objects) != 0 {
+		t.Errorf("without an issuer: manifests = %+v", off.Manifests)
+	}
+}

@@ -79,6 +79,9 @@ type Options struct {
 	Tolerations  []corev1.Toleration
 	// Resources of the controller container; DefaultResources when nil.
 	Resources *corev1.ResourceRequirements
+	// SkipRollout returns from Install once the CRDs are Established,
+	// without waiting for the controller to become available.
+	SkipRollout bool
 }
 
 // DefaultImage is the release image of a runtime version.
@@ -252,7 +255,8 @@ func Component(o Options) (*bootstrap.Component, error) {
 		Namespace: o.Namespace,
 		// Its pods need nothing from the other components; task pods that
 		// write to s3:// or gs:// need their own credentials.
-		Manifests: []bootstrap.Manifests{{Name: "runtime", Objects: objects, ApplyUnchanged: true}},
+		Manifests:   []bootstrap.Manifests{{Name: "runtime", Objects: objects, ApplyUnchanged: true}},
+		SkipRollout: o.SkipRollout,
 	}, nil
 }
 
