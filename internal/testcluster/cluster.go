@@ -5,6 +5,7 @@
 package testcluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -44,6 +45,12 @@ type Options struct {
 	// It needs root, runc, the CNI plugins and BusyBox (see
 	// RealNodeSupported), and only one runs per machine.
 	RealNode bool
+	// PodStartDelay delays KWOK's pod-ready stage: simulated pods become
+	// Ready this long after they are bound, as real ones would after their
+	// images are pulled and their containers start. 0 makes them Ready at
+	// once. Benchmarks of installs use it to measure waiting as on a real
+	// cluster.
+	PodStartDelay time.Duration
 }
 
 // Cluster is a running local control plane.
@@ -109,7 +116,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return c, err
 		}
 	}
-	if err := c.startControlPlane(ctx, bins); err != nil {
+	if err := c.startControlPlane(ctx, bins, opts.PodStartDelay); err != nil {
 		return c, err
 	}
 	pools := opts.NodePools
@@ -131,7 +138,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	return c, nil
 }
 
-func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries) error {
+func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStartDelay time.Duration) error {
 	keys, err := newPKI()
 	if err != nil {
 		return err
@@ -270,6 +277,11 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries) error {
 		return err
 	}
 	for _, stage := range append(bins.KWOKStages, taskStage) {
+		if podStartDelay > 0 && filepath.Base(stage) == "pod-ready.yaml" {
+			if stage, err = delayStage(c.Dir, stage, podStartDelay); err != nil {
+				return err
+			}
+		}
 		kwokArgs = append(kwokArgs, "--config="+stage)
 	}
 	_, err = c.start("kwok", bins.KWOK, kwokArgs...)
@@ -517,4 +529,20 @@ func (c *Cluster) Stop() {
 	if removeDir {
 		_ = os.RemoveAll(c.Dir)
 	}
+}
+
+// delayStage writes a copy of a KWOK Stage file whose stage waits delay
+// before it applies, and returns its path.
+func delayStage(dir, stage string, delay time.Duration) (string, error) {
+	data, err := os.ReadFile(stage)
+	if err != nil {
+		return "", err
+	}
+	const spec = "\nspec:\n"
+	if !bytes.Contains(data, []byte(spec)) {
+		return "", fmt.Errorf("stage %s has no top-level spec", stage)
+	}
+	delayed := bytes.Replace(data, []byte(spec), []byte(fmt.Sprintf("%s  delay:\n    durationMilliseconds: %d\n", spec, delay.Milliseconds())), 1)
+	out := filepath.Join(dir, "delayed-"+filepath.Base(stage))
+	return out, os.WriteFile(out, delayed, 0o644)
 }
