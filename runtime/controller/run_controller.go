@@ -121,6 +121,11 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		r.forget(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
+	if behind, err := r.cacheBehind(ctx, cached); err != nil || behind {
+		// Our last status update has not reached the cache: a step from
+		// the older status would redo work and fail with a conflict.
+		return reconcile.Result{RequeueAfter: conflictRetry}, err
+	}
 	woken := false
 	if r.slots != nil {
 		if !r.slotsSynced() && !waitSynced(ctx, r.slotsSynced) {
@@ -309,26 +314,11 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 				r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonTaskFailed, "TaskFailed", "task %s failed: %s", eng.Path(state, c.Node), c.Message)
 			}
 		}
+		var starts []engine.Action
 		for _, a := range res.Actions {
 			switch a.Kind {
 			case engine.StartTask:
-				if a.Task.CacheKey != "" {
-					if hit, ok := (launcher.StoreCache{Store: store}).Get(ctx, a.Task.CacheKey); ok {
-						evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts})
-						continue
-					}
-				}
-				if lr != nil {
-					lr.start(ctx, a)
-					continue
-				}
-				pod, err := r.createPod(ctx, run, root, a, pods)
-				if err != nil {
-					return reconcile.Result{}, err
-				}
-				if pod != nil && slots != nil {
-					slots.use(client.ObjectKeyFromObject(pod))
-				}
+				starts = append(starts, a)
 			case engine.CancelTask:
 				if lr != nil {
 					lr.x.Cancel(a)
@@ -339,6 +329,16 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 				}
 			}
 		}
+		hits, created, err := r.startTasks(ctx, run, root, store, lr, starts, pods)
+		if slots != nil {
+			for _, pod := range created {
+				slots.use(client.ObjectKeyFromObject(pod))
+			}
+		}
+		if err != nil {
+			return reconcile.Result{}, err
+		}
+		evs = append(evs, hits...)
 		if evs = feed(evs); len(evs) == 0 {
 			break
 		}
@@ -544,6 +544,65 @@ func curAttempt(p *corev1.Pod) int32 {
 // no termination message (a simulated pod may have none).
 func hasOutputs(pod *corev1.Pod) bool {
 	return pod.Annotations[AnnotationOutputs] == "true"
+}
+
+// maxStartBatch bounds the attempts started at once.
+const maxStartBatch = 64
+
+// startTasks starts attempts: a cache hit becomes a finished attempt
+// (returned as events), the rest run locally or in pods (the created pods
+// are returned). Pods are created in batches that double from one, as the
+// Job controller creates them: a fan-out starts many pods in parallel, but
+// creations that fail (quota, admission) stop after a few tries.
+func (r *PipelineRunReconciler) startTasks(ctx context.Context, run *v1alpha1.PipelineRun, root string, store *launcher.Store, lr *localRun, starts []engine.Action, pods map[int32]*corev1.Pod) ([]engine.Event, []*corev1.Pod, error) {
+	hits := make([]*engine.Event, len(starts))
+	made := make([]*corev1.Pod, len(starts))
+	errs := make([]error, len(starts))
+	start := func(i int) {
+		a := starts[i]
+		if a.Task.CacheKey != "" {
+			if hit, ok := (launcher.StoreCache{Store: store}).Get(ctx, a.Task.CacheKey); ok {
+				hits[i] = &engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts}
+				return
+			}
+		}
+		if lr != nil {
+			lr.start(ctx, a)
+			return
+		}
+		made[i], errs[i] = r.createPod(ctx, run, root, a, pods)
+	}
+	var err error
+	if lr != nil {
+		// Local attempts start in order; the executor queues them.
+		for i := range starts {
+			start(i)
+		}
+	}
+	for i, batch := 0, 1; lr == nil && i < len(starts) && err == nil; i, batch = i+batch, min(2*batch, maxStartBatch) {
+		end := min(i+batch, len(starts))
+		var wg sync.WaitGroup
+		for j := i; j < end; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start(j)
+			}()
+		}
+		wg.Wait()
+		err = errors.Join(errs[i:end]...)
+	}
+	var evs []engine.Event
+	var created []*corev1.Pod
+	for i := range starts {
+		if hits[i] != nil {
+			evs = append(evs, *hits[i])
+		}
+		if made[i] != nil {
+			created = append(created, made[i])
+		}
+	}
+	return evs, created, err
 }
 
 // createPod creates an attempt's pod and returns it; one that exists
@@ -759,6 +818,27 @@ func (r *PipelineRunReconciler) loadState(run *v1alpha1.PipelineRun) (*engine.St
 		return nil, fmt.Errorf("decoding run state: %w", err)
 	}
 	return s, nil
+}
+
+// cacheBehind reports whether the cached run is older than the status this
+// controller last wrote: the state kept from that write has another
+// resourceVersion, and the API server still has the kept one.
+func (r *PipelineRunReconciler) cacheBehind(ctx context.Context, run *v1alpha1.PipelineRun) (bool, error) {
+	r.statesMu.Lock()
+	c, ok := r.states[client.ObjectKeyFromObject(run)]
+	r.statesMu.Unlock()
+	if !ok || c.uid != run.UID || c.resourceVersion == run.ResourceVersion {
+		return false, nil
+	}
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("PipelineRun"))
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(run), live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("getting PipelineRun: %w", err)
+	}
+	return live.UID == c.uid && live.ResourceVersion == c.resourceVersion, nil
 }
 
 func (r *PipelineRunReconciler) keepState(run *v1alpha1.PipelineRun, s *engine.State) {
