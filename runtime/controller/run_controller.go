@@ -314,11 +314,29 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 				r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonTaskFailed, "TaskFailed", "task %s failed: %s", eng.Path(state, c.Node), c.Message)
 			}
 		}
-		var starts []engine.Action
 		for _, a := range res.Actions {
 			switch a.Kind {
 			case engine.StartTask:
-				starts = append(starts, a)
+				if a.Task.CacheKey != "" {
+					if hit, ok := (launcher.StoreCache{Store: store}).Get(ctx, a.Task.CacheKey); ok {
+						evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts})
+						continue
+					}
+				}
+				if lr != nil {
+					lr.start(ctx, a)
+					continue
+				}
+				// One at a time: on a cluster short of room, pods created
+				// faster than they can be placed back off in the scheduler
+				// (bench/RESULTS.md).
+				pod, err := r.createPod(ctx, run, root, a, pods)
+				if err != nil {
+					return reconcile.Result{}, err
+				}
+				if pod != nil && slots != nil {
+					slots.use(client.ObjectKeyFromObject(pod))
+				}
 			case engine.CancelTask:
 				if lr != nil {
 					lr.x.Cancel(a)
@@ -329,16 +347,6 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 				}
 			}
 		}
-		hits, created, err := r.startTasks(ctx, run, root, store, lr, starts, pods)
-		if slots != nil {
-			for _, pod := range created {
-				slots.use(client.ObjectKeyFromObject(pod))
-			}
-		}
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		evs = append(evs, hits...)
 		if evs = feed(evs); len(evs) == 0 {
 			break
 		}
@@ -544,65 +552,6 @@ func curAttempt(p *corev1.Pod) int32 {
 // no termination message (a simulated pod may have none).
 func hasOutputs(pod *corev1.Pod) bool {
 	return pod.Annotations[AnnotationOutputs] == "true"
-}
-
-// maxStartBatch bounds the attempts started at once.
-const maxStartBatch = 64
-
-// startTasks starts attempts: a cache hit becomes a finished attempt
-// (returned as events), the rest run locally or in pods (the created pods
-// are returned). Pods are created in batches that double from one, as the
-// Job controller creates them: a fan-out starts many pods in parallel, but
-// creations that fail (quota, admission) stop after a few tries.
-func (r *PipelineRunReconciler) startTasks(ctx context.Context, run *v1alpha1.PipelineRun, root string, store *launcher.Store, lr *localRun, starts []engine.Action, pods map[int32]*corev1.Pod) ([]engine.Event, []*corev1.Pod, error) {
-	hits := make([]*engine.Event, len(starts))
-	made := make([]*corev1.Pod, len(starts))
-	errs := make([]error, len(starts))
-	start := func(i int) {
-		a := starts[i]
-		if a.Task.CacheKey != "" {
-			if hit, ok := (launcher.StoreCache{Store: store}).Get(ctx, a.Task.CacheKey); ok {
-				hits[i] = &engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts}
-				return
-			}
-		}
-		if lr != nil {
-			lr.start(ctx, a)
-			return
-		}
-		made[i], errs[i] = r.createPod(ctx, run, root, a, pods)
-	}
-	var err error
-	if lr != nil {
-		// Local attempts start in order; the executor queues them.
-		for i := range starts {
-			start(i)
-		}
-	}
-	for i, batch := 0, 1; lr == nil && i < len(starts) && err == nil; i, batch = i+batch, min(2*batch, maxStartBatch) {
-		end := min(i+batch, len(starts))
-		var wg sync.WaitGroup
-		for j := i; j < end; j++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				start(j)
-			}()
-		}
-		wg.Wait()
-		err = errors.Join(errs[i:end]...)
-	}
-	var evs []engine.Event
-	var created []*corev1.Pod
-	for i := range starts {
-		if hits[i] != nil {
-			evs = append(evs, *hits[i])
-		}
-		if made[i] != nil {
-			created = append(created, made[i])
-		}
-	}
-	return evs, created, err
 }
 
 // createPod creates an attempt's pod and returns it; one that exists
