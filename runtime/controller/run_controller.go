@@ -121,6 +121,11 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		r.forget(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
+	if behind, err := r.cacheBehind(ctx, cached); err != nil || behind {
+		// Our last status update has not reached the cache: a step from
+		// the older status would redo work and fail with a conflict.
+		return reconcile.Result{RequeueAfter: conflictRetry}, err
+	}
 	woken := false
 	if r.slots != nil {
 		if !r.slotsSynced() && !waitSynced(ctx, r.slotsSynced) {
@@ -328,6 +333,9 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 					lr.start(ctx, a)
 					continue
 				}
+				// One at a time: on a cluster short of room, pods created
+				// faster than they can be placed back off in the scheduler
+				// (bench/RESULTS.md).
 				pod, err := r.createPod(ctx, run, root, a, pods)
 				if err != nil {
 					return reconcile.Result{}, err
@@ -770,6 +778,27 @@ func (r *PipelineRunReconciler) loadState(run *v1alpha1.PipelineRun) (*engine.St
 		return nil, fmt.Errorf("decoding run state: %w", err)
 	}
 	return s, nil
+}
+
+// cacheBehind reports whether the cached run is older than the status this
+// controller last wrote: the state kept from that write has another
+// resourceVersion, and the API server still has the kept one.
+func (r *PipelineRunReconciler) cacheBehind(ctx context.Context, run *v1alpha1.PipelineRun) (bool, error) {
+	r.statesMu.Lock()
+	c, ok := r.states[client.ObjectKeyFromObject(run)]
+	r.statesMu.Unlock()
+	if !ok || c.uid != run.UID || c.resourceVersion == run.ResourceVersion {
+		return false, nil
+	}
+	live := &metav1.PartialObjectMetadata{}
+	live.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("PipelineRun"))
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(run), live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("getting PipelineRun: %w", err)
+	}
+	return live.UID == c.uid && live.ResourceVersion == c.resourceVersion, nil
 }
 
 func (r *PipelineRunReconciler) keepState(run *v1alpha1.PipelineRun, s *engine.State) {
