@@ -129,7 +129,12 @@ type installRow struct {
 // a warm-up, then installRounds of each mode in alternating order.
 func measureInstalls(b *testing.B, config *rest.Config, components []*bootstrap.Component, key, name string) installRow {
 	ctx := context.Background()
-	in, err := bootstrap.NewInstaller(config, b.TempDir(), nil)
+	// What the installer waits for goes to the benchmark's log (shown
+	// with -v or when it fails), so a stuck install says what it waits on.
+	logf := func(_ context.Context, msg string, fields map[string]any) {
+		b.Logf("%s %s: %s %v", time.Now().Format("15:04:05.000"), key, msg, fields)
+	}
+	in, err := bootstrap.NewInstaller(config, b.TempDir(), logf)
 	if err != nil {
 		b.Fatal(err)
 	}

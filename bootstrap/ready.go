@@ -73,12 +73,22 @@ func (in *Installer) waitGone(ctx context.Context, objects []*unstructured.Unstr
 			if obj.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
 				continue
 			}
-			_, err := in.get(ctx, obj)
+			live, err := in.get(ctx, obj)
 			if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
 				continue
 			}
 			if err != nil {
 				return false, err
+			}
+			if live.GetDeletionTimestamp() == nil {
+				// Deleted, yet here and not being deleted: made again after
+				// the deletion by a controller that acted on a stale cache
+				// (the ClusterRole aggregation controller applies an
+				// aggregated role it still sees). Delete it again.
+				in.log(ctx, "deleting again what was created again after its deletion: "+describe(obj), nil)
+				if err := in.deleteLive(ctx, live); err != nil {
+					return false, err
+				}
 			}
 			remaining = append(remaining, describe(obj))
 		}
@@ -92,6 +102,24 @@ func (in *Installer) waitGone(ctx context.Context, objects []*unstructured.Unstr
 		return fmt.Errorf("timed out waiting for the deletion of: %s", strings.Join(remaining, "; "))
 	}
 	return err
+}
+
+// deleteLive deletes the object get returned, by UID: never a newer one of
+// the same name.
+func (in *Installer) deleteLive(ctx context.Context, live *unstructured.Unstructured) error {
+	client, err := in.resourceFor(live)
+	if err != nil {
+		return err
+	}
+	uid := live.GetUID()
+	err = client.Delete(ctx, live.GetName(), metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("deleting %s: %w", describe(live), err)
+	}
+	return nil
 }
 
 func (in *Installer) get(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -110,5 +113,30 @@ func TestIssuerReadiness(t *testing.T) {
 		if err != nil || why != tc.want {
 			t.Errorf("conditions %v, webhooks %v: notReady = %q, %v; want %q", tc.conditions, tc.webhooks, why, err, tc.want)
 		}
+	}
+}
+
+// TestWaitGoneDeletesWhatCameBack: an object deleted by an uninstall that
+// a controller creates again (the ClusterRole aggregation controller
+// applies an aggregated role it still sees in its cache) is deleted
+// again, not waited for until the timeout.
+func TestWaitGoneDeletesWhatCameBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := newTestInstaller(t)
+	roles := cluster.Client.RbacV1().ClusterRoles()
+	// As the aggregation controller leaves it: a name and no rules.
+	if _, err := roles.Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "kfstack-test-came-back"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ref := &unstructured.Unstructured{}
+	ref.SetAPIVersion("rbac.authorization.k8s.io/v1")
+	ref.SetKind("ClusterRole")
+	ref.SetName("kfstack-test-came-back")
+	if err := in.waitGone(ctx, []*unstructured.Unstructured{ref}); err != nil {
+		t.Fatalf("waiting for the deletion: %v", err)
+	}
+	if _, err := roles.Get(ctx, ref.GetName(), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the role is still there: %v", err)
 	}
 }
