@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -8,8 +9,11 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
@@ -104,6 +108,13 @@ func TestWebhookObjects(t *testing.T) {
 			!slices.Equal(h.Rules[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}) {
 			t.Errorf("%s: rules = %+v", h.Name, h.Rules)
 		}
+	}
+
+	// The API server accepts the configuration as rendered (a dry run
+	// leaves nothing behind for the other tests).
+	vwc := schema.GroupVersionResource{Group: "admissionregistration.k8s.io", Version: "v1", Resource: "validatingwebhookconfigurations"}
+	if _, err := dynamic.NewForConfigOrDie(cluster.Config).Resource(vwc).Create(context.Background(), objects["ValidatingWebhookConfiguration/kfstack-runtime-kf-rt"], metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		t.Errorf("the API server refuses the webhook configuration: %v", err)
 	}
 
 	// Off (the default), none of it is there.
