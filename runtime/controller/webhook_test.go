@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,7 +297,14 @@ func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
 			t.Fatalf("the webhook server did not start: %v", started(nil))
 		}
 	}
+	registerWebhookConfiguration(ctx, t, ns, port, caPEM)
+}
 
+// registerWebhookConfiguration registers the webhooks served on
+// 127.0.0.1:port for namespace ns only, deletes the configuration at the
+// end of the test, and waits until the API server calls them.
+func registerWebhookConfiguration(ctx context.Context, t *testing.T, ns string, port int, caPEM []byte) {
+	t.Helper()
 	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
 	timeout := int32(10)
 	hook := func(name, resource, path string) admissionregistrationv1.ValidatingWebhook {
@@ -344,6 +352,57 @@ func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
 			t.Fatalf("the webhook is not called: dry run gave %v", err)
 		}
 	}
+}
+
+// TestWebhookControllerProcess runs `kfstack-runtime controller
+// --webhook-port` as a process: it is ready only once the webhook server
+// serves, and the API server's refusals come from it.
+func TestWebhookControllerProcess(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := runtimeBinary(t)
+	ns := namespace(t)
+	certDir := t.TempDir()
+	caPEM, err := writeServingCert(certDir, net.ParseIP("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probePort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	controllerProcess(t, bin, "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probePort),
+		"--webhook-port", fmt.Sprint(port), "--webhook-cert-dir", certDir)
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probePort)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(readyz)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller is not ready: %v", err)
+		}
+	}
+	if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+		t.Fatalf("ready, but the webhook server does not listen: %v", err)
+	} else {
+		_ = c.Close()
+	}
+	registerWebhookConfiguration(ctx, t, ns, port, caPEM)
+	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad"},
+		Spec: v1alpha1.PipelineSpec{DAG: strings.Replace(retryDAG, "dependsOn: [flaky]", "dependsOn: [nosuch]", 1)}}
+	err = k8s.Create(ctx, p)
+	if !apierrors.IsInvalid(err) {
+		t.Fatalf("created (%v), want an Invalid error", err)
+	}
+	contains(t, "refusal", err.Error(), `admission webhook "pipelines.kfstack.dev" denied the request`, "spec.dag", `unknown task "nosuch"`)
 }
 
 // writeServingCert writes a self-signed serving certificate for ip as
