@@ -64,18 +64,21 @@ func (PipelineValidator) ValidateCreate(_ context.Context, p *v1alpha1.Pipeline)
 	return nil, invalid(pipelineGK, p.Name, validatePipelineSpec(p.Spec))
 }
 
-// ValidateUpdate checks changed content only: an object whose content was
+// ValidateUpdate checks what changed only: an object whose content was
 // accepted before (or predates the webhook) can still be labelled,
-// annotated or have its finalizers removed.
+// annotated, have its finalizers removed or its maxVersions changed.
 func (PipelineValidator) ValidateUpdate(_ context.Context, old, p *v1alpha1.Pipeline) (admission.Warnings, error) {
-	var warnings admission.Warnings
 	if !p.DeletionTimestamp.IsZero() {
 		return nil, nil
 	}
 	var errs field.ErrorList
-	if old.Spec.ContentHash() != p.Spec.ContentHash() || old.Spec.MaxVersions != p.Spec.MaxVersions {
+	switch {
+	case old.Spec.ContentHash() != p.Spec.ContentHash():
 		errs = validatePipelineSpec(p.Spec)
+	case old.Spec.MaxVersions != p.Spec.MaxVersions:
+		errs = validateMaxVersions(p.Spec)
 	}
+	var warnings admission.Warnings
 	keep := p.Spec.MaxVersions
 	if keep <= 0 {
 		keep = v1alpha1.DefaultMaxVersions
@@ -85,7 +88,7 @@ func (PipelineValidator) ValidateUpdate(_ context.Context, old, p *v1alpha1.Pipe
 		for _, v := range p.Status.Versions[:n-keep] {
 			dropped = append(dropped, fmt.Sprint(v.Number))
 		}
-		warnings = append(warnings, fmt.Sprintf("spec.maxVersions: %d drops version(s) %s; runs that pin them and have not started will fail", keep, strings.Join(dropped, ", ")))
+		warnings = append(warnings, fmt.Sprintf("spec.maxVersions: %d drops version(s) %s; runs of them that have not finished may fail", keep, strings.Join(dropped, ", ")))
 	}
 	return warnings, invalid(pipelineGK, p.Name, errs)
 }
@@ -104,7 +107,7 @@ func validatePipelineSpec(s v1alpha1.PipelineSpec) field.ErrorList {
 	spec := field.NewPath("spec")
 	switch {
 	case s.Spec != "" && s.DAG != "":
-		errs = append(errs, field.Invalid(spec.Child("dag"), field.OmitValueType{}, "exactly one of spec and dag must be set, and spec.spec is set too"))
+		errs = append(errs, field.Invalid(spec.Child("dag"), field.OmitValueType{}, "exactly one of spec and dag may be set, and spec.spec is set too"))
 	case s.Spec == "" && s.DAG == "":
 		errs = append(errs, field.Required(spec.Child("spec"), "exactly one of spec (a KFP pipeline spec) and dag (a native DAG) must be set"))
 	default:
@@ -116,10 +119,14 @@ func validatePipelineSpec(s v1alpha1.PipelineSpec) field.ErrorList {
 			errs = append(errs, problems(at, err)...)
 		}
 	}
+	return append(errs, validateMaxVersions(s)...)
+}
+
+func validateMaxVersions(s v1alpha1.PipelineSpec) field.ErrorList {
 	if s.MaxVersions < 0 || s.MaxVersions > 100 {
-		errs = append(errs, field.Invalid(spec.Child("maxVersions"), s.MaxVersions, "must be between 1 and 100 (0 or unset keeps 10)"))
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "maxVersions"), s.MaxVersions, "must be between 1 and 100 (0 or unset keeps 10)")}
 	}
-	return errs
+	return nil
 }
 
 // problems turns a validation error of runtime/pipeline into field errors

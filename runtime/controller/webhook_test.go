@@ -232,9 +232,16 @@ func TestWebhookValidatorsDirectly(t *testing.T) {
 	if _, err := (controller.PipelineValidator{}).ValidateUpdate(ctx, old, labelled); err != nil {
 		t.Errorf("labelling a pipeline with old invalid content: %v", err)
 	}
+	fewer := old.DeepCopy()
+	fewer.Spec.MaxVersions = 2
+	warnings, err := controller.PipelineValidator{}.ValidateUpdate(ctx, old, fewer)
+	if err != nil {
+		t.Errorf("lowering maxVersions of a pipeline with old invalid content: %v", err)
+	}
+	contains(t, "warnings", strings.Join(warnings, "\n"), "spec.maxVersions: 2 drops version(s) 4;")
 	fixed := old.DeepCopy()
 	fixed.Spec.DAG, fixed.Spec.MaxVersions = "{name: p, tasks: [{name: a, image: x, command: [x]}]}", 1
-	warnings, err := controller.PipelineValidator{}.ValidateUpdate(ctx, old, fixed)
+	warnings, err = controller.PipelineValidator{}.ValidateUpdate(ctx, old, fixed)
 	if err != nil {
 		t.Errorf("fixing the content: %v", err)
 	}
