@@ -175,7 +175,7 @@ var _ admission.Validator[*v1alpha1.PipelineRun] = PipelineRunValidator{}
 // ValidateCreate checks a new run's settings and, when its version is
 // kept, its parameters.
 func (v PipelineRunValidator) ValidateCreate(ctx context.Context, run *v1alpha1.PipelineRun) (admission.Warnings, error) {
-	errs := validateRunSpec(run.Spec)
+	errs := ValidatePipelineRunSpec(run.Spec)
 	var warnings admission.Warnings
 	if len(errs) == 0 && v.Reader != nil {
 		var more field.ErrorList
@@ -200,8 +200,11 @@ func (PipelineRunValidator) ValidateDelete(context.Context, *v1alpha1.PipelineRu
 	return nil, nil
 }
 
-// validateRunSpec checks what the CRD schema cannot express.
-func validateRunSpec(s v1alpha1.PipelineRunSpec) field.ErrorList {
+// ValidatePipelineRunSpec checks what the CRD schema cannot express about
+// a new run: parameter names, executor, parallelism, a positive timeout and
+// the service account's name. The admission webhook and kubeflow_run's
+// plan run it; paths are the object's (spec.serviceAccountName).
+func ValidatePipelineRunSpec(s v1alpha1.PipelineRunSpec) field.ErrorList {
 	var errs field.ErrorList
 	spec := field.NewPath("spec")
 	for _, name := range slices.Sorted(maps.Keys(s.Parameters)) {
