@@ -222,6 +222,19 @@ func TestAccPipeline_badInput(t *testing.T) {
 				PlanOnly:    true,
 				ExpectError: regexp.MustCompile(`(?s)Invalid Attribute Combination`),
 			},
+			{
+				// The admission webhook's checks of a new run, at plan time.
+				Config: runConfig(ns, greetDAG("hi"), "bad", `{ who = "kfstack" }`) + `
+resource "kubeflow_run" "bad_account" {
+  name            = "bad-account"
+  namespace       = "unused"
+  pipeline        = "greet"
+  service_account = "Pipeline_Runner"
+}
+`,
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Invalid run.*service_account: Invalid value: "Pipeline_Runner": a lowercase RFC 1123\s+subdomain`),
+			},
 		},
 	})
 }

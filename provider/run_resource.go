@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -29,11 +30,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*runResource)(nil)
-	_ resource.ResourceWithImportState = (*runResource)(nil)
+	_ resource.ResourceWithConfigure      = (*runResource)(nil)
+	_ resource.ResourceWithImportState    = (*runResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*runResource)(nil)
 )
 
 // NewRunResource returns the kubeflow_run resource.
@@ -167,6 +170,50 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 		},
 	}
 }
+
+// runAttributes maps the fields of a PipelineRun's spec to the attributes
+// that set them.
+var runAttributes = map[string]string{
+	"spec.parameters": "parameters", "spec.executor": "executor", "spec.parallelism": "parallelism",
+	"spec.serviceAccountName": "service_account", "spec.pipelineRoot": "pipeline_root",
+}
+
+// ValidateConfig runs the checks the runtime's admission webhook runs on a
+// new PipelineRun (controller.ValidatePipelineRunSpec), on the known
+// attributes, each problem on its attribute.
+func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m runResourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var spec v1alpha1.PipelineRunSpec
+	if known(m.ServiceAccount) {
+		spec.ServiceAccountName = m.ServiceAccount.ValueString()
+	}
+	if known(m.Executor) {
+		spec.Executor = v1alpha1.Executor(m.Executor.ValueString())
+	}
+	if known(m.Parallelism) {
+		spec.Parallelism = int32(m.Parallelism.ValueInt64())
+	}
+	if known(m.Parameters) {
+		spec.Parameters = map[string]string{}
+		for k := range m.Parameters.Elements() {
+			spec.Parameters[k] = ""
+		}
+	}
+	for _, fe := range controller.ValidatePipelineRunSpec(spec) {
+		name, ok := runAttributes[strings.SplitN(fe.Field, "[", 2)[0]]
+		if !ok {
+			continue
+		}
+		resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid run", name+": "+fe.ErrorBody())
+	}
+}
+
+// known reports whether a configuration value is set and known.
+func known(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
 
 func (r *runResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	if req.ProviderData == nil {

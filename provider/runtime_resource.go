@@ -39,6 +39,7 @@ type runtimeModel struct {
 	Tolerations  []runtimeToleration    `tfsdk:"tolerations"`
 	Resources    *runtimeResourcesModel `tfsdk:"resources"`
 	WaitRollout  types.Bool             `tfsdk:"wait_for_rollout"`
+	Webhooks     types.Bool             `tfsdk:"webhooks"`
 	CRDs         types.List             `tfsdk:"crds"`
 	Objects      types.Int64            `tfsdk:"objects"`
 }
@@ -113,7 +114,9 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 			"and delete task pods, record events), a Role for its leader-election Lease, and a Service for its Prometheus " +
 			"metrics (`:8080/metrics`). Everything is applied server-side and recorded in an inventory ConfigMap; ready means " +
 			"the CRDs are Established and the Deployment is Available.\n\n" +
-			"The runtime registers no admission webhooks: Pipelines and PipelineRuns are validated by their CRDs' schemas. " +
+			"Pipelines and PipelineRuns are validated by their CRDs' schemas; with `webhooks = true` the controller also serves " +
+			"validating admission webhooks, so that `kubectl apply` of content that does not compile, or of a changed run, is " +
+			"refused with the field at fault (see `webhooks`). " +
 			"CRDs that already exist when the runtime is first installed (made by another tool) are adopted: brought up to " +
 			"date, but left in place with their pipelines and runs on destroy. Otherwise destroy deletes every Pipeline and " +
 			"PipelineRun first, while the controller still runs, then the controller, RBAC, CRDs and namespace; so does " +
@@ -179,6 +182,18 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 					"returns once the CRDs are Established, so pipelines can be declared while the controller's image is " +
 					"still being pulled or its nodes added; `ready` says whether it is available.",
 			},
+			"webhooks": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+				MarkdownDescription: "Serve validating admission webhooks for Pipelines and PipelineRuns: a Pipeline whose content " +
+					"does not compile (the checks `kubeflow_pipeline` runs at plan time) and a change to a run's settings after " +
+					"creation (all but `cancel`) are refused by the API server, naming the field. Adds a Service `" +
+					kfruntime.WebhookServiceName + "`, a self-signed cert-manager Issuer and a Certificate for the Service mounted " +
+					"into the controller, and a ValidatingWebhookConfiguration (failure policy `Fail`) whose CA bundle " +
+					"cert-manager injects. **Needs cert-manager**: declare `depends_on = [kubeflow_cert_manager.this]`. The " +
+					"apply waits until the webhooks can answer (unless `wait_for_rollout = false`). Needs `replicas` of at " +
+					"least 1, since Pipelines and PipelineRuns cannot be created or changed while no controller answers; " +
+					"use 2 for changes during the controller's restarts.",
+			},
 			"crds": schema.ListAttribute{
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Names of the CRDs the runtime installs.",
@@ -198,8 +213,25 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 		refresh: func(ctx context.Context, c *clients, m *runtimeModel) error {
 			return refreshRuntime(ctx, c, m, version)
 		},
-		validate: validateTolerations,
+		validate: validateRuntime,
 	}
+}
+
+// validateRuntime checks at plan time what the component checks at
+// apply: tolerations, and webhooks with the replicas that serve them.
+func validateRuntime(ctx context.Context, config tfsdk.Config) diag.Diagnostics {
+	diags := validateTolerations(ctx, config)
+	var webhooks types.Bool
+	var replicas types.Int64
+	diags.Append(config.GetAttribute(ctx, path.Root("webhooks"), &webhooks)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("replicas"), &replicas)...)
+	if diags.HasError() || webhooks.IsUnknown() || replicas.IsUnknown() || replicas.IsNull() {
+		return diags
+	}
+	if err := kfruntime.CheckWebhookReplicas(webhooks.ValueBool(), replicas.ValueInt64()); err != nil {
+		diags.AddAttributeError(path.Root("webhooks"), "Webhooks without a controller", err.Error())
+	}
+	return diags
 }
 
 // validateTolerations checks each known toleration as the API server
@@ -249,6 +281,7 @@ func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, 
 		PipelineRoot:  m.PipelineRoot.ValueString(),
 		NodeSelector:  m.NodeSelector,
 		SkipRollout:   !m.WaitRollout.IsNull() && !m.WaitRollout.ValueBool(),
+		Webhooks:      m.Webhooks.ValueBool(),
 	}
 	if o.Version == "" {
 		o.Version = defaultVersion
@@ -326,12 +359,16 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 	if replicas := deploy.Spec.Replicas; replicas != nil {
 		m.Replicas = types.Int64Value(int64(*replicas))
 	}
-	root := ""
+	root, webhooks := "", false
 	for _, arg := range container.Args {
 		if v, ok := strings.CutPrefix(arg, "--pipeline-root="); ok {
 			root = v
 		}
+		if strings.HasPrefix(arg, "--webhook-port=") && arg != "--webhook-port=0" {
+			webhooks = true
+		}
 	}
+	m.Webhooks = types.BoolValue(webhooks)
 	if root != want.PipelineRoot {
 		m.PipelineRoot = types.StringNull()
 		if root != "" {

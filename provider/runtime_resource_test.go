@@ -128,6 +128,12 @@ func TestAccRuntime_badInput(t *testing.T) {
 				ExpectError: wrappedError(`resources.limits\["memory"\]: "lots" is not a quantity`),
 			},
 			{
+				// Refused at plan time, before anything is applied.
+				Config:      runtimeConfig(ns, "  replicas = 0\n  webhooks = true"),
+				PlanOnly:    true,
+				ExpectError: wrappedError(`webhooks: the controller serves the admission webhooks, so they need replicas of at least 1`),
+			},
+			{
 				Config:      runtimeConfig("Not_A_Namespace", ""),
 				ExpectError: wrappedError(`namespace: "Not_A_Namespace" is not a valid name`),
 			},

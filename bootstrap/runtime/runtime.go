@@ -4,9 +4,13 @@
 // RBAC, a metrics Service and its namespace, built in Go and applied
 // server-side as one manifest set.
 //
-// The runtime registers no admission webhooks: Pipelines and PipelineRuns
-// are validated by the OpenAPI schema and CEL rules of their CRDs, so
-// nothing waits for a webhook server before runs are created.
+// Pipelines and PipelineRuns are validated by the OpenAPI schema and CEL
+// rules of their CRDs. With Options.Webhooks the controller also serves
+// validating admission webhooks (runtime/controller.SetupWebhooks), which
+// refuse content that does not compile and changes to a run's settings;
+// cert-manager issues their serving certificate and injects its CA. They
+// are opt-in, so that nothing else waits for a webhook server before
+// pipelines and runs are created.
 package runtime
 
 import (
@@ -82,6 +86,13 @@ type Options struct {
 	// SkipRollout returns from Install once the CRDs are Established,
 	// without waiting for the controller to become available.
 	SkipRollout bool
+	// Webhooks registers the validating admission webhooks of Pipeline
+	// and PipelineRun, served by the controller with a certificate from
+	// a self-signed cert-manager Issuer; cert-manager must be installed.
+	// Install then also waits until the webhooks can answer (their CA
+	// bundle is injected and their Service has a ready endpoint), unless
+	// SkipRollout.
+	Webhooks bool
 }
 
 // DefaultImage is the release image of a runtime version.
@@ -163,6 +174,9 @@ func (o Options) validate() error {
 	if o.Replicas < 0 {
 		errs = append(errs, fmt.Sprintf("replicas: %d is negative", o.Replicas))
 	}
+	if err := CheckWebhookReplicas(o.Webhooks, int64(o.Replicas)); err != nil {
+		errs = append(errs, err.Error())
+	}
 	if o.PipelineRoot != "" {
 		if err := CheckPipelineRoot(o.PipelineRoot); err != nil {
 			errs = append(errs, "pipeline_root: "+err.Error())
@@ -183,6 +197,17 @@ func (o Options) validate() error {
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// CheckWebhookReplicas reports why webhooks cannot be on with replicas
+// controller replicas: the webhooks' failure policy is Fail, so with no
+// controller to answer, the API server would refuse every Pipeline and
+// PipelineRun.
+func CheckWebhookReplicas(webhooks bool, replicas int64) error {
+	if webhooks && replicas == 0 {
+		return fmt.Errorf("webhooks: the controller serves the admission webhooks, so they need replicas of at least 1 (with none, the API server would refuse every Pipeline and PipelineRun); set webhooks = false to stop the controller")
 	}
 	return nil
 }
@@ -229,7 +254,10 @@ func ClusterRoleName(namespace string) string {
 // in order, the namespace, the CRDs (waiting until Established), the
 // ServiceAccount and RBAC, and the controller's Deployment and metrics
 // Service; the component is ready when the CRDs are Established and the
-// Deployment is Available. Uninstall deletes every Pipeline and
+// Deployment is Available. With Options.Webhooks it also applies the
+// webhook Service, a self-signed cert-manager Issuer and the serving
+// Certificate, and the ValidatingWebhookConfiguration (last), and is
+// ready once the webhooks can answer. Uninstall deletes every Pipeline and
 // PipelineRun while the controller still runs, then the rest in reverse
 // order; CRDs that existed before the runtime first installed them
 // (made by another field manager) are adopted: updated, but never
@@ -255,8 +283,9 @@ func Component(o Options) (*bootstrap.Component, error) {
 		Namespace: o.Namespace,
 		// Its pods need nothing from the other components; task pods that
 		// write to s3:// or gs:// need their own credentials.
-		Manifests:   []bootstrap.Manifests{{Name: "runtime", Objects: objects, ApplyUnchanged: true}},
-		SkipRollout: o.SkipRollout,
+		Manifests:       []bootstrap.Manifests{{Name: "runtime", Objects: objects, ApplyUnchanged: true}},
+		SkipRollout:     o.SkipRollout,
+		WaitForWebhooks: o.Webhooks,
 	}, nil
 }
 
@@ -343,6 +372,9 @@ func Args(o Options, image string) []string {
 	}
 	if o.PipelineRoot != "" {
 		args = append(args, "--pipeline-root="+o.PipelineRoot)
+	}
+	if o.Webhooks {
+		args = append(args, webhookArgs()...)
 	}
 	return args
 }
@@ -452,6 +484,17 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 			},
 		},
 	}
+	var certManager []*unstructured.Unstructured
+	if o.Webhooks {
+		for _, obj := range typed {
+			if d, ok := obj.(*appsv1.Deployment); ok {
+				addWebhookServer(d)
+			}
+		}
+		var more []kruntime.Object
+		more, certManager = webhookObjects(ns, common)
+		typed = append(typed, more...)
+	}
 	all, err := crds.All()
 	if err != nil {
 		return nil, err
@@ -480,7 +523,7 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		}
 		out = append(out, &unstructured.Unstructured{Object: raw})
 	}
-	return out, nil
+	return append(out, certManager...), nil
 }
 
 func ptr[T any](v T) *T { return &v }

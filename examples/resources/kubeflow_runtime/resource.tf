@@ -18,6 +18,12 @@ resource "kubeflow_runtime" "this" {
 
   # Air-gapped: the runtime image from a mirror of ghcr.io/kfstack.
   # image_registry = "registry.example.com/kfstack"
+
+  # Validating admission webhooks: kubectl apply of a pipeline that does
+  # not compile, or of a changed run, is refused naming the field. The
+  # webhook's certificate comes from cert-manager, so install it first.
+  # webhooks   = true
+  # depends_on = [kubeflow_cert_manager.this]
 }
 
 # Pipelines and runs need the runtime's CRDs and controller.

@@ -44,7 +44,7 @@ func Install(ctx context.Context, c client.Client, timeout time.Duration) error 
 			got := &apiextensionsv1.CustomResourceDefinition{}
 			if err := c.Get(ctx, client.ObjectKeyFromObject(crd), got); err != nil {
 				last = err.Error()
-				return false, nil
+				return false, nil //nolint:nilerr // retried until the timeout, which reports the last error
 			}
 			for _, cond := range got.Status.Conditions {
 				if cond.Type == apiextensionsv1.Established && cond.Status == apiextensionsv1.ConditionTrue {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -27,7 +29,8 @@ import (
 )
 
 // controllerCommand runs the controller manager: Pipeline and PipelineRun
-// reconcilers, leader election, health probes and Prometheus metrics.
+// reconcilers, leader election, health probes and Prometheus metrics, and
+// with --webhook-port the validating admission webhooks of both kinds.
 func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -49,6 +52,8 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	qps := fs.Float64("kube-api-qps", 20, "queries per second to the API server (a run costs about 3 writes and 2 events)")
 	burst := fs.Int("kube-api-burst", 30, "burst of queries to the API server")
 	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
+	webhookPort := fs.Int("webhook-port", 0, "port of the validating admission webhooks of Pipeline and PipelineRun (0: no webhook server)")
+	webhookCertDir := fs.String("webhook-cert-dir", defaultWebhookCertDir, "directory of the webhook server's tls.crt and tls.key (as cert-manager writes a Certificate's Secret); reloaded when they change")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -91,6 +96,10 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--max-running-tasks must not be negative")
 		return 2
 	}
+	if err := checkWebhookFlags(*webhookPort, *webhookCertDir); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		fmt.Fprintf(stderr, "loading the cluster configuration: %v\n", err)
@@ -102,8 +111,13 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	var webhookServer webhook.Server
+	if *webhookPort > 0 {
+		webhookServer = webhook.NewServer(webhook.Options{Port: *webhookPort, CertDir: *webhookCertDir})
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
+		WebhookServer:           webhookServer,
 		Cache:                   controller.CacheOptions(sel),
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
@@ -119,11 +133,21 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	ready := healthz.Ping
+	if webhookServer != nil {
+		if err := controller.SetupWebhooks(mgr); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		// Ready only once the webhook server serves: the webhook's Service
+		// sends admission requests to ready pods only.
+		ready = webhookServer.StartedChecker()
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
@@ -132,6 +156,28 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultWebhookCertDir is controller-runtime's default certificate
+// directory.
+const defaultWebhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
+
+// checkWebhookFlags reports a webhook port out of range, or a certificate
+// directory without the key pair, before the manager fails on it less
+// clearly.
+func checkWebhookFlags(port int, certDir string) error {
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("--webhook-port %d is not a port (1-65535, or 0 for no webhooks)", port)
+	}
+	if port == 0 {
+		return nil
+	}
+	for _, name := range []string{"tls.crt", "tls.key"} {
+		if _, err := os.Stat(filepath.Join(certDir, name)); err != nil {
+			return fmt.Errorf("--webhook-cert-dir %s: the webhook server needs %s there (a cert-manager Certificate's Secret mounted as a volume): %w", certDir, name, err)
+		}
+	}
+	return nil
 }
 
 // pairFlag is a repeatable FROM=TO flag collected into a map.

@@ -28,6 +28,8 @@ func TestControllerRefusesBadOptions(t *testing.T) {
 		{[]string{"--task-pod-defaults", badPolicy}, `imagePullPolicy "Sometimes"`},
 		{[]string{"--task-pod-defaults", unknownField}, `unknown field "nodeSelectors"`},
 		{[]string{"--task-pod-defaults", danglingMount}, `volume mount "data" names no volume`},
+		{[]string{"--webhook-port", "70000"}, "--webhook-port 70000 is not a port"},
+		{[]string{"--webhook-port", "9443", "--webhook-cert-dir", dir}, "--webhook-cert-dir " + dir + ": the webhook server needs tls.crt there"},
 	} {
 		code, out := runCLI(t, append([]string{"controller"}, tc.args...)...)
 		if code != 2 || !strings.Contains(out, tc.want) {
