@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -40,6 +41,8 @@ type runtimeModel struct {
 	Resources    *runtimeResourcesModel `tfsdk:"resources"`
 	WaitRollout  types.Bool             `tfsdk:"wait_for_rollout"`
 	Webhooks     types.Bool             `tfsdk:"webhooks"`
+	MaxRunning   types.Int64            `tfsdk:"max_running_tasks"`
+	TaskMirrors  map[string]string      `tfsdk:"task_image_mirrors"`
 	CRDs         types.List             `tfsdk:"crds"`
 	Objects      types.Int64            `tfsdk:"objects"`
 }
@@ -85,6 +88,35 @@ func (m *runtimeModel) recordStatus(status *bootstrap.Status) error {
 	}
 	m.CRDs = types.ListValueMust(types.StringType, values)
 	return nil
+}
+
+// taskImageMirrorsValidator checks task_image_mirrors as the controller
+// will.
+type taskImageMirrorsValidator struct{}
+
+func (taskImageMirrorsValidator) Description(context.Context) string {
+	return "keys must be registry prefixes and values registry hosts with an optional path"
+}
+
+func (v taskImageMirrorsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (taskImageMirrorsValidator) ValidateMap(ctx context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	mirrors := map[string]string{}
+	for k, v := range req.ConfigValue.Elements() {
+		s, ok := v.(types.String)
+		if !ok || s.IsUnknown() || s.IsNull() {
+			return
+		}
+		mirrors[k] = s.ValueString()
+	}
+	if err := kfruntime.CheckTaskImageMirrors(mirrors); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid task image mirror", fmt.Sprintf("%s: %v", req.Path, err))
+	}
 }
 
 // imageValidator and pipelineRootValidator check at plan time what the
@@ -182,6 +214,19 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 					"returns once the CRDs are Established, so pipelines can be declared while the controller's image is " +
 					"still being pulled or its nodes added; `ready` says whether it is available.",
 			},
+			"max_running_tasks": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "Most task pods unfinished (Pending or Running) at once across all runs; tasks beyond it wait, " +
+					"oldest run first, and start as soon as a pod ends. Unset: no limit beyond each run's `parallelism`.",
+				Validators: []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"task_image_mirrors": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Pull the images of task pods from mirrors (air-gapped clusters): a registry prefix, such as " +
+					"`docker.io` or `gcr.io/team`, to the prefix that replaces it, such as `mirror.example.com/dockerhub`. " +
+					"`python:3.11` becomes `mirror.example.com/dockerhub/library/python:3.11`; the longest matching prefix wins.",
+				Validators: []validator.Map{taskImageMirrorsValidator{}},
+			},
 			"webhooks": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				MarkdownDescription: "Serve validating admission webhooks for Pipelines and PipelineRuns: a Pipeline whose content " +
@@ -273,15 +318,17 @@ func NewRuntimeResource(version string) resource.Resource {
 // imported resource (no version yet) gets the provider's.
 func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, error) {
 	o := kfruntime.Options{
-		Version:       m.Version.ValueString(),
-		Namespace:     m.Namespace.ValueString(),
-		Image:         m.Image.ValueString(),
-		ImageRegistry: m.ImageRegistry.ValueString(),
-		Replicas:      1,
-		PipelineRoot:  m.PipelineRoot.ValueString(),
-		NodeSelector:  m.NodeSelector,
-		SkipRollout:   !m.WaitRollout.IsNull() && !m.WaitRollout.ValueBool(),
-		Webhooks:      m.Webhooks.ValueBool(),
+		Version:          m.Version.ValueString(),
+		Namespace:        m.Namespace.ValueString(),
+		Image:            m.Image.ValueString(),
+		ImageRegistry:    m.ImageRegistry.ValueString(),
+		Replicas:         1,
+		PipelineRoot:     m.PipelineRoot.ValueString(),
+		NodeSelector:     m.NodeSelector,
+		SkipRollout:      !m.WaitRollout.IsNull() && !m.WaitRollout.ValueBool(),
+		Webhooks:         m.Webhooks.ValueBool(),
+		MaxRunningTasks:  m.MaxRunning.ValueInt64(),
+		TaskImageMirrors: m.TaskMirrors,
 	}
 	if o.Version == "" {
 		o.Version = defaultVersion
@@ -360,15 +407,37 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 		m.Replicas = types.Int64Value(int64(*replicas))
 	}
 	root, webhooks := "", false
+	var maxRunning int64
+	var mirrors map[string]string
 	for _, arg := range container.Args {
 		if v, ok := strings.CutPrefix(arg, "--pipeline-root="); ok {
 			root = v
+		}
+		if v, ok := strings.CutPrefix(arg, "--max-running-tasks="); ok {
+			maxRunning, _ = strconv.ParseInt(v, 10, 64)
+		}
+		if v, ok := strings.CutPrefix(arg, "--image-mirror="); ok {
+			if prefix, mirror, ok := strings.Cut(v, "="); ok {
+				if mirrors == nil {
+					mirrors = map[string]string{}
+				}
+				mirrors[prefix] = mirror
+			}
 		}
 		if strings.HasPrefix(arg, "--webhook-port=") && arg != "--webhook-port=0" {
 			webhooks = true
 		}
 	}
 	m.Webhooks = types.BoolValue(webhooks)
+	if maxRunning != want.MaxRunningTasks {
+		m.MaxRunning = types.Int64Null()
+		if maxRunning > 0 {
+			m.MaxRunning = types.Int64Value(maxRunning)
+		}
+	}
+	if !apiequality.Semantic.DeepEqual(emptyAsNil(mirrors), emptyAsNil(want.TaskImageMirrors)) {
+		m.TaskMirrors = mirrors
+	}
 	if root != want.PipelineRoot {
 		m.PipelineRoot = types.StringNull()
 		if root != "" {

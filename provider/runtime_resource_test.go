@@ -134,6 +134,14 @@ func TestAccRuntime_badInput(t *testing.T) {
 				ExpectError: wrappedError(`webhooks: the controller serves the admission webhooks, so they need replicas of at least 1`),
 			},
 			{
+				Config:      runtimeConfig(ns, `  max_running_tasks = 0`),
+				ExpectError: wrappedError(`Attribute max_running_tasks value must be at least 1, got: 0`),
+			},
+			{
+				Config:      runtimeConfig(ns, `  task_image_mirrors = { "docker.io" = "not a registry" }`),
+				ExpectError: wrappedError(`task_image_mirrors: mirror "docker.io": replacement "not a registry" must be a registry host`),
+			},
+			{
 				Config:      runtimeConfig("Not_A_Namespace", ""),
 				ExpectError: wrappedError(`namespace: "Not_A_Namespace" is not a valid name`),
 			},
@@ -216,6 +224,9 @@ resource "kubeflow_run" "test" {
   node_selector = { "kfstack.dev/pool" = "system" }
   tolerations   = [{ key = "dedicated", operator = "Equal", value = "system", effect = "NoSchedule" }]
   resources     = { requests = { cpu = "200m", memory = "256Mi" }, limits = { memory = "1Gi" } }
+
+  max_running_tasks  = 50
+  task_image_mirrors = { "docker.io" = "mirror.example.com/dockerhub", "gcr.io/team" = "mirror.example.com/team" }
 `)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
@@ -283,7 +294,10 @@ resource "kubeflow_run" "test" {
 						return fmt.Errorf("the Deployment was replaced")
 					case c.Image != "registry.example.com/kfstack/kfstack-runtime:v9.9.9" || *d.Spec.Replicas != 0:
 						return fmt.Errorf("image %s, replicas %d", c.Image, *d.Spec.Replicas)
-					case !slices.Contains(c.Args, "--pipeline-root=s3://artifacts/kfstack"):
+					case !slices.Contains(c.Args, "--pipeline-root=s3://artifacts/kfstack"),
+						!slices.Contains(c.Args, "--max-running-tasks=50"),
+						!slices.Contains(c.Args, "--image-mirror=docker.io=mirror.example.com/dockerhub"),
+						!slices.Contains(c.Args, "--image-mirror=gcr.io/team=mirror.example.com/team"):
 						return fmt.Errorf("args %v", c.Args)
 					case spec.NodeSelector["kfstack.dev/pool"] != "system" || len(spec.Tolerations) != 1 || spec.Tolerations[0].Effect != corev1.TaintEffectNoSchedule:
 						return fmt.Errorf("placement %v %v", spec.NodeSelector, spec.Tolerations)

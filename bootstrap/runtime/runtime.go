@@ -93,6 +93,13 @@ type Options struct {
 	// bundle is injected and their Service has a ready endpoint), unless
 	// SkipRollout.
 	Webhooks bool
+	// MaxRunningTasks caps the task pods unfinished at once across all
+	// runs (--max-running-tasks); 0 for no cap.
+	MaxRunningTasks int64
+	// TaskImageMirrors pull the images of task pods from mirrors: a
+	// registry prefix (docker.io, gcr.io/team) to the prefix that
+	// replaces it (--image-mirror).
+	TaskImageMirrors map[string]string
 }
 
 // DefaultImage is the release image of a runtime version.
@@ -194,6 +201,12 @@ func (o Options) validate() error {
 		if err := CheckToleration(t); err != nil {
 			errs = append(errs, fmt.Sprintf("tolerations[%d]: %v", i, err))
 		}
+	}
+	if o.MaxRunningTasks < 0 {
+		errs = append(errs, fmt.Sprintf("max_running_tasks: %d is negative", o.MaxRunningTasks))
+	}
+	if err := CheckTaskImageMirrors(o.TaskImageMirrors); err != nil {
+		errs = append(errs, "task_image_mirrors: "+err.Error())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -376,7 +389,24 @@ func Args(o Options, image string) []string {
 	if o.Webhooks {
 		args = append(args, webhookArgs()...)
 	}
+	if o.MaxRunningTasks > 0 {
+		args = append(args, fmt.Sprintf("--max-running-tasks=%d", o.MaxRunningTasks))
+	}
+	prefixes := make([]string, 0, len(o.TaskImageMirrors))
+	for prefix := range o.TaskImageMirrors {
+		prefixes = append(prefixes, prefix)
+	}
+	sort.Strings(prefixes)
+	for _, prefix := range prefixes {
+		args = append(args, "--image-mirror="+prefix+"="+o.TaskImageMirrors[prefix])
+	}
 	return args
+}
+
+// CheckTaskImageMirrors reports task image mirrors the controller would
+// refuse.
+func CheckTaskImageMirrors(mirrors map[string]string) error {
+	return imagerewrite.Rules{Mirrors: mirrors}.Validate()
 }
 
 func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
