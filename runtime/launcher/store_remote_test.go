@@ -2,11 +2,15 @@ package launcher
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
@@ -32,10 +36,9 @@ func TestOpenStoreS3WithEndpoint(t *testing.T) {
 	}
 }
 
-// TestStoreS3RoundTrip uploads and downloads artifacts (a file and a
-// directory) and small values through an S3-compatible server in the
-// test process, as against MinIO: endpoint and path style from the root's
-// URL, credentials from the environment.
+// TestStoreS3RoundTrip uploads and downloads artifacts through an
+// S3-compatible server in the test process, as against MinIO: endpoint and
+// path style from the root's URL, credentials from the environment.
 func TestStoreS3RoundTrip(t *testing.T) {
 	backend := s3mem.New()
 	if err := backend.CreateBucket("mlpipeline"); err != nil {
@@ -45,8 +48,43 @@ func TestStoreS3RoundTrip(t *testing.T) {
 	defer server.Close()
 	t.Setenv("AWS_ACCESS_KEY_ID", "minio")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "minio123")
+	roundTrip(t, "s3://mlpipeline/v2?endpoint="+server.URL+"&region=us-east-1&use_path_style=true", func(key string) error {
+		_, err := backend.HeadObject("mlpipeline", key)
+		return err
+	})
+}
+
+// TestStoreGCSRoundTrip does the same through a Cloud Storage emulator
+// (fake-gcs-server) that gocloud reaches through STORAGE_EMULATOR_HOST.
+func TestStoreGCSRoundTrip(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	// PublicHost: the client reads objects by the XML API's path
+	// (/<bucket>/<object>) on the emulator's host.
+	server, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: uint16(port), PublicHost: fmt.Sprintf("127.0.0.1:%d", port), Writer: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Stop()
+	server.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "ml-artifacts"})
+	t.Setenv("STORAGE_EMULATOR_HOST", fmt.Sprintf("127.0.0.1:%d", port))
+	roundTrip(t, "gs://ml-artifacts/v2", func(key string) error {
+		_, err := server.GetObject("ml-artifacts", key)
+		return err
+	})
+}
+
+// roundTrip uploads a file and a directory to the store at root, downloads
+// them back and compares, checks with stored that an object is under the
+// root's prefix, and writes and reads a small value.
+func roundTrip(t *testing.T, root string, stored func(key string) error) {
+	t.Helper()
 	ctx := context.Background()
-	s, err := OpenStore(ctx, "s3://mlpipeline/v2?endpoint="+server.URL+"&region=us-east-1&use_path_style=true")
+	s, err := OpenStore(ctx, root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +124,7 @@ func TestStoreS3RoundTrip(t *testing.T) {
 		}
 	}
 	// The objects are where the URI says, under the root's prefix.
-	if _, err := backend.HeadObject("mlpipeline", "v2/p/r/train/model"); err != nil {
+	if err := stored("v2/p/r/train/model"); err != nil {
 		t.Errorf("the model is not at v2/p/r/train/model in the bucket: %v", err)
 	}
 	if err := s.WriteAll(ctx, "results/x.json", []byte(`{"n":1}`)); err != nil {
