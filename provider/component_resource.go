@@ -347,15 +347,7 @@ func (r *componentResource[M, P]) waitDescription() string {
 }
 
 func (r *componentResource[M, P]) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	conn, ok := req.ProviderData.(*connection)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
-		return
-	}
-	r.conn = conn
+	r.conn = providerConnection(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig runs the kind's cross-attribute checks.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -245,4 +246,17 @@ func (c *clients) explain(err error) error {
 		return fmt.Errorf("cannot reach cluster at %s: %w", c.host, urlErr.Err)
 	}
 	return err
+}
+
+// providerConnection is what Configure of a resource or data source keeps:
+// the provider's connection, nil before the provider is configured.
+func providerConnection(data any, diags *diag.Diagnostics) *connection {
+	if data == nil {
+		return nil
+	}
+	conn, ok := data.(*connection)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", data))
+	}
+	return conn
 }

@@ -66,15 +66,7 @@ func (d *pipelineDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 }
 
 func (d *pipelineDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	conn, ok := req.ProviderData.(*connection)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
-		return
-	}
-	d.conn = conn
+	d.conn = providerConnection(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *pipelineDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -85,12 +77,7 @@ func (d *pipelineDataSource) Read(ctx context.Context, req datasource.ReadReques
 	}
 	ns, name := m.Namespace.ValueString(), m.Name.ValueString()
 	summary := fmt.Sprintf("reading Pipeline (%s/%s)", ns, name)
-	c, err := d.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := d.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -151,15 +138,7 @@ func (d *runDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 }
 
 func (d *runDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	conn, ok := req.ProviderData.(*connection)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
-		return
-	}
-	d.conn = conn
+	d.conn = providerConnection(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *runDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -170,12 +149,7 @@ func (d *runDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 	}
 	ns, name := m.Namespace.ValueString(), m.Name.ValueString()
 	summary := fmt.Sprintf("reading PipelineRun (%s/%s)", ns, name)
-	c, err := d.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := d.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return

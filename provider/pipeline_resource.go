@@ -137,15 +137,7 @@ func (r *pipelineResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 }
 
 func (r *pipelineResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	conn, ok := req.ProviderData.(*connection)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
-		return
-	}
-	r.conn = conn
+	r.conn = providerConnection(req.ProviderData, &resp.Diagnostics)
 }
 
 // content returns the pipeline's content as the Pipeline object holds it;
@@ -273,12 +265,7 @@ func (r *pipelineResource) Create(ctx context.Context, req resource.CreateReques
 	defer cancel()
 	ns, name := plan.Namespace.ValueString(), plan.Name.ValueString()
 	summary := fmt.Sprintf("creating Pipeline (%s/%s)", ns, name)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := r.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -390,12 +377,7 @@ func (r *pipelineResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
 	summary := fmt.Sprintf("reading Pipeline (%s/%s)", ns, name)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := r.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -434,12 +416,7 @@ func (r *pipelineResource) Update(ctx context.Context, req resource.UpdateReques
 	defer cancel()
 	ns, name := plan.Namespace.ValueString(), plan.Name.ValueString()
 	summary := fmt.Sprintf("updating Pipeline (%s/%s)", ns, name)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := r.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -484,12 +461,7 @@ func (r *pipelineResource) Delete(ctx context.Context, req resource.DeleteReques
 	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
 	summary := fmt.Sprintf("deleting Pipeline (%s/%s)", ns, name)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := r.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,6 +37,20 @@ func (c *clients) pipelines() (client.Client, error) {
 		return nil, fmt.Errorf("creating the pipelines client: %w", err)
 	}
 	return cl, nil
+}
+
+// pipelines connects and returns the connection's clients with a client
+// for the runtime's API.
+func (c *connection) pipelines(ctx context.Context) (*clients, client.Client, error) {
+	cs, err := c.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := cs.pipelines()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, cl, nil
 }
 
 // errNoRuntime explains a cluster without the runtime's CRDs.

@@ -79,15 +79,7 @@ func (d *profileDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 }
 
 func (d *profileDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	conn, ok := req.ProviderData.(*connection)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
-		return
-	}
-	d.conn = conn
+	d.conn = providerConnection(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *profileDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

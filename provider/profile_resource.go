@@ -216,15 +216,7 @@ func (r *profileResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 }
 
 func (r *profileResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	conn, ok := req.ProviderData.(*connection)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
-		return
-	}
-	r.conn = conn
+	r.conn = providerConnection(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig checks what single attributes cannot: members named twice,

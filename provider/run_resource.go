@@ -216,15 +216,7 @@ func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateC
 func known(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
 
 func (r *runResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	conn, ok := req.ProviderData.(*connection)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("expected *connection, got %T", req.ProviderData))
-		return
-	}
-	r.conn = conn
+	r.conn = providerConnection(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -242,12 +234,7 @@ func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, re
 	defer cancel()
 	ns, name := plan.Namespace.ValueString(), plan.Name.ValueString()
 	summary := fmt.Sprintf("creating PipelineRun (%s/%s)", ns, name)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := r.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -344,12 +331,7 @@ func (r *runResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
 	summary := fmt.Sprintf("reading PipelineRun (%s/%s)", ns, name)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := r.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
@@ -418,12 +400,7 @@ func (r *runResource) Delete(ctx context.Context, req resource.DeleteRequest, re
 	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
 	summary := fmt.Sprintf("deleting PipelineRun (%s/%s)", ns, name)
-	c, err := r.conn.get(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
-	cl, err := c.pipelines()
+	c, cl, err := r.conn.pipelines(ctx)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
