@@ -21,7 +21,6 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
@@ -54,6 +53,10 @@ type Options struct {
 	// across all runs (0: no cap). Ready tasks beyond it wait, oldest run
 	// first, and start as soon as a pod ends.
 	MaxRunningTasks int
+	// CacheSigningKey signs the entries of the task cache and is required
+	// of the entries read (launcher.StoreCache); a random key, valid for
+	// this process only, when nil.
+	CacheSigningKey []byte
 	// RunSelector is the selector of the runs this controller drives (as
 	// given to CacheOptions), nil for all. With one, MaxRunningTasks
 	// counts only the pods of these runs.
@@ -193,24 +196,6 @@ func compileVersion(spec, dag string) (*pipeline.Plan, error) {
 	return pipeline.LoadNative([]byte(dag))
 }
 
-// storeCache keeps artifact stores open by pipeline root.
-type storeCache struct {
-	mu     sync.Mutex
-	stores map[string]*launcher.Store
-}
-
-func newStoreCache() *storeCache { return &storeCache{stores: map[string]*launcher.Store{}} }
-
-func (c *storeCache) open(ctx context.Context, root string) (*launcher.Store, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.stores[root]; ok {
-		return s, nil
-	}
-	s, err := launcher.OpenStore(context.WithoutCancel(ctx), root)
-	if err != nil {
-		return nil, fmt.Errorf("opening pipeline root %s: %w", root, err)
-	}
-	c.stores[root] = s
-	return s, nil
-}
+// maxOpenStores bounds the artifact stores kept open (by pipeline root);
+// the least recently used is closed beyond it.
+const maxOpenStores = 32

@@ -47,7 +47,7 @@ func newLocalRuns(workDir, cmdDir string) *localRuns {
 }
 
 // get returns the run's executor, creating it on first use.
-func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, store *launcher.Store, root string, parallel int) (*localRun, error) {
+func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, root string, parallel int) (*localRun, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
@@ -56,8 +56,7 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, store *l
 			return lr, nil
 		}
 		// A run deleted and created again under the same name.
-		lr.cancel()
-		go lr.x.Close()
+		lr.close()
 	}
 	dir := filepath.Join(l.workDir, run.Namespace, run.Name+"-"+string(run.UID))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -66,6 +65,13 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, store *l
 	cmdDir := l.cmdDir
 	if cmdDir == "" {
 		cmdDir = dir
+	}
+	// The local executor acts for the run with the controller's own
+	// identity (it is off unless the controller was started with it):
+	// its tasks read artifacts wherever their URIs say, as in a pod.
+	store, err := launcher.OpenStore(context.WithoutCancel(ctx), root, launcher.StoreOptions{ForeignReads: true})
+	if err != nil {
+		return nil, err
 	}
 	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir}
 	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), store: store, started: map[int32]int32{}}
@@ -138,6 +144,14 @@ func (l *localRuns) stop(name types.NamespacedName) {
 	if lr == nil {
 		return
 	}
+	lr.close()
+}
+
+// close kills the run's processes and closes its store once they ended.
+func (lr *localRun) close() {
 	lr.cancel()
-	go lr.x.Close()
+	go func() {
+		lr.x.Close()
+		lr.store.Close()
+	}()
 }

@@ -78,7 +78,9 @@ type PipelineRunReconciler struct {
 	APIReader client.Reader
 
 	plans  *planCache
-	stores *storeCache
+	// stores keeps the artifact stores of pipeline roots open, a bounded
+	// number: roots come from runs.
+	stores *launcher.StorePool
 	local  *localRuns
 	// states keeps the decoded state of each run by resourceVersion, so
 	// that a reconcile of a big run does not decode its status again.
@@ -206,10 +208,14 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		}
 	}
 
-	store, err := r.stores.open(ctx, root)
+	store, release, err := r.stores.Acquire(ctx, root)
 	if err != nil {
-		return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+		if launcher.IsRootError(err) {
+			return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+		}
+		return reconcile.Result{}, fmt.Errorf("opening pipeline root %s: %w", root, err)
 	}
+	defer release()
 
 	// Gather what happened since the last step: results of attempts, keyed
 	// by node and attempt. A result is fed to the engine once its node runs
@@ -222,7 +228,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	results := map[attemptKey]result{}
 	failures := map[int32]*launcher.Message{}
 	if run.Spec.Executor == v1alpha1.ExecutorLocal {
-		lr, err = r.local.get(ctx, run, store, root, int(run.Spec.Parallelism))
+		lr, err = r.local.get(ctx, run, root, int(run.Spec.Parallelism))
 		if err != nil {
 			return reconcile.Result{}, err
 		}
@@ -252,13 +258,13 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 				fed[k] = true
 				ev := res.event
 				if ev == nil {
-					e := r.podEvent(ctx, store, res.pod, k, failures)
+					e := r.podEvent(ctx, store, res.pod, k, launcher.ResultPath(plan.Name, state.RunID, eng.Path(state, k.node)), failures)
 					ev = &e
 					if _, ok := podStuck(res.pod); ok {
 						stuck = append(stuck, res.pod)
 					}
 				}
-				r.cacheResult(ctx, store, eng, state, ev)
+				r.cacheResult(ctx, r.taskCache(run, store), eng, state, ev)
 				evs = append(evs, *ev)
 			}
 		}
@@ -324,7 +330,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 			switch a.Kind {
 			case engine.StartTask:
 				if a.Task.CacheKey != "" {
-					if hit, ok := (launcher.StoreCache{Store: store}).Get(ctx, a.Task.CacheKey); ok {
+					if hit, ok := r.cacheHit(ctx, run, store, a.Task.Path, a.Task.CacheKey); ok {
 						evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts})
 						continue
 					}
@@ -418,7 +424,7 @@ func (r *PipelineRunReconciler) requeue(run *v1alpha1.PipelineRun, state *engine
 // cacheResult stores a task's successful result under its cache key when
 // the task caches, for later tasks with the same component and inputs. A
 // failure to store costs only a later cache hit.
-func (r *PipelineRunReconciler) cacheResult(ctx context.Context, store *launcher.Store, eng *engine.Engine, s *engine.State, ev *engine.Event) {
+func (r *PipelineRunReconciler) cacheResult(ctx context.Context, cache launcher.StoreCache, eng *engine.Engine, s *engine.State, ev *engine.Event) {
 	if !ev.Succeeded || ev.Cached {
 		return
 	}
@@ -426,7 +432,7 @@ func (r *PipelineRunReconciler) cacheResult(ctx context.Context, store *launcher
 	if key == "" {
 		return
 	}
-	if err := (launcher.StoreCache{Store: store}).Put(ctx, key, &engine.CachedResult{Params: ev.Params, Artifacts: ev.Artifacts}); err != nil {
+	if err := cache.Put(ctx, key, &engine.CachedResult{Params: ev.Params, Artifacts: ev.Artifacts}); err != nil {
 		log.FromContext(ctx).Error(err, "caching a task's result", "task", eng.Path(s, ev.Node))
 	}
 }
@@ -527,12 +533,12 @@ func (r *PipelineRunReconciler) podResults(ctx context.Context, run *v1alpha1.Pi
 }
 
 // podEvent turns a finished pod into the engine's event, reading its
-// termination message (and an offloaded result).
-func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, failures map[int32]*launcher.Message) engine.Event {
+// termination message (and an offloaded result, only from resultPath).
+func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, resultPath string, failures map[int32]*launcher.Message) engine.Event {
 	_, succeeded, msg, reason := podFinished(pod)
 	ev := engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Succeeded: succeeded}
 	if msg != "" {
-		m, err := launcher.DecodeResult(ctx, store, []byte(msg))
+		m, err := launcher.DecodeResult(ctx, store, []byte(msg), resultPath)
 		if err != nil {
 			ev.Succeeded = false
 			ev.Message = "reading the task's result: " + err.Error()
@@ -812,7 +818,11 @@ func (r *PipelineRunReconciler) keepState(run *v1alpha1.PipelineRun, s *engine.S
 // results of local attempts.
 func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.plans = newPlanCache()
-	r.stores = newStoreCache()
+	r.stores = launcher.NewStorePool(maxOpenStores, launcher.StoreOptions{})
+	if r.Options.CacheSigningKey == nil {
+		log.Log.Info("no cache signing key given: cache entries written by this process are trusted by it only")
+		r.Options.CacheSigningKey = newSigningKey()
+	}
 	r.local = newLocalRuns(r.Options.WorkDir, r.Options.LocalCommandDir)
 	r.states = map[types.NamespacedName]cachedState{}
 	if err := r.setupSlots(mgr); err != nil {

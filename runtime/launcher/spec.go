@@ -49,10 +49,20 @@ func NewTaskSpec(run *engine.TaskRun, root string) *TaskSpec {
 	}
 }
 
-// TaskRun rebuilds the attempt from its description.
+// TaskRun rebuilds the attempt from its description. Names that become
+// file paths are checked again (pipeline.CheckPathName): the spec comes
+// from the pod's environment.
 func (t *TaskSpec) TaskRun() (*engine.TaskRun, error) {
 	if t.Container == nil {
 		return nil, errors.New("task spec has no container")
+	}
+	if err := pipeline.CheckTaskPath(t.Path); err != nil {
+		return nil, fmt.Errorf("task spec: %w", err)
+	}
+	for what, name := range map[string]string{"pipeline name": t.PipelineName, "run ID": t.RunID} {
+		if err := pipeline.CheckPathName(name); err != nil {
+			return nil, fmt.Errorf("task spec: %s %w", what, err)
+		}
 	}
 	comp, err := pipeline.NewContainerComponent(t.Name, t.Inputs, t.Outputs, t.Container)
 	if err != nil {
@@ -114,16 +124,25 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 	if len(b) <= MaxMessage {
 		return b, nil
 	}
-	rel := spec.PipelineName + "/" + spec.RunID + "/" + safePath(spec.Path) + "/.result.json"
+	rel := ResultPath(spec.PipelineName, spec.RunID, spec.Path)
 	if err := store.WriteAll(ctx, rel, b); err != nil {
 		return nil, fmt.Errorf("offloading result: %w", err)
 	}
 	return json.Marshal(Message{ResultURI: store.URI(rel)})
 }
 
-// DecodeResult reads a termination message (fetching an offloaded result)
-// into the event the engine expects.
-func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, error) {
+// ResultPath is where, under the pipeline root, a task's result goes when
+// it is too large for its termination message: next to its artifacts.
+func ResultPath(pipelineName, runID, taskPath string) string {
+	return pipelineName + "/" + runID + "/" + safePath(taskPath) + "/.result.json"
+}
+
+// DecodeResult reads a termination message into the event the engine
+// expects. An offloaded result is read only from resultPath under the
+// store's root (ResultPath of the attempt's task): the message comes from
+// the task's own code, and the caller (the controller) must not read
+// whatever location a task names with its own identity.
+func DecodeResult(ctx context.Context, store *Store, msg []byte, resultPath string) (*Message, error) {
 	var m Message
 	if err := json.Unmarshal(msg, &m); err != nil {
 		return nil, fmt.Errorf("decoding termination message: %w", err)
@@ -131,11 +150,10 @@ func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, erro
 	if m.ResultURI == "" {
 		return &m, nil
 	}
-	bucket, key, err := store.locate(ctx, m.ResultURI)
-	if err != nil {
-		return nil, err
+	if want := store.URI(resultPath); m.ResultURI != want {
+		return nil, &ForeignResultError{URI: m.ResultURI, Want: want}
 	}
-	b, err := bucket.ReadAll(ctx, key)
+	b, err := store.ReadAll(ctx, resultPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading offloaded result %s: %w", m.ResultURI, err)
 	}
@@ -144,4 +162,15 @@ func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, erro
 		return nil, fmt.Errorf("decoding offloaded result: %w", err)
 	}
 	return &full, nil
+}
+
+// ForeignResultError is a termination message pointing at a result
+// somewhere else than where the task's result belongs.
+type ForeignResultError struct {
+	// URI is where the message points; Want where the result belongs.
+	URI, Want string
+}
+
+func (e *ForeignResultError) Error() string {
+	return fmt.Sprintf("the task's offloaded result must be at %s, not %s; not read", e.Want, e.URI)
 }

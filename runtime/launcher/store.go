@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"gocloud.dev/blob"
 	// The drivers the pipeline root may name: file:// for local runs and
@@ -20,36 +19,115 @@ import (
 	"gocloud.dev/gcerrors"
 )
 
-// Store reads and writes artifacts under a pipeline root URL. It also
+// Store reads and writes artifacts under a pipeline root URL. Every
+// write, and every read of the controller, stays under the root: a URI
+// elsewhere in the bucket, another bucket or a key that climbs out of the
+// root (..) is refused. With StoreOptions.ForeignReads, Download also
 // reads artifacts elsewhere (an importer may name any gs://, s3:// or
-// file:// URI), opening their buckets on demand.
+// file:// URI), opening their buckets on demand, at most
+// MaxForeignBuckets at once.
 type Store struct {
 	root   *url.URL
 	bucket *blob.Bucket
 	// prefix is the key prefix of the root inside the bucket.
 	prefix string
+	opts   StoreOptions
+	// others are the buckets of foreign URIs (ForeignReads).
+	others *openPool[*blob.Bucket]
+}
 
-	mu     sync.Mutex
-	others map[string]*blob.Bucket
+// StoreOptions say what a Store may reach beyond its root.
+type StoreOptions struct {
+	// ForeignReads lets Download read artifacts outside the root (an
+	// importer's URI, an artifact a run recorded elsewhere) with this
+	// process's credentials. Only a process that acts as the run may set
+	// it: the launcher in a task pod (the run's service account), the
+	// CLI (its user), the local executor (trusted by its operator). The
+	// controller never sets it, or any task could make it read with the
+	// controller's identity whatever URI the task names.
+	ForeignReads bool
+	// MaxForeignBuckets bounds the foreign buckets kept open; beyond it
+	// the least recently used is closed (default 8).
+	MaxForeignBuckets int
+}
+
+// RootError is a pipeline root that can never be opened: not a URL, a
+// scheme the runtime does not support, no bucket. Other errors of
+// OpenStore may pass (credentials or a mount not there yet), and a caller
+// should retry them.
+type RootError struct {
+	// Root is the pipeline root as given.
+	Root string
+	// Reason says what is wrong.
+	Reason string
+}
+
+func (e *RootError) Error() string { return fmt.Sprintf("pipeline root %q: %s", e.Root, e.Reason) }
+
+// IsRootError reports whether err is a RootError: retrying cannot help.
+func IsRootError(err error) bool {
+	var re *RootError
+	return errors.As(err, &re)
+}
+
+// ParseRoot checks a pipeline root's form and returns it parsed: a file://
+// URL with an absolute path, or a gs:// or s3:// URL with a bucket, and no
+// path element that is "." or "..".
+func ParseRoot(root string) (*url.URL, error) {
+	u, err := url.Parse(root)
+	if err != nil {
+		return nil, &RootError{Root: root, Reason: "not a URL: " + err.Error()}
+	}
+	switch u.Scheme {
+	case "file":
+		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
+			return nil, &RootError{Root: root, Reason: "not an absolute file URL, such as file:///var/lib/kfstack/artifacts"}
+		}
+	case "gs", "s3":
+		if u.Host == "" {
+			return nil, &RootError{Root: root, Reason: fmt.Sprintf("names no bucket, such as %s://my-bucket/pipelines", u.Scheme)}
+		}
+	case "":
+		return nil, &RootError{Root: root, Reason: "needs a scheme (file://, gs://, s3://)"}
+	default:
+		return nil, &RootError{Root: root, Reason: fmt.Sprintf("unsupported scheme %q (file://, gs://, s3://)", u.Scheme)}
+	}
+	if !cleanKey(strings.Trim(u.Path, "/")) && strings.Trim(u.Path, "/") != "" {
+		return nil, &RootError{Root: root, Reason: "its path must not contain empty, \".\" or \"..\" elements"}
+	}
+	return u, nil
+}
+
+// cleanKey reports whether key is a relative slash-separated path whose
+// elements are neither empty, "." nor "..": one that names the same
+// object for every store and cannot climb out of a prefix.
+func cleanKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, part := range strings.Split(key, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // OpenStore opens the pipeline root, e.g. file:///tmp/root,
 // gs://bucket/pipelines or s3://bucket/x?endpoint=http://minio:9000&use_path_style=true.
-func OpenStore(ctx context.Context, root string) (*Store, error) {
-	u, err := url.Parse(root)
+// A root that is malformed is a *RootError.
+func OpenStore(ctx context.Context, root string, opts StoreOptions) (*Store, error) {
+	u, err := ParseRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("parsing pipeline root %q: %w", root, err)
+		return nil, err
 	}
-	switch u.Scheme {
-	case "file", "gs", "s3":
-	case "":
-		return nil, fmt.Errorf("pipeline root %q needs a scheme (file://, gs://, s3://)", root)
-	default:
-		return nil, fmt.Errorf("pipeline root %q: unsupported scheme %q", root, u.Scheme)
+	if opts.MaxForeignBuckets <= 0 {
+		opts.MaxForeignBuckets = 8
 	}
-	s := &Store{root: u}
+	s := &Store{root: u, opts: opts, others: newOpenPool[*blob.Bucket](opts.MaxForeignBuckets)}
 	var bucketURL string
 	if u.Scheme == "file" {
+		u.Path = filepath.Clean(u.Path)
 		if err := os.MkdirAll(u.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("creating pipeline root %s: %w", u.Path, err)
 		}
@@ -77,51 +155,53 @@ func fileBucket(dir string) string {
 
 // Close releases the buckets.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, b := range s.others {
-		b.Close()
-	}
+	_ = s.others.close()
 	return s.bucket.Close()
 }
 
-// locate returns the bucket and key of an artifact URI: the root's bucket
-// for URIs under the root, another bucket otherwise.
-func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, error) {
-	if key, err := s.key(uri); err == nil {
-		return s.bucket, key, nil
+// locate returns the bucket and key of an artifact URI, and the release
+// of the bucket once read: the root's bucket for URIs under the root,
+// with ForeignReads another bucket otherwise.
+func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, func(), error) {
+	key, err := s.key(uri)
+	if err == nil {
+		return s.bucket, key, func() {}, nil
 	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		return nil, "", fmt.Errorf("parsing artifact URI %q: %w", uri, err)
+	if !s.opts.ForeignReads {
+		return nil, "", nil, err
 	}
-	var bucketURL, key string
+	u, perr := url.Parse(uri)
+	if perr != nil {
+		return nil, "", nil, fmt.Errorf("parsing artifact URI %q: %w", uri, perr)
+	}
+	var bucketURL string
+	key = strings.TrimLeft(u.Path, "/")
 	switch u.Scheme {
 	case "file":
-		bucketURL, key = fileBucket("/"), strings.TrimLeft(u.Path, "/")
+		bucketURL = fileBucket("/")
+		key = strings.TrimPrefix(filepath.Clean("/"+key), "/")
 	case "gs", "s3":
+		if u.Host == "" {
+			return nil, "", nil, fmt.Errorf("artifact URI %q names no bucket", uri)
+		}
 		b := url.URL{Scheme: u.Scheme, Host: u.Host}
 		if u.Scheme == s.root.Scheme && u.Host == s.root.Host {
 			b.RawQuery = s.root.RawQuery // same endpoint (MinIO) as the root
 		}
-		bucketURL, key = b.String(), strings.TrimLeft(u.Path, "/")
+		bucketURL = b.String()
 	default:
-		return nil, "", fmt.Errorf("artifact URI %q: unsupported scheme", uri)
+		return nil, "", nil, fmt.Errorf("artifact URI %q: unsupported scheme", uri)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b, ok := s.others[bucketURL]; ok {
-		return b, key, nil
+	if !cleanKey(key) {
+		return nil, "", nil, fmt.Errorf("artifact URI %q: its path must not contain empty, \".\" or \"..\" elements", uri)
 	}
-	b, err := blob.OpenBucket(ctx, bucketURL)
+	b, release, err := s.others.acquire(ctx, bucketURL, func(ctx context.Context) (*blob.Bucket, error) {
+		return blob.OpenBucket(ctx, bucketURL)
+	})
 	if err != nil {
-		return nil, "", fmt.Errorf("opening bucket of %q: %w", uri, err)
+		return nil, "", nil, fmt.Errorf("opening bucket of %q: %w", uri, err)
 	}
-	if s.others == nil {
-		s.others = map[string]*blob.Bucket{}
-	}
-	s.others[bucketURL] = b
-	return b, key, nil
+	return b, key, release, nil
 }
 
 // URI returns the artifact URI of a key relative to the root.
@@ -131,22 +211,31 @@ func (s *Store) URI(rel string) string {
 	return strings.TrimRight(u.String(), "/") + "/" + strings.TrimLeft(rel, "/")
 }
 
-// key maps an artifact URI under the root to a bucket key.
+// key maps an artifact URI under the root to a bucket key. It refuses a
+// URI of another scheme or bucket, one outside the root's prefix, and one
+// whose path climbs out of it or names the root itself.
 func (s *Store) key(uri string) (string, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return "", fmt.Errorf("parsing artifact URI %q: %w", uri, err)
 	}
+	outside := fmt.Errorf("artifact URI %q is outside the pipeline root %s", uri, s.URI(""))
 	if u.Scheme != s.root.Scheme || u.Host != s.root.Host {
-		return "", fmt.Errorf("artifact URI %q is outside the pipeline root %s", uri, s.URI(""))
+		return "", outside
 	}
-	p := strings.TrimLeft(u.Path, "/")
 	if s.root.Scheme == "file" {
 		rel, err := filepath.Rel(s.root.Path, u.Path)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			return "", fmt.Errorf("artifact URI %q is outside the pipeline root %s", uri, s.root.Path)
+		if err != nil || rel == "." || !filepath.IsLocal(rel) {
+			return "", outside
 		}
 		return filepath.ToSlash(rel), nil
+	}
+	p := strings.TrimLeft(u.Path, "/")
+	if !cleanKey(p) {
+		return "", fmt.Errorf("artifact URI %q: its path must not contain empty, \".\" or \"..\" elements", uri)
+	}
+	if s.prefix != "" && !strings.HasPrefix(p, s.prefix+"/") {
+		return "", outside
 	}
 	return p, nil
 }
@@ -197,12 +286,14 @@ func (s *Store) put(ctx context.Context, local, key string) error {
 }
 
 // Download copies the artifact at uri (a single object, or every object
-// under it as a directory) to local.
+// under it as a directory) to local. Objects whose key would land outside
+// local (a key with "..", an absolute one) are refused, not written.
 func (s *Store) Download(ctx context.Context, uri, local string) error {
-	bucket, key, err := s.locate(ctx, uri)
+	bucket, key, release, err := s.locate(ctx, uri)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := get(ctx, bucket, key, local); err == nil {
 		return nil
 	} else if gcerrors.Code(err) != gcerrors.NotFound {
@@ -218,8 +309,15 @@ func (s *Store) Download(ctx context.Context, uri, local string) error {
 		if err != nil {
 			return fmt.Errorf("listing %s: %w", uri, err)
 		}
+		rel := strings.TrimPrefix(obj.Key, key+"/")
+		if strings.HasSuffix(rel, "/") && obj.Size == 0 {
+			continue // a "directory" marker, as consoles make
+		}
+		if !filepath.IsLocal(filepath.FromSlash(rel)) || strings.Contains(rel, "\\") {
+			return fmt.Errorf("downloading %s: object %q would be written outside %s; refusing it", uri, obj.Key, local)
+		}
 		found = true
-		if err := get(ctx, bucket, obj.Key, filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(obj.Key, key+"/")))); err != nil {
+		if err := get(ctx, bucket, obj.Key, filepath.Join(local, filepath.FromSlash(rel))); err != nil {
 			return err
 		}
 	}
@@ -252,21 +350,33 @@ func get(ctx context.Context, bucket *blob.Bucket, key, local string) error {
 	return nil
 }
 
-// ReadAll reads a small object (cache entries, large task results).
+// ReadAll reads a small object under the root (cache entries, large
+// task results); rel must be a clean relative key.
 func (s *Store) ReadAll(ctx context.Context, rel string) ([]byte, error) {
-	return s.bucket.ReadAll(ctx, s.join(rel))
-}
-
-// WriteAll writes a small object.
-func (s *Store) WriteAll(ctx context.Context, rel string, data []byte) error {
-	return s.bucket.WriteAll(ctx, s.join(rel), data, nil)
-}
-
-func (s *Store) join(rel string) string {
-	if s.prefix == "" {
-		return rel
+	key, err := s.join(rel)
+	if err != nil {
+		return nil, err
 	}
-	return s.prefix + "/" + rel
+	return s.bucket.ReadAll(ctx, key)
+}
+
+// WriteAll writes a small object under the root.
+func (s *Store) WriteAll(ctx context.Context, rel string, data []byte) error {
+	key, err := s.join(rel)
+	if err != nil {
+		return err
+	}
+	return s.bucket.WriteAll(ctx, key, data, nil)
+}
+
+func (s *Store) join(rel string) (string, error) {
+	if !cleanKey(rel) {
+		return "", fmt.Errorf("key %q is not a clean relative path under the pipeline root", rel)
+	}
+	if s.prefix == "" {
+		return rel, nil
+	}
+	return s.prefix + "/" + rel, nil
 }
 
 // IsNotFound reports whether err means a missing object.

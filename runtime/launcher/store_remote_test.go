@@ -20,7 +20,7 @@ import (
 func TestOpenStoreS3WithEndpoint(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "minio")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "minio123")
-	s, err := OpenStore(context.Background(), "s3://mlpipeline/v2?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true")
+	s, err := OpenStore(context.Background(), "s3://mlpipeline/v2?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true", StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestOpenStoreS3WithEndpoint(t *testing.T) {
 	if key, err := s.key("s3://mlpipeline/v2/p/r/t/model"); err != nil || key != "v2/p/r/t/model" {
 		t.Errorf("key %q, %v", key, err)
 	}
-	if _, err := OpenStore(context.Background(), "ftp://x/y"); err == nil {
+	if _, err := OpenStore(context.Background(), "ftp://x/y", StoreOptions{}); err == nil {
 		t.Error("ftp root accepted")
 	}
 }
@@ -84,7 +84,7 @@ func TestStoreGCSRoundTrip(t *testing.T) {
 func roundTrip(t *testing.T, root string, stored func(key string) error) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := OpenStore(ctx, root)
+	s, err := OpenStore(ctx, root, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

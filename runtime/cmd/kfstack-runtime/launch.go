@@ -57,7 +57,9 @@ func launchCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	store, err := launcher.OpenStore(ctx, spec.PipelineRoot)
+	// The pod runs as the run's service account: importers and inputs may
+	// name any URI it can read.
+	store, err := launcher.OpenStore(ctx, spec.PipelineRoot, launcher.StoreOptions{ForeignReads: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
