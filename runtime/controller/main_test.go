@@ -22,6 +22,7 @@ import (
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
@@ -42,6 +43,11 @@ var (
 	// controllerSettings describes the in-process controller, for
 	// benchmark output.
 	controllerSettings string
+	// testOptions are the in-process controller's options (the webhook
+	// tests serve admission with them).
+	testOptions controller.Options
+	// managerCache is the in-process manager's informer cache.
+	managerCache cache.Cache
 )
 
 func TestMain(m *testing.M) {
@@ -106,21 +112,29 @@ func setup(c *testcluster.Cluster) error {
 	if err != nil {
 		return err
 	}
-	if err := controller.Setup(mgr, controller.Options{
+	testOptions = controller.Options{
 		RuntimeImage:    "kfstack-runtime:test",
 		WorkDir:         filepath.Join(work, "runs"),
 		LocalCommandDir: commandDir,
 		PipelineRoot:    "file://" + filepath.Join(work, "artifacts"),
-		LostPodGrace:    500 * time.Millisecond,
-		RunSelector:     sel,
+		// The container pipelines run as local processes of this test
+		// (KWOK runs no containers): the local executor is allowed here,
+		// as make demo allows it, and nowhere in a shared cluster.
+		AllowLocalExecutor: true,
+		// Tests give runs their own roots under the work directory.
+		AllowedFileRoots: []string{work},
+		LostPodGrace:     500 * time.Millisecond,
+		RunSelector:      sel,
 		// KFSTACK_TEST_WORKERS sets the runs reconciled at once (default 4,
 		// as the controller's --max-concurrent-runs), for benchmarks.
 		MaxConcurrentReconciles: envInt("KFSTACK_TEST_WORKERS"),
 		// KFSTACK_TEST_MAX_RUNNING sets --max-running-tasks, for benchmarks.
 		MaxRunningTasks: envInt("KFSTACK_TEST_MAX_RUNNING"),
-	}); err != nil {
+	}
+	if err := controller.Setup(mgr, testOptions); err != nil {
 		return err
 	}
+	managerCache = mgr.GetCache()
 	go func() {
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)

@@ -13,10 +13,6 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
 
-// ReasonCacheEntryRefused is the event reason of a cache entry that exists
-// but was not trusted (launcher.RefusedEntryError): the task ran instead.
-const ReasonCacheEntryRefused = "CacheEntryRefused"
-
 // taskCache is the run's view of the shared cache in its pipeline root:
 // its namespace's entries only, signed with the controller's key.
 func (r *PipelineRunReconciler) taskCache(run *v1alpha1.PipelineRun, store *launcher.Store) launcher.StoreCache {
@@ -36,7 +32,7 @@ func (r *PipelineRunReconciler) cacheHit(ctx context.Context, run *v1alpha1.Pipe
 	case err == nil:
 		return hit, true
 	case errors.As(err, &refused):
-		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonCacheEntryRefused, "LookingUpCache", "task %s: %v; running the task", task, err)
+		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonCacheEntryRefused, "LookingUpCache", "task %s: %v; running the task", task, err)
 	case !errors.Is(err, launcher.ErrCacheMiss):
 		log.FromContext(ctx).Error(err, "looking up the cache; running the task", "task", task)
 	}

@@ -250,6 +250,22 @@ func TestWebhookValidatorsDirectly(t *testing.T) {
 	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p", Executor: "ssh", Parallelism: -1, Parameters: map[string]string{" ": "x"}}}
 	_, err = controller.PipelineRunValidator{}.ValidateCreate(ctx, run)
 	contains(t, "run", fmt.Sprint(err), `spec.executor: Unsupported value: "ssh"`, "spec.parallelism: Invalid value: -1", "spec.parameters: Invalid value")
+
+	// The controller's policy: the local executor only where it allows it,
+	// a file:// root of the run's own only under an allowed directory, and
+	// a root at all where it has no default.
+	shared := controller.PipelineRunValidator{Options: controller.Options{PipelineRoot: "gs://ml/root", AllowedFileRoots: []string{"/data"}}}
+	local := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p", Executor: v1alpha1.ExecutorLocal, PipelineRoot: "file:///data/../var/run/secrets"}}
+	_, err = shared.ValidateCreate(ctx, local)
+	contains(t, "policy", fmt.Sprint(err), "spec.executor: Forbidden: the local executor runs task commands inside the controller's process",
+		"--allow-local-executor", `spec.pipelineRoot: Invalid value: "file:///data/../var/run/secrets"`, "/var/run/secrets is not under a directory", "allowed: /data")
+	_, err = controller.PipelineRunValidator{}.ValidateCreate(ctx, &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p"}})
+	contains(t, "no root", fmt.Sprint(err), "spec.pipelineRoot: Required value: the controller has no default pipeline root")
+	dev := controller.PipelineRunValidator{Options: controller.Options{AllowLocalExecutor: true, AllowedFileRoots: []string{"/data"}}}
+	local.Spec.PipelineRoot = "file:///data/team-a"
+	if _, err := dev.ValidateCreate(ctx, local); err != nil {
+		t.Errorf("a local run under an allowed root, with the local executor allowed: %v", err)
+	}
 	cancelled := run.DeepCopy()
 	cancelled.Spec.Cancel = true
 	if _, err := (controller.PipelineRunValidator{}).ValidateUpdate(ctx, run, cancelled); err != nil {
@@ -286,7 +302,7 @@ func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controller.SetupWebhooks(mgr); err != nil {
+	if err := controller.SetupWebhooks(mgr, testOptions); err != nil {
 		t.Fatal(err)
 	}
 	mctx, stop := context.WithCancel(ctx)
@@ -335,8 +351,8 @@ func registerWebhookConfiguration(ctx context.Context, t *testing.T, ns string, 
 	config := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: "kfstack-webhook-test-" + ns},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{
-			hook("pipelines.kfstack.dev", "pipelines", controller.PipelineWebhookPath),
-			hook("pipelineruns.kfstack.dev", "pipelineruns", controller.PipelineRunWebhookPath),
+			hook("pipelines.kfstack.dev", "pipelines", v1alpha1.PipelineWebhookPath),
+			hook("pipelineruns.kfstack.dev", "pipelineruns", v1alpha1.PipelineRunWebhookPath),
 		},
 	}
 	if err := k8s.Create(ctx, config); err != nil {

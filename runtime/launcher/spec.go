@@ -155,7 +155,7 @@ func DecodeResult(ctx context.Context, store *Store, msg []byte, resultPath stri
 	}
 	b, err := store.ReadAll(ctx, resultPath)
 	if err != nil {
-		return nil, fmt.Errorf("reading offloaded result %s: %w", m.ResultURI, err)
+		return nil, &ReadError{What: "offloaded result " + m.ResultURI, Err: err}
 	}
 	var full Message
 	if err := json.Unmarshal(b, &full); err != nil {

@@ -381,3 +381,33 @@ func (s *Store) join(rel string) (string, error) {
 
 // IsNotFound reports whether err means a missing object.
 func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
+
+// ReadError is a store that failed to read an object the caller needs.
+type ReadError struct {
+	// What names the object.
+	What string
+	// Err is the store's error.
+	Err error
+}
+
+func (e *ReadError) Error() string { return fmt.Sprintf("reading %s: %v", e.What, e.Err) }
+
+// Unwrap exposes the store's error.
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Unavailable reports whether err is a read that the store failed in a
+// way that may pass (it did not answer, timed out, failed internally or
+// throttled): worth retrying later. A missing object, a refused
+// permission, a malformed root, a result in the wrong place or content
+// that does not decode are not.
+func Unavailable(err error) bool {
+	var re *ReadError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch gcerrors.Code(re.Err) {
+	case gcerrors.Unknown, gcerrors.Internal, gcerrors.DeadlineExceeded, gcerrors.ResourceExhausted:
+		return true
+	}
+	return false
+}
