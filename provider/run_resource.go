@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -37,6 +38,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*runResource)(nil)
 	_ resource.ResourceWithImportState    = (*runResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*runResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*runResource)(nil)
 )
 
 // NewRunResource returns the kubeflow_run resource.
@@ -210,6 +212,77 @@ func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateC
 		}
 		resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid run", name+": "+fe.ErrorBody())
 	}
+	if known(m.PipelineRoot) {
+		if _, err := validation.ParsePipelineRoot(m.PipelineRoot.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("pipeline_root"), "Invalid run", fmt.Sprintf("pipeline_root: %q %v (spec.pipelineRoot)", m.PipelineRoot.ValueString(), err))
+		}
+	}
+}
+
+// ModifyPlan refuses, at plan time, a new run with executor = "local"
+// where the runtime does not allow the local executor. The provider cannot
+// see the controller's flags: a controller started with
+// --allow-local-executor annotates the PipelineRun CRD while it runs
+// (v1alpha1.AnnotationLocalExecutor), and no controller in the cluster
+// ever does. When that cannot be read (the connection is unknown, the
+// runtime is installed by this same apply, or the user may not read
+// CRDs), the plan goes on and the runtime decides: its admission webhook
+// refuses the run, or its controller fails it before anything runs.
+func (r *runResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan runResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || !known(plan.Executor) || plan.Executor.ValueString() != string(v1alpha1.ExecutorLocal) {
+		return
+	}
+	if !req.State.Raw.IsNull() {
+		var state runResourceModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if resp.Diagnostics.HasError() || !plan.newRun(&state) {
+			return // the existing run is kept
+		}
+	}
+	allowed, why := r.localExecutorAllowed(ctx)
+	if why != "" {
+		tflog.Info(ctx, "not checking at plan time whether the runtime allows the local executor: "+why)
+		return
+	}
+	if !allowed {
+		resp.Diagnostics.AddAttributeError(path.Root("executor"), "Local executor not allowed",
+			"executor (spec.executor): "+validation.LocalExecutorForbidden+". Only a controller run on a developer's machine "+
+				"(make demo) allows it; none does for this cluster.")
+	}
+}
+
+// newRun reports whether the plan replaces the run in state: an attribute
+// that sets the run's spec changed (all of them replace it).
+func (m *runResourceModel) newRun(state *runResourceModel) bool {
+	same := m.Name.Equal(state.Name) && m.Namespace.Equal(state.Namespace) && m.Pipeline.Equal(state.Pipeline) &&
+		m.PipelineVersion.Equal(state.PipelineVersion) && m.Parameters.Equal(state.Parameters) && m.PipelineRoot.Equal(state.PipelineRoot) &&
+		m.ServiceAccount.Equal(state.ServiceAccount) && m.Executor.Equal(state.Executor) && m.Parallelism.Equal(state.Parallelism) && m.Wait.Equal(state.Wait)
+	return !same
+}
+
+// localExecutorAllowed reads whether a controller of the runtime allows the
+// local executor; why says why it cannot tell.
+func (r *runResource) localExecutorAllowed(ctx context.Context) (allowed bool, why string) {
+	if r.conn == nil || r.conn.unknown {
+		return false, "the provider's connection is not known yet"
+	}
+	cs, err := r.conn.get(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	crd, err := cs.dynamic.Resource(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")).Get(ctx, v1alpha1.PipelineRunCRDName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, "the runtime is not installed yet"
+	case err != nil:
+		return false, err.Error()
+	}
+	return crd.GetAnnotations()[v1alpha1.AnnotationLocalExecutor] != "", ""
 }
 
 // known reports whether a configuration value is set and known.

@@ -15,7 +15,6 @@ package runtime
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,6 +33,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	apivalidation "github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 )
 
 // Name and DefaultNamespace describe the component.
@@ -53,10 +53,29 @@ const (
 	// LeaderElectionID is the Lease the controller replicas elect a leader
 	// with (kfstack-runtime controller's LeaderElectionID).
 	LeaderElectionID = "kfstack-runtime-controller"
-	// MetricsPort and ProbePort are the controller's listening ports.
-	MetricsPort = 8080
+	// MetricsPort and ProbePort are the controller's listening ports; the
+	// metrics are served over HTTPS to callers authorised for GET /metrics.
+	MetricsPort = 8443
 	ProbePort   = 8081
+	// CacheKeySecretName names the Secret, in the runtime's namespace,
+	// holding the key that signs task cache entries; the controller makes
+	// it on first start.
+	CacheKeySecretName = "kfstack-runtime-cache-key"
 )
+
+// MetricsReaderRoleName names the ClusterRole that lets a scraper (a
+// Prometheus service account) read the controller's metrics: bind it with
+// a ClusterRoleBinding.
+func MetricsReaderRoleName(namespace string) string {
+	return "kfstack-runtime-metrics-reader-" + namespace
+}
+
+// MetricsReaderRules are what reading the metrics takes: GET on the
+// non-resource URL /metrics, which the controller checks with a
+// SubjectAccessReview for every scrape.
+func MetricsReaderRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+}
 
 // Options configure the component.
 type Options struct {
@@ -127,23 +146,10 @@ func CheckImage(image string) error {
 var PipelineRootSchemes = []string{"gs", "s3", "file"}
 
 // CheckPipelineRoot reports why root is not a pipeline root the runtime
-// can open.
+// can open (apivalidation.ParsePipelineRoot, as the controller checks it).
 func CheckPipelineRoot(root string) error {
-	u, err := url.Parse(root)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", root, err)
-	}
-	switch u.Scheme {
-	case "gs", "s3":
-		if u.Host == "" {
-			return fmt.Errorf("%q names no bucket, such as %s://my-bucket/pipelines", root, u.Scheme)
-		}
-	case "file":
-		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
-			return fmt.Errorf("%q is not an absolute file URL, such as file:///var/lib/kfstack/artifacts", root)
-		}
-	default:
-		return fmt.Errorf("%q: the scheme must be gs://, s3:// or file://", root)
+	if _, err := apivalidation.ParsePipelineRoot(root); err != nil {
+		return fmt.Errorf("%q: %w", root, err)
 	}
 	return nil
 }
@@ -346,9 +352,10 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 // Rules are the controller's cluster-wide permissions, exactly what
 // runtime/controller uses: it reads Pipelines and PipelineRuns and writes
 // only their status; it creates, reads and deletes task pods; it records
-// events. The finalizers subresource lets it set blockOwnerDeletion on
-// the owner reference of task pods where OwnerReferencesPermissionEnforcement
-// is on.
+// events; it asks the API server who calls its metrics endpoint and
+// whether they may (TokenReview, SubjectAccessReview). The finalizers
+// subresource lets it set blockOwnerDeletion on the owner reference of
+// task pods where OwnerReferencesPermissionEnforcement is on.
 func Rules() []rbacv1.PolicyRule {
 	group := v1alpha1.GroupVersion.Group
 	return []rbacv1.PolicyRule{
@@ -357,15 +364,22 @@ func Rules() []rbacv1.PolicyRule {
 		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	}
 }
 
 // LeaderElectionRules are the controller's permissions in its own
-// namespace: its Lease, and the events leader election records on it.
+// namespace: its Lease, the events leader election records on it, and the
+// Secret of the task cache's signing key, which it reads and makes when
+// missing (create cannot be limited to one name; the namespace holds
+// nothing else a Secret could reach).
 func LeaderElectionRules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{CacheKeySecretName}, Verbs: []string{"get"}},
+		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 	}
 }
 
@@ -379,7 +393,7 @@ func Args(o Options, image string) []string {
 		fmt.Sprintf("--health-probe-bind-address=:%d", ProbePort),
 		"--runtime-image=" + image,
 		"--runtime-binary=" + v1alpha1.RuntimeBinaryPath,
-		"--workdir=/tmp/kfstack",
+		"--cache-key-secret=" + o.Namespace + "/" + CacheKeySecretName,
 	}
 	if o.PipelineRoot != "" {
 		args = append(args, "--pipeline-root="+o.PipelineRoot)
@@ -509,23 +523,21 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 							Command: []string{v1alpha1.RuntimeBinaryPath},
 							Args:    Args(o, image),
 							Ports: []corev1.ContainerPort{
-								{Name: "metrics", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
+								{Name: "https", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 								{Name: "health", ContainerPort: ProbePort, Protocol: corev1.ProtocolTCP},
 							},
 							LivenessProbe:  liveness,
 							ReadinessProbe: readiness,
 							Resources:      resources,
+							// Nothing writable is mounted: the local executor is
+							// never on in the cluster (no --allow-local-executor),
+							// and there is no default file:// pipeline root.
 							SecurityContext: &corev1.SecurityContext{
 								AllowPrivilegeEscalation: &no,
 								ReadOnlyRootFilesystem:   &yes,
 								Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 							},
-							// The local executor's work files and the default
-							// file:// pipeline root; the root filesystem is
-							// read-only.
-							VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 						}},
-						Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 					},
 				},
 			},
@@ -535,8 +547,13 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 			ObjectMeta: meta(MetricsServiceName),
 			Spec: corev1.ServiceSpec{
 				Selector: selector(),
-				Ports:    []corev1.ServicePort{{Name: "metrics", Port: MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}},
+				Ports:    []corev1.ServicePort{{Name: "https", Port: MetricsPort, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
 			},
+		},
+		&rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: metav1.ObjectMeta{Name: MetricsReaderRoleName(ns), Labels: common},
+			Rules:      MetricsReaderRules(),
 		},
 	}
 	var certManager []*unstructured.Unstructured

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -74,7 +76,7 @@ func TestInstallDriftUninstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 10 {
+	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 11 {
 		t.Fatalf("status = %+v", status)
 	}
 	deploy, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{})
@@ -111,6 +113,17 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "pods"}, false},
+		// The metrics filter asks who scrapes and whether they may.
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
+		// The cache signing key: its own Secret, in its own namespace.
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "secrets", Name: CacheKeySecretName}, true},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "secrets", Name: WebhookSecretName}, false},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "list", Resource: "secrets"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "secrets"}, false},
+		// No say over the API itself (the local executor's notice is for a
+		// controller outside the cluster).
+		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "pipelineruns.pipelines.kfstack.dev"}, false},
 	} {
 		review, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}, ResourceAttributes: &check.attrs,
@@ -333,4 +346,56 @@ func toUnstructured(obj *apiextensionsv1.CustomResourceDefinition) (*unstructure
 		return nil, err
 	}
 	return &unstructured.Unstructured{Object: raw}, nil
+}
+
+// TestControllerRunsNoLocalExecutor: the controller in the cluster never
+// runs task commands itself: no --allow-local-executor, no work
+// directory, nothing writable mounted (the local executor once had /tmp),
+// metrics over HTTPS behind authorisation, with a reader role to bind.
+func TestControllerRunsNoLocalExecutor(t *testing.T) {
+	for _, o := range []Options{{Version: "v1", Replicas: 1}, {Version: "v1", Replicas: 2, Webhooks: true, PipelineRoot: "file:///data/artifacts"}} {
+		c, err := Component(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reader *rbacv1.ClusterRole
+		for _, obj := range c.Manifests[0].Objects {
+			switch {
+			case obj.GetKind() == "Deployment":
+				var d appsv1.Deployment
+				if err := kruntime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
+					t.Fatal(err)
+				}
+				ctr := d.Spec.Template.Spec.Containers[0]
+				for _, arg := range ctr.Args {
+					if strings.Contains(arg, "local-executor") || strings.Contains(arg, "workdir") || strings.HasPrefix(arg, "--metrics-secure=false") {
+						t.Errorf("webhooks %v: the controller runs with %s", o.Webhooks, arg)
+					}
+				}
+				if !slices.Contains(ctr.Args, "--metrics-bind-address=:8443") || !slices.Contains(ctr.Args, "--cache-key-secret=kfstack-system/"+CacheKeySecretName) {
+					t.Errorf("args %v", ctr.Args)
+				}
+				for _, m := range ctr.VolumeMounts {
+					if !m.ReadOnly {
+						t.Errorf("webhooks %v: %s is mounted writable at %s", o.Webhooks, m.Name, m.MountPath)
+					}
+				}
+				if sc := ctr.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+					t.Error("the root filesystem is writable")
+				}
+			case obj.GetKind() == "ClusterRole" && obj.GetName() == MetricsReaderRoleName("kfstack-system"):
+				reader = &rbacv1.ClusterRole{}
+				if err := kruntime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, reader); err != nil {
+					t.Fatal(err)
+				}
+			case obj.GetKind() == "Service" && obj.GetName() == MetricsServiceName:
+				if ports, _, _ := unstructured.NestedSlice(obj.Object, "spec", "ports"); len(ports) != 1 || ports[0].(map[string]any)["name"] != "https" {
+					t.Errorf("metrics Service ports %v", ports)
+				}
+			}
+		}
+		if reader == nil || len(reader.Rules) != 1 || !slices.Equal(reader.Rules[0].NonResourceURLs, []string{"/metrics"}) || !slices.Equal(reader.Rules[0].Verbs, []string{"get"}) {
+			t.Errorf("metrics reader role = %+v", reader)
+		}
+	}
 }

@@ -68,7 +68,9 @@ func (r *PipelineRunReconciler) openStore(ctx context.Context, run *v1alpha1.Pip
 	case launcher.IsRootError(err):
 		return nil, nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
-	r.noteStore(run, err)
+	if !r.noteStore(run, err) {
+		return nil, nil, fmt.Errorf("opening pipeline root %s: %w", redactRoot(root), err)
+	}
 	if uerr := r.Status().Update(ctx, run); uerr != nil {
 		return nil, nil, fmt.Errorf("opening pipeline root %s: %w (and updating the run's status: %v)", redactRoot(root), err, uerr)
 	}
@@ -78,18 +80,23 @@ func (r *PipelineRunReconciler) openStore(ctx context.Context, run *v1alpha1.Pip
 // noteStore records whether the artifact store answered: a Warning event
 // and the condition ArtifactStoreAvailable=False while it does not, the
 // condition True again once it does (a run that never lost its store has
-// no such condition).
-func (r *PipelineRunReconciler) noteStore(run *v1alpha1.PipelineRun, err error) {
+// no such condition). It reports whether the status changed.
+func (r *PipelineRunReconciler) noteStore(run *v1alpha1.PipelineRun, err error) bool {
 	c := apimeta.FindStatusCondition(run.Status.Conditions, v1alpha1.ConditionArtifactStoreAvailable)
 	if err == nil {
 		if c != nil && c.Status != metav1.ConditionTrue {
 			setCondition(&run.Status, v1alpha1.ConditionArtifactStoreAvailable, metav1.ConditionTrue, v1alpha1.ReasonStoreAvailable, "the artifact store answers again", run.Generation)
+			return true
 		}
-		return
+		return false
 	}
-	msg := fmt.Sprintf("the artifact store is unavailable; retrying: %v", err)
+	msg := truncate(fmt.Sprintf("the artifact store is unavailable; retrying: %v", err), 1024)
 	r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonStoreUnavailable, "OpeningArtifactStore", "%s", msg)
+	if c != nil && c.Status == metav1.ConditionFalse && c.Message == msg {
+		return false
+	}
 	setCondition(&run.Status, v1alpha1.ConditionArtifactStoreAvailable, metav1.ConditionFalse, v1alpha1.ReasonStoreUnavailable, msg, run.Generation)
+	return true
 }
 
 // redactRoot drops a root's query (an endpoint's options) from messages.

@@ -246,9 +246,16 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 	if root == "" {
 		root = r.Options.PipelineRoot
 	}
+	// The store before the state: a run waits for an unavailable store
+	// without starting (or announcing) anything.
+	store, release, err := r.openStore(ctx, run, root)
+	if store == nil {
+		return nil, err
+	}
 	eng := engine.New(plan, engine.Options{MaxParallel: int(run.Spec.Parallelism), PipelineRoot: root})
 	state, err := r.loadState(run)
 	if err != nil {
+		release()
 		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
 	if state == nil {
@@ -258,6 +265,7 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 		}
 		state, err = eng.Start(run.Name, params, now)
 		if err != nil {
+			release()
 			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, "binding parameters: "+err.Error())
 		}
 		run.Status.StartTime = &metav1.Time{Time: time.UnixMilli(state.Start)}
@@ -265,10 +273,6 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 		if run.Spec.Executor == v1alpha1.ExecutorLocal {
 			r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, v1alpha1.ReasonImagesIgnored, "Starting", "the local executor runs task commands on the controller's machine; container images are ignored")
 		}
-	}
-	store, release, err := r.openStore(ctx, run, root)
-	if store == nil {
-		return nil, err
 	}
 	return &runStep{
 		run: run, eng: eng, state: state, store: store, release: release, root: root, now: now,

@@ -41,7 +41,7 @@ func TestWebhook(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := namespace(t)
-	registerWebhooks(ctx, t, ns)
+	registerWebhooks(ctx, t, ns, testOptions)
 	warned := &warnings{}
 	cfg := rest.CopyConfig(cluster.Config)
 	cfg.WarningHandler = warned
@@ -282,7 +282,7 @@ func TestWebhookValidatorsDirectly(t *testing.T) {
 // a self-signed certificate, and registers them for namespace ns only, so
 // that the package's other tests never meet them. The configuration is
 // deleted at the end of the test.
-func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
+func registerWebhooks(ctx context.Context, t *testing.T, ns string, opts controller.Options) {
 	t.Helper()
 	certDir := t.TempDir()
 	caPEM, err := writeServingCert(certDir, net.ParseIP("127.0.0.1"))
@@ -302,7 +302,7 @@ func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controller.SetupWebhooks(mgr, testOptions); err != nil {
+	if err := controller.SetupWebhooks(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	mctx, stop := context.WithCancel(ctx)

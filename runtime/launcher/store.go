@@ -17,6 +17,8 @@ import (
 	_ "gocloud.dev/blob/gcsblob"
 	_ "gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 )
 
 // Store reads and writes artifacts under a pipeline root URL. Every
@@ -70,30 +72,12 @@ func IsRootError(err error) bool {
 	return errors.As(err, &re)
 }
 
-// ParseRoot checks a pipeline root's form and returns it parsed: a file://
-// URL with an absolute path, or a gs:// or s3:// URL with a bucket, and no
-// path element that is "." or "..".
+// ParseRoot checks a pipeline root's form (validation.ParsePipelineRoot)
+// and returns it parsed; a malformed root is a *RootError.
 func ParseRoot(root string) (*url.URL, error) {
-	u, err := url.Parse(root)
+	u, err := validation.ParsePipelineRoot(root)
 	if err != nil {
-		return nil, &RootError{Root: root, Reason: "not a URL: " + err.Error()}
-	}
-	switch u.Scheme {
-	case "file":
-		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
-			return nil, &RootError{Root: root, Reason: "not an absolute file URL, such as file:///var/lib/kfstack/artifacts"}
-		}
-	case "gs", "s3":
-		if u.Host == "" {
-			return nil, &RootError{Root: root, Reason: fmt.Sprintf("names no bucket, such as %s://my-bucket/pipelines", u.Scheme)}
-		}
-	case "":
-		return nil, &RootError{Root: root, Reason: "needs a scheme (file://, gs://, s3://)"}
-	default:
-		return nil, &RootError{Root: root, Reason: fmt.Sprintf("unsupported scheme %q (file://, gs://, s3://)", u.Scheme)}
-	}
-	if !cleanKey(strings.Trim(u.Path, "/")) && strings.Trim(u.Path, "/") != "" {
-		return nil, &RootError{Root: root, Reason: "its path must not contain empty, \".\" or \"..\" elements"}
+		return nil, &RootError{Root: root, Reason: err.Error()}
 	}
 	return u, nil
 }

@@ -8,6 +8,7 @@ package validation
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -166,4 +167,36 @@ func ValidatePipelineRunPolicy(s v1alpha1.PipelineRunSpec, p RunPolicy) field.Er
 		return field.ErrorList{field.Forbidden(field.NewPath("spec", "executor"), LocalExecutorForbidden)}
 	}
 	return nil
+}
+
+// ParsePipelineRoot checks a pipeline root's form and returns it parsed: a
+// file:// URL with an absolute path, or a gs:// or s3:// URL that names a
+// bucket, with no path element that is empty, "." or ".." (a root is a
+// prefix that everything of a run stays under). The error says what is
+// wrong, without the root itself.
+func ParsePipelineRoot(root string) (*url.URL, error) {
+	u, err := url.Parse(root)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %w", err)
+	}
+	switch u.Scheme {
+	case "file":
+		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
+			return nil, fmt.Errorf("not an absolute file URL, such as file:///var/lib/kfstack/artifacts")
+		}
+	case "gs", "s3":
+		if u.Host == "" {
+			return nil, fmt.Errorf("names no bucket, such as %s://my-bucket/pipelines", u.Scheme)
+		}
+	default:
+		return nil, fmt.Errorf("the scheme must be gs://, s3:// or file://")
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		for _, part := range strings.Split(p, "/") {
+			if part == "" || part == "." || part == ".." {
+				return nil, fmt.Errorf("its path must not contain empty, \".\" or \"..\" elements")
+			}
+		}
+	}
+	return u, nil
 }
