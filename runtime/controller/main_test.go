@@ -121,8 +121,8 @@ func setup(c *testcluster.Cluster) error {
 		// (KWOK runs no containers): the local executor is allowed here,
 		// as make demo allows it, and nowhere in a shared cluster.
 		AllowLocalExecutor: true,
-		// Tests give runs their own roots under the work directory.
-		AllowedFileRoots: []string{work},
+		// Tests give runs their own roots in temporary directories.
+		AllowedFileRoots: []string{os.TempDir()},
 		LostPodGrace:     500 * time.Millisecond,
 		RunSelector:      sel,
 		// KFSTACK_TEST_WORKERS sets the runs reconciled at once (default 4,

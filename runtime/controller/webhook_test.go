@@ -255,10 +255,13 @@ func TestWebhookValidatorsDirectly(t *testing.T) {
 	// a file:// root of the run's own only under an allowed directory, and
 	// a root at all where it has no default.
 	shared := controller.PipelineRunValidator{Options: controller.Options{PipelineRoot: "gs://ml/root", AllowedFileRoots: []string{"/data"}}}
-	local := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p", Executor: v1alpha1.ExecutorLocal, PipelineRoot: "file:///data/../var/run/secrets"}}
+	local := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p", Executor: v1alpha1.ExecutorLocal, PipelineRoot: "file:///var/run/secrets"}}
 	_, err = shared.ValidateCreate(ctx, local)
 	contains(t, "policy", fmt.Sprint(err), "spec.executor: Forbidden: the local executor runs task commands inside the controller's process",
-		"--allow-local-executor", `spec.pipelineRoot: Invalid value: "file:///data/../var/run/secrets"`, "/var/run/secrets is not under a directory", "allowed: /data")
+		"--allow-local-executor", `spec.pipelineRoot: Invalid value: "file:///var/run/secrets"`, "/var/run/secrets is not under a directory", "allowed: /data")
+	local.Spec.PipelineRoot = "file:///data/../var/run/secrets"
+	_, err = shared.ValidateCreate(ctx, local)
+	contains(t, "climbing root", fmt.Sprint(err), `spec.pipelineRoot: Invalid value: "file:///data/../var/run/secrets"`, `must not contain empty, "." or ".." elements`)
 	_, err = controller.PipelineRunValidator{}.ValidateCreate(ctx, &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p"}})
 	contains(t, "no root", fmt.Sprint(err), "spec.pipelineRoot: Required value: the controller has no default pipeline root")
 	dev := controller.PipelineRunValidator{Options: controller.Options{AllowLocalExecutor: true, AllowedFileRoots: []string{"/data"}}}
