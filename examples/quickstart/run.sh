@@ -20,6 +20,14 @@ KUBECONFIG=$kubeconfig "$RUNTIME" controller --leader-elect --leader-election-na
   --metrics-bind-address=0 --health-probe-bind-address=0 --allow-local-executor --workdir "$work/runs" >"$work/controller.log" 2>&1 &
 controller=$!
 trap 'kill "$controller" 2>/dev/null; wait "$controller" 2>/dev/null; rm -rf "$work"' EXIT
+# Plan only once the controller has said on the PipelineRun CRD that it
+# allows the local executor (kubeflow_run's plan reads it), or waits for
+# the CRDs that this apply installs.
+for _ in $(seq 600); do
+  grep -q -e "the local executor is allowed" -e "waiting for the cluster to serve" "$work/controller.log" && break
+  kill -0 "$controller" 2>/dev/null || { cat "$work/controller.log" >&2; exit 1; }
+  sleep 0.1
+done
 
 cat >"$rc" <<RC
 provider_installation {

@@ -171,7 +171,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("setting up the PipelineRun controller: %w", err)
 	}
 	if opts.AllowLocalExecutor {
-		if err := setupLocalExecutorNotice(mgr); err != nil {
+		if err := setupLocalExecutorNotice(context.Background(), mgr); err != nil {
 			return fmt.Errorf("publishing the local executor notice: %w", err)
 		}
 	}

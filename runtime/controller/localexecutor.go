@@ -54,10 +54,32 @@ var (
 	_ reconcile.Reconciler = (*localExecutorNotice)(nil)
 )
 
-// setupLocalExecutorNotice watches the PipelineRun CRD's metadata and
-// removes the notice on the way out.
-func setupLocalExecutorNotice(mgr ctrl.Manager) error {
+// LocalExecutorNoticeLog is what the controller logs once it has said, on
+// the PipelineRun CRD, that it allows the local executor (make demo waits
+// for it before planning).
+const LocalExecutorNoticeLog = "the local executor is allowed: said so on the PipelineRun CRD for kubeflow_run's plan"
+
+// setupLocalExecutorNotice sets the notice at once, when the CRD exists (a
+// plan right after the controller starts must see it), watches the CRD's
+// metadata to set it again on a new CRD, and removes it on the way out.
+func setupLocalExecutorNotice(ctx context.Context, mgr ctrl.Manager) error {
 	n := &localExecutorNotice{client: mgr.GetClient(), reader: mgr.GetAPIReader(), holder: localExecutorHolder()}
+	crd := crdMeta()
+	err := n.reader.Get(ctx, client.ObjectKey{Name: v1alpha1.PipelineRunCRDName}, crd)
+	switch {
+	case err == nil && crd.Annotations[v1alpha1.AnnotationLocalExecutor] != "":
+		n.see(crd.UID)
+		log.FromContext(ctx).Info(LocalExecutorNoticeLog, "by", crd.Annotations[v1alpha1.AnnotationLocalExecutor])
+	case err == nil:
+		if err := n.annotate(ctx, &n.holder); err != nil {
+			log.FromContext(ctx).Error(err, "publishing that this controller allows the local executor; kubeflow_run plans with executor local will be refused")
+		} else {
+			n.see(crd.UID)
+			log.FromContext(ctx).Info(LocalExecutorNoticeLog, "by", n.holder)
+		}
+	case !apierrors.IsNotFound(err):
+		log.FromContext(ctx).Error(err, "reading the PipelineRun CRD")
+	}
 	ours := predicate.NewPredicateFuncs(func(o client.Object) bool { return o.GetName() == v1alpha1.PipelineRunCRDName })
 	if err := ctrl.NewControllerManagedBy(mgr).Named("local-executor-notice").
 		For(crdMeta(), builder.OnlyMetadata, builder.WithPredicates(ours)).
@@ -92,6 +114,7 @@ func (n *localExecutorNotice) Reconcile(ctx context.Context, req reconcile.Reque
 		return reconcile.Result{RequeueAfter: time.Minute}, nil
 	}
 	n.see(crd.UID)
+	log.FromContext(ctx).Info(LocalExecutorNoticeLog, "by", n.holder)
 	return reconcile.Result{}, nil
 }
 
