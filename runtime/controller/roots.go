@@ -72,7 +72,7 @@ func (r *PipelineRunReconciler) openStore(ctx context.Context, run *v1alpha1.Pip
 		return nil, nil, fmt.Errorf("opening pipeline root %s: %w", redactRoot(root), err)
 	}
 	if uerr := r.Status().Update(ctx, run); uerr != nil {
-		return nil, nil, fmt.Errorf("opening pipeline root %s: %w (and updating the run's status: %v)", redactRoot(root), err, uerr)
+		return nil, nil, fmt.Errorf("opening pipeline root %s: %w (and updating the run's status: %w)", redactRoot(root), err, uerr)
 	}
 	return nil, nil, fmt.Errorf("opening pipeline root %s: %w", redactRoot(root), err)
 }

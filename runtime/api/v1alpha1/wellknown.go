@@ -68,12 +68,12 @@ const (
 	AnnotationOutputs = "pipelines.kfstack.dev/outputs"
 )
 
-// AnnotationLocalExecutor, on the PipelineRun CRD, says that a controller
-// serving it allows the local executor (--allow-local-executor), and which:
-// the controller sets it while it runs and removes it when it stops, so
-// that kubeflow_run can refuse executor local at plan time where no
-// controller allows it. A controller in the cluster never sets it. It is
-// advisory: the controller and its admission webhook decide.
+// AnnotationLocalExecutor is set on the PipelineRun CRD to say that a
+// controller serving it allows the local executor (--allow-local-executor),
+// and which one: the controller sets it while it runs and removes it when
+// it stops, so that kubeflow_run can refuse executor local at plan time
+// where no controller allows it. A controller in the cluster never sets
+// it. It is advisory: the controller and its admission webhook decide.
 const AnnotationLocalExecutor = "pipelines.kfstack.dev/local-executor"
 
 // PipelineRunCRDName is the name of the PipelineRun CRD.
