@@ -119,11 +119,11 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
 			"pipeline_root": schema.StringAttribute{
-				Optional:            true,
+				Optional: true,
 				MarkdownDescription: "Artifact store URL (`gs://`, `s3://…?endpoint=` for MinIO, `file://`); the controller's default when unset. " +
 					"Everything of the run stays under it, so its path may not hold `.` or `..` elements; a `file://` root must be under a directory " +
 					"the controller allows (`--allowed-file-root`), since the controller reads and writes it with its own identity.",
-				PlanModifiers:       replace,
+				PlanModifiers: replace,
 			},
 			"service_account": schema.StringAttribute{
 				Optional:            true,
@@ -131,15 +131,15 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				PlanModifiers:       replace,
 			},
 			"executor": schema.StringAttribute{
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(string(v1alpha1.ExecutorPod)),
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(string(v1alpha1.ExecutorPod)),
 				MarkdownDescription: "`pod` (default: one pod per task attempt) or `local` (processes of the controller, images ignored; for quickstarts and tests). " +
 					"`local` runs task commands inside the controller with its identity, so only a controller started with `--allow-local-executor` " +
 					"(`make demo`'s, on a developer's machine) allows it, never the one `kubeflow_runtime` installs: the plan refuses it where no controller " +
 					"says it does (an annotation on the PipelineRun CRD), and the runtime refuses it in any case.",
-				Validators:          []validator.String{stringvalidator.OneOf(string(v1alpha1.ExecutorPod), string(v1alpha1.ExecutorLocal))},
-				PlanModifiers:       replace,
+				Validators:    []validator.String{stringvalidator.OneOf(string(v1alpha1.ExecutorPod), string(v1alpha1.ExecutorLocal))},
+				PlanModifiers: replace,
 			},
 			"parallelism": schema.Int64Attribute{
 				Optional:            true,
