@@ -59,6 +59,8 @@ type clients struct {
 	dynamic   dynamic.Interface
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	// profiles is the snapshot that the Reads of profiles share.
+	profiles profileCache
 }
 
 // newConnection records the configuration. It never contacts the cluster.

@@ -149,11 +149,18 @@ func (m *gkeNodePoolModel) shape() (gkemachine.PoolShape, bool) {
 		if !c.MachineType.IsNull() {
 			s.MachineType = c.MachineType.ValueString()
 		}
+		machine, _ := gkemachine.Lookup(s.MachineType)
 		for _, a := range c.GuestAccelerator {
 			if !known(a.Type, a.Count, a.GPUPartitionSize) {
 				return s, false
 			}
 			acc := gkemachine.Accelerator{Type: a.Type.ValueString(), Count: a.Count.ValueInt64(), PartitionSize: a.GPUPartitionSize.ValueString()}
+			if a.Type.IsNull() {
+				acc.Type = machine.GPU
+			}
+			if a.Count.IsNull() {
+				acc.Count = machine.GPUCount
+			}
 			if d := a.GPUDriverInstallationConfig; d != nil {
 				acc.DriverVersion = d.GPUDriverVersion.ValueString()
 			}
@@ -242,6 +249,17 @@ func (m *gkeNodePoolModel) request(ctx context.Context, name string) (*container
 	if c := m.NodeConfig; c != nil {
 		cfg, d := c.proto(ctx)
 		diags.Append(d...)
+		// Accelerators left to the machine type take its GPUs.
+		if machine, err := gkemachine.Lookup(cfg.MachineType); err == nil && machine.GPU != "" {
+			for _, a := range cfg.Accelerators {
+				if a.AcceleratorType == "" {
+					a.AcceleratorType = machine.GPU
+				}
+				if a.AcceleratorCount == 0 {
+					a.AcceleratorCount = machine.GPUCount
+				}
+			}
+		}
 		np.Config = cfg
 	}
 	if p := m.PlacementPolicy; p != nil {

@@ -156,7 +156,7 @@ type replacement struct {
 // changes, and says which one and why in a warning, so that the plan
 // explains itself.
 func (r *gkeNodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() {
+	if req.Plan.Raw.IsNull() || req.State.Raw.IsNull() || blocksUnknown(ctx, req.Plan) {
 		return
 	}
 	var plan, state gkeNodePoolModel

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -30,6 +31,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/gkemachine"
 )
 
 var (
@@ -213,8 +216,8 @@ func nodeConfigBlock() schema.SingleNestedBlock {
 					"the driver version and sharing change in place.",
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
-						"type":               schema.StringAttribute{Optional: true, MarkdownDescription: "Accelerator type, such as `nvidia-l4`, `nvidia-tesla-a100`, `nvidia-h100-80gb`."},
-						"count":              schema.Int64Attribute{Optional: true, MarkdownDescription: "GPUs per node.", Validators: []validator.Int64{int64validator.AtLeast(1)}},
+						"type":               optionalComputedString("Accelerator type, such as `nvidia-l4`, `nvidia-tesla-a100`, `nvidia-h100-80gb`; on G2, A2 and A3 machines the machine type's when unset."),
+						"count":              optionalComputedInt("GPUs per node; on G2, A2 and A3 machines the machine type's when unset.", int64validator.AtLeast(1)),
 						"gpu_partition_size": schema.StringAttribute{Optional: true, MarkdownDescription: "Multi-instance GPU partition, such as `1g.5gb` (A100, H100)."},
 					},
 					Blocks: map[string]schema.Block{
@@ -290,23 +293,31 @@ func problemPath(p string) path.Path {
 // ValidateConfig checks at plan time what GKE would refuse at apply time:
 // GPU and TPU shapes, autoscaling limits, and combinations of settings.
 func (r *gkeNodePoolResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	if blocksUnknown(ctx, req.Config) {
+		// A dynamic block over values not known yet: checked at plan time.
+		return
+	}
 	var m gkeNodePoolModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if m.Autoscaling != nil && !m.NodeCount.IsNull() {
+	if m.Autoscaling != nil && isSet(m.NodeCount) {
 		resp.Diagnostics.AddAttributeError(path.Root("node_count"), "Conflicting node count",
 			"node_count cannot be set with autoscaling, which decides the size: set initial_node_count for the size at creation.")
 	}
 	if c := m.NodeConfig; c != nil {
+		machine, err := gkemachine.Lookup(c.MachineType.ValueString())
+		attached := isSet(c.MachineType) && err == nil && machine.GPU != ""
 		for i, a := range c.GuestAccelerator {
 			at := path.Root("node_config").AtName("guest_accelerator").AtListIndex(i)
-			if a.Type.IsNull() {
-				resp.Diagnostics.AddAttributeError(at.AtName("type"), "Missing accelerator type", "guest_accelerator needs type, such as nvidia-l4.")
+			if a.Type.IsNull() && !attached && !c.MachineType.IsUnknown() {
+				resp.Diagnostics.AddAttributeError(at.AtName("type"), "Missing accelerator type",
+					"guest_accelerator needs type, such as nvidia-tesla-t4, unless the machine type comes with GPUs (g2-*, a2-*, a3-*).")
 			}
-			if a.Count.IsNull() {
-				resp.Diagnostics.AddAttributeError(at.AtName("count"), "Missing accelerator count", "guest_accelerator needs count, the GPUs per node.")
+			if a.Count.IsNull() && !attached && !c.MachineType.IsUnknown() {
+				resp.Diagnostics.AddAttributeError(at.AtName("count"), "Missing accelerator count",
+					"guest_accelerator needs count, the GPUs per node, unless the machine type comes with GPUs (g2-*, a2-*, a3-*).")
 			}
 		}
 		if ra := c.ReservationAffinity; ra != nil && ra.ConsumeReservationType.ValueString() == "SPECIFIC_RESERVATION" && (ra.Key.IsNull() || ra.Values.IsNull()) {
@@ -314,7 +325,7 @@ func (r *gkeNodePoolResource) ValidateConfig(ctx context.Context, req resource.V
 				"SPECIFIC_RESERVATION needs key (compute.googleapis.com/reservation-name) and values (the reservation's name).")
 		}
 	}
-	if p := m.PlacementPolicy; p != nil && !p.TPUTopology.IsNull() && !p.TPUTopology.IsUnknown() && p.Type.ValueString() != "COMPACT" {
+	if p := m.PlacementPolicy; p != nil && isSet(p.TPUTopology) && !p.Type.IsUnknown() && p.Type.ValueString() != "COMPACT" {
 		resp.Diagnostics.AddAttributeError(path.Root("placement_policy").AtName("type"), "TPU topology needs compact placement",
 			fmt.Sprintf("placement_policy.tpu_topology = %q needs type = \"COMPACT\".", p.TPUTopology.ValueString()))
 	}
@@ -336,6 +347,34 @@ func (r *gkeNodePoolResource) ValidateConfig(ctx context.Context, req resource.V
 	for _, p := range problems {
 		resp.Diagnostics.AddAttributeError(problemPath(p.Path), "Invalid node pool shape", p.Path+": "+p.Message+".")
 	}
+}
+
+// blocksUnknown reports whether a block of the pool is unknown as a whole
+// (a dynamic block over unknown values).
+func blocksUnknown(ctx context.Context, config interface {
+	GetAttribute(context.Context, path.Path, any) diag.Diagnostics
+}) bool {
+	for _, name := range []string{"autoscaling", "management", "upgrade_settings", "node_config", "placement_policy", "queued_provisioning"} {
+		var v types.Object
+		if config.GetAttribute(ctx, path.Root(name), &v).HasError() || v.IsUnknown() {
+			return true
+		}
+	}
+	var c types.Object
+	if config.GetAttribute(ctx, path.Root("node_config"), &c).HasError() {
+		return true
+	}
+	for _, v := range c.Attributes() {
+		if v.IsUnknown() {
+			if _, isBlock := v.(types.List); isBlock {
+				return true
+			}
+			if _, isBlock := v.(types.Object); isBlock {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // clusterID resolves the pool's cluster from the model and the provider.
