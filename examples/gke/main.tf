@@ -73,6 +73,18 @@ variable "wait_for_webhooks" {
   default     = true
 }
 
+variable "istio_gateway" {
+  description = "Install Istio's ingress gateway (its pods need istiod's injection webhook: off on simulated nodes)."
+  type        = bool
+  default     = true
+}
+
+variable "cluster_issuer" {
+  description = "cert-manager's self-signed ClusterIssuer; \"\" for none (no webhook admits it on simulated nodes)."
+  type        = string
+  default     = "kfstack-selfsigned"
+}
+
 variable "runtime" {
   description = "The runtime's controller (see modules/platform)."
   type        = any
@@ -130,6 +142,8 @@ module "gke" {
   mirror              = var.mirror
   wait_for_webhooks   = var.wait_for_webhooks
   runtime             = var.runtime
+  istio_gateway       = var.istio_gateway
+  cluster_issuer      = var.cluster_issuer
 
   dex = {
     issuer = "https://kubeflow.example.com/dex"
