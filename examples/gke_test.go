@@ -165,7 +165,10 @@ func TestGKEExample(t *testing.T) {
 		`{ tpu-v5e = { machine_type = "ct5lp-hightpu-4t", topology = "2x4", zone = "us-central1-a" } }`)
 	cordonDefaultAccelerators(t)
 	start := time.Now()
-	g.terraform("apply", "-auto-approve", "-input=false", "-no-color")
+	out := g.terraform("apply", "-auto-approve", "-input=false", "-no-color")
+	if testing.Verbose() {
+		t.Log(out)
+	}
 	t.Logf("one apply from nothing: %s", time.Since(start).Round(time.Second))
 	destroyed := false
 	defer func() {
