@@ -160,7 +160,7 @@ func (r *gkeClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Nodes per zone of the default pool while the cluster is created." + replaces},
 			"endpoint":       computed("The API server's address (an IP address or host:port, without scheme)."),
 			"ca_certificate": computed("Base64 PEM of the cluster's CA (as google's `master_auth[0].cluster_ca_certificate`)."),
-			"master_version": computed("The control plane's Kubernetes version."),
+			"master_version": schema.StringAttribute{Computed: true, MarkdownDescription: "The control plane's Kubernetes version."},
 			"self_link":      computed("The cluster's URL in the GKE API."),
 		},
 		Blocks: map[string]schema.Block{

@@ -45,7 +45,7 @@ func TestAccGKENodePool_interrupted(t *testing.T) {
 		return gkeProviderBlock(s) + fmt.Sprintf(`
 resource "kubeflow_gke_node_pool" "gpu" {
   cluster    = %q
-  name       = "gpu"
+  name       = "gpu-kill"
   node_count = 2
   node_config {
     machine_type = "g2-standard-8"
@@ -64,7 +64,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 			t.Fatal("no operation creating the pool appeared")
 		case <-time.After(100 * time.Millisecond):
 		}
-		pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, "nodePools/gpu")
+		pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, "nodePools/gpu-kill")
 		running = err == nil && pending != nil
 	}
 	provider, err := childProcess(apply.cmd.Process.Pid, tf.provider)
@@ -74,7 +74,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 	_ = syscall.Kill(provider, syscall.SIGKILL)
 	_ = syscall.Kill(-apply.cmd.Process.Pid, syscall.SIGKILL)
 	<-apply.done
-	if pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, "nodePools/gpu"); err != nil || pending == nil {
+	if pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, "nodePools/gpu-kill"); err != nil || pending == nil {
 		t.Fatalf("the create operation is no longer pending after the kill (%v): the test is too slow to show anything", err)
 	}
 
@@ -85,7 +85,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 	if calls := s.Calls()["CreateNodePool"]; calls != 2 {
 		t.Errorf("CreateNodePool was called %d times, want 2 (the second refused as existing)", calls)
 	}
-	nodes, err := poolNodes(cluster, "gpu")
+	nodes, err := poolNodes(cluster, "gpu-kill")
 	if err != nil || len(nodes) != 2 {
 		t.Errorf("the pool has %d nodes (%v), want 2", len(nodes), err)
 	}
@@ -96,7 +96,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 	// A change GKE cannot make in place: the plan names the attribute and why.
 	tf.write(config(true))
 	out, _ = tf.run("plan", "-input=false", "-no-color")
-	for _, want := range []string{"must be replaced", "# forces replacement", "Node pool gpu will be replaced", "node_config.spot changes from false to true"} {
+	for _, want := range []string{"must be replaced", "# forces replacement", "Node pool gpu-kill will be replaced", "node_config.spot changes from false to true"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the plan does not say %q:\n%s", want, out)
 		}
@@ -104,7 +104,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 	if out, err := tf.run("destroy", "-auto-approve", "-input=false", "-no-color"); err != nil {
 		t.Fatalf("destroy: %v\n%s", err, out)
 	}
-	if nodes, _ := poolNodes(cluster, "gpu"); len(nodes) != 0 {
+	if nodes, _ := poolNodes(cluster, "gpu-kill"); len(nodes) != 0 {
 		t.Errorf("%d nodes left after destroy", len(nodes))
 	}
 	op, err = c.DeleteCluster(ctx, &containerpb.DeleteClusterRequest{Name: id.String()})

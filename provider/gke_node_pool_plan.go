@@ -165,6 +165,10 @@ func (r *gkeNodePoolResource) ModifyPlan(ctx context.Context, req resource.Modif
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// A change of the autoscaler's limits may move the size into them.
+	if plan.Autoscaling.proto().String() != state.Autoscaling.proto().String() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("node_count"), types.Int64Unknown())...)
+	}
 	var reasons []replacement
 	check := func(at path.Path, p, s attr.Value, why string) {
 		if !p.IsUnknown() && !p.IsNull() && !p.Equal(s) {

@@ -22,7 +22,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/boolplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -136,7 +135,7 @@ func (r *gkeNodePoolResource) Schema(ctx context.Context, _ resource.SchemaReque
 				MarkdownDescription: "Zones of the nodes; the cluster's when unset. Changed in place.",
 			},
 			"version":             optionalComputedString("Kubernetes version of the nodes (a prefix such as `1.37` is kept while the pool runs a version of it). Changed in place."),
-			"instance_group_urls": schema.ListAttribute{ElementType: types.StringType, Computed: true, MarkdownDescription: "The pool's instance groups.", PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()}},
+			"instance_group_urls": schema.ListAttribute{ElementType: types.StringType, Computed: true, MarkdownDescription: "The pool's instance groups."},
 		},
 		Blocks: map[string]schema.Block{
 			"autoscaling": schema.SingleNestedBlock{
@@ -462,10 +461,6 @@ func (r *gkeNodePoolResource) Create(ctx context.Context, req resource.CreateReq
 	// left behind unmanaged.
 	live, getErr := c.GetNodePool(context.WithoutCancel(ctx), &containerpb.GetNodePoolRequest{Name: id.pool(name)})
 	if getErr == nil {
-		plan.NamePrefix = types.StringValue(plan.NamePrefix.ValueString())
-		if plan.NamePrefix.ValueString() == "" {
-			plan.NamePrefix = types.StringNull()
-		}
 		plan.applyLive(id, live, r.nodesPerZone(ctx, id, live))
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}

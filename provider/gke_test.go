@@ -192,7 +192,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 
 resource "kubeflow_gke_node_pool" "cpu" {
   cluster = kubeflow_gke_cluster.this.id
-  name    = "cpu"
+  name    = "cpu-pool"
   autoscaling {
     min_node_count = 1
     max_node_count = 3
@@ -300,7 +300,7 @@ func TestAccGKENodePool_basic(t *testing.T) {
 						}
 						return nil
 					}),
-					checkPoolNodes(cluster, "cpu", 1, func(n corev1.Node) error {
+					checkPoolNodes(cluster, "cpu-pool", 1, func(n corev1.Node) error {
 						if cpu := n.Status.Capacity[corev1.ResourceCPU]; cpu.Value() != 8 {
 							return fmt.Errorf("CPU capacity %s, want 8 (e2-standard-8)", cpu.String())
 						}
