@@ -274,6 +274,21 @@ func TestAccGKENodePool_basic(t *testing.T) {
 				),
 			},
 			{
+				Config: gpuPoolConfig(cluster, `{ team = "vision" }`, "vision", 1, "e2-standard-4") + fmt.Sprintf(`
+data "kubeflow_gke_cluster" "read" {
+  name       = %q
+  location   = "us-central1-a"
+  depends_on = [kubeflow_gke_node_pool.gpu, kubeflow_gke_node_pool.cpu, kubeflow_gke_node_pool.tpu]
+}
+`, cluster),
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttr("data.kubeflow_gke_cluster.read", "status", "RUNNING"),
+					resource.TestCheckResourceAttr("data.kubeflow_gke_cluster.read", "node_pools.#", "3"),
+					resource.TestCheckResourceAttr("data.kubeflow_gke_cluster.read", "workload_pool", gkeProject+".svc.id.goog"),
+					resource.TestCheckResourceAttrPair("data.kubeflow_gke_cluster.read", "endpoint", "kubeflow_gke_cluster.this", "endpoint"),
+				),
+			},
+			{
 				ResourceName: "kubeflow_gke_node_pool.gpu", ImportState: true, ImportStateVerify: true,
 				ImportStateId:           "projects/" + gkeProject + "/locations/us-central1-a/clusters/" + cluster + "/nodePools/gpu-l4",
 				ImportStateVerifyIgnore: []string{"timeouts", "cluster"},

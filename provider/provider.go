@@ -223,5 +223,6 @@ func (p *kubeflowProvider) DataSources(context.Context) []func() datasource.Data
 		NewProfileDataSource,
 		NewPipelineDataSource,
 		NewRunDataSource,
+		NewGKEClusterDataSource,
 	}
 }
