@@ -467,7 +467,7 @@ func (r *gkeClusterResource) Create(ctx context.Context, req resource.CreateRequ
 	what := "creating cluster " + id.Name
 	op, err := c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: id.parent(), Cluster: plan.request(ctx)})
 	if status.Code(err) == codes.AlreadyExists {
-		pending, listErr := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_CLUSTER, "clusters/"+id.Name)
+		pending, listErr := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_CLUSTER, id.String())
 		if listErr == nil && pending != nil {
 			tflog.Info(ctx, fmt.Sprintf("%s: found the pending operation %s of an earlier apply; waiting for it", what, pending.GetName()))
 			op, err = pending, nil

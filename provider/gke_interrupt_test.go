@@ -64,7 +64,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 			t.Fatal("no operation creating the pool appeared")
 		case <-time.After(100 * time.Millisecond):
 		}
-		pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, "nodePools/gpu-kill")
+		pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, id.pool("gpu-kill"))
 		running = err == nil && pending != nil
 	}
 	provider, err := childProcess(apply.cmd.Process.Pid, tf.provider)
@@ -74,7 +74,7 @@ resource "kubeflow_gke_node_pool" "gpu" {
 	_ = syscall.Kill(provider, syscall.SIGKILL)
 	_ = syscall.Kill(-apply.cmd.Process.Pid, syscall.SIGKILL)
 	<-apply.done
-	if pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, "nodePools/gpu-kill"); err != nil || pending == nil {
+	if pending, err := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, id.pool("gpu-kill")); err != nil || pending == nil {
 		t.Fatalf("the create operation is no longer pending after the kill (%v): the test is too slow to show anything", err)
 	}
 

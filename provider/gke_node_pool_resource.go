@@ -441,7 +441,7 @@ func (r *gkeNodePoolResource) Create(ctx context.Context, req resource.CreateReq
 	if status.Code(err) == codes.AlreadyExists {
 		// An apply interrupted while GKE created the pool left its
 		// operation running: wait for it instead of failing.
-		pending, listErr := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, "nodePools/"+name)
+		pending, listErr := pendingOperation(ctx, c, id, containerpb.Operation_CREATE_NODE_POOL, id.pool(name))
 		if listErr == nil && pending != nil {
 			tflog.Info(ctx, fmt.Sprintf("%s: found the pending operation %s of an earlier apply; waiting for it", what, pending.GetName()))
 			op, err = pending, nil

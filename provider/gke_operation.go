@@ -148,8 +148,9 @@ func describeProgress(op *containerpb.Operation) string {
 	return out
 }
 
-// pendingOperation finds an operation of the given type on the target
-// that has not finished: what an interrupted apply left running.
+// pendingOperation finds an operation of the given type on the target (a
+// cluster or node pool id) that has not finished: what an interrupted
+// apply left running.
 func pendingOperation(ctx context.Context, c *container.ClusterManagerClient, cluster gkeClusterID, typ containerpb.Operation_Type, target string) (*containerpb.Operation, error) {
 	resp, err := c.ListOperations(ctx, &containerpb.ListOperationsRequest{Parent: cluster.parent()})
 	if err != nil {

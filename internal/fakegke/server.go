@@ -202,7 +202,7 @@ func (s *Server) InjectFailure(f Failure) {
 // takeFailure returns and disarms the first failure for a call. s.mu is held.
 func (s *Server) takeFailure(method, target string) *Failure {
 	for i, f := range s.failures {
-		if f.Method == method && (f.Target == "" || f.Target == target) {
+		if !f.Reject && f.Method == method && (f.Target == "" || f.Target == target) {
 			s.failures = append(s.failures[:i], s.failures[i+1:]...)
 			return &f
 		}
