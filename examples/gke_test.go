@@ -82,7 +82,9 @@ func cordonDefaultAccelerators(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes.Items {
-		if _, fromFake := n.Labels[fakegke.ClusterLabel]; fromFake || !(strings.HasPrefix(n.Name, "kwok-gpu") || strings.HasPrefix(n.Name, "kwok-tpu")) {
+		_, fromFake := n.Labels[fakegke.ClusterLabel]
+		accelerated := strings.HasPrefix(n.Name, "kwok-gpu") || strings.HasPrefix(n.Name, "kwok-tpu")
+		if fromFake || !accelerated {
 			continue
 		}
 		name := n.Name
@@ -173,7 +175,7 @@ func TestGKEExample(t *testing.T) {
 	destroyed := false
 	defer func() {
 		if !destroyed {
-			g.tf.try(append([]string{"destroy", "-auto-approve", "-input=false", "-no-color"}, g.vars...)...)
+			_, _ = g.tf.try(append([]string{"destroy", "-auto-approve", "-input=false", "-no-color"}, g.vars...)...)
 		}
 	}()
 	startController(t)

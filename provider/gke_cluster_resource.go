@@ -353,9 +353,11 @@ func (m *gkeClusterModel) request(ctx context.Context) *containerpb.Cluster {
 		AddonsConfig: m.AddonsConfig.proto(),
 	}
 	if pc := m.PrivateClusterConfig; pc != nil {
-		c.PrivateClusterConfig = &containerpb.PrivateClusterConfig{
-			EnablePrivateNodes:    pc.EnablePrivateNodes.ValueBool(),
-			EnablePrivateEndpoint: pc.EnablePrivateEndpoint.ValueBool(),
+		// google's private_cluster_config, still served by the API beside
+		// the newer network and control plane endpoint configs.
+		c.PrivateClusterConfig = &containerpb.PrivateClusterConfig{ //nolint:staticcheck // see above
+			EnablePrivateNodes:    pc.EnablePrivateNodes.ValueBool(),    //nolint:staticcheck // see above
+			EnablePrivateEndpoint: pc.EnablePrivateEndpoint.ValueBool(), //nolint:staticcheck // see above
 			MasterIpv4CidrBlock:   pc.MasterIPv4CIDRBlock.ValueString(),
 		}
 	}
@@ -414,6 +416,7 @@ func (m *gkeClusterModel) applyLive(id gkeClusterID, c *containerpb.Cluster) {
 	}
 	if pc := m.PrivateClusterConfig; pc != nil {
 		live := c.GetPrivateClusterConfig()
+		//nolint:staticcheck // google's private_cluster_config, still served by the API
 		m.PrivateClusterConfig = &privateClusterModel{
 			EnablePrivateNodes:    types.BoolValue(live.GetEnablePrivateNodes()),
 			EnablePrivateEndpoint: types.BoolValue(live.GetEnablePrivateEndpoint()),
@@ -421,10 +424,10 @@ func (m *gkeClusterModel) applyLive(id gkeClusterID, c *containerpb.Cluster) {
 			PrivateEndpoint:       types.StringValue(live.GetPrivateEndpoint()),
 			PublicEndpoint:        types.StringValue(live.GetPublicEndpoint()),
 		}
-		if pc.EnablePrivateNodes.IsNull() && !live.GetEnablePrivateNodes() {
+		if pc.EnablePrivateNodes.IsNull() && !live.GetEnablePrivateNodes() { //nolint:staticcheck // as above
 			m.PrivateClusterConfig.EnablePrivateNodes = types.BoolNull()
 		}
-		if pc.EnablePrivateEndpoint.IsNull() && !live.GetEnablePrivateEndpoint() {
+		if pc.EnablePrivateEndpoint.IsNull() && !live.GetEnablePrivateEndpoint() { //nolint:staticcheck // as above
 			m.PrivateClusterConfig.EnablePrivateEndpoint = types.BoolNull()
 		}
 	}
@@ -595,7 +598,7 @@ func (r *gkeClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 	if pp := plan.PrivateClusterConfig; ok && pp != nil && !pp.EnablePrivateEndpoint.IsNull() && (state.PrivateClusterConfig == nil || !pp.EnablePrivateEndpoint.Equal(state.PrivateClusterConfig.EnablePrivateEndpoint)) {
 		v := pp.EnablePrivateEndpoint.ValueBool()
-		ok = update("private endpoint", &containerpb.ClusterUpdate{DesiredEnablePrivateEndpoint: &v})
+		ok = update("private endpoint", &containerpb.ClusterUpdate{DesiredEnablePrivateEndpoint: &v}) //nolint:staticcheck // google's private_cluster_config
 	}
 	if ok && !mapsEqual(ctx, plan.ResourceLabels, state.ResourceLabels) {
 		ok = r.setLabels(ctx, c, id, plan.ResourceLabels, &resp.Diagnostics, summary)

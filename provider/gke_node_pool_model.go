@@ -118,16 +118,15 @@ type queuedProvisioningModel struct {
 
 // Values GKE takes, checked at plan time.
 var (
-	taintEffects       = []string{"NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"}
-	imageTypes         = []string{"COS_CONTAINERD", "UBUNTU_CONTAINERD"}
-	diskTypes          = []string{"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", "hyperdisk-balanced"}
-	locationPolicies   = []string{"BALANCED", "ANY"}
-	metadataModes      = []string{"GCE_METADATA", "GKE_METADATA", "MODE_UNSPECIFIED"}
-	placementTypes     = []string{"COMPACT", "TYPE_UNSPECIFIED"}
-	reservationTypes   = []string{"NO_RESERVATION", "ANY_RESERVATION", "SPECIFIC_RESERVATION"}
-	upgradeStrategies  = []string{"SURGE", "BLUE_GREEN"}
-	releaseChannels    = []string{"UNSPECIFIED", "RAPID", "REGULAR", "STABLE", "EXTENDED"}
-	defaultOAuthScopes = []string{"https://www.googleapis.com/auth/cloud-platform"}
+	taintEffects      = []string{"NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"}
+	imageTypes        = []string{"COS_CONTAINERD", "UBUNTU_CONTAINERD"}
+	diskTypes         = []string{"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", "hyperdisk-balanced"}
+	locationPolicies  = []string{"BALANCED", "ANY"}
+	metadataModes     = []string{"GCE_METADATA", "GKE_METADATA", "MODE_UNSPECIFIED"}
+	placementTypes    = []string{"COMPACT", "TYPE_UNSPECIFIED"}
+	reservationTypes  = []string{"NO_RESERVATION", "ANY_RESERVATION", "SPECIFIC_RESERVATION"}
+	upgradeStrategies = []string{"SURGE", "BLUE_GREEN"}
+	releaseChannels   = []string{"UNSPECIFIED", "RAPID", "REGULAR", "STABLE", "EXTENDED"}
 )
 
 // shape is the part of the configuration GKE's shape rules look at;
@@ -243,7 +242,7 @@ func (m *gkeNodePoolModel) request(ctx context.Context, name string) (*container
 	}
 	np.Autoscaling = m.Autoscaling.proto()
 	if mg := m.Management; mg != nil {
-		np.Management = &containerpb.NodeManagement{AutoRepair: boolOr(mg.AutoRepair, true), AutoUpgrade: boolOr(mg.AutoUpgrade, true)}
+		np.Management = &containerpb.NodeManagement{AutoRepair: orTrue(mg.AutoRepair), AutoUpgrade: orTrue(mg.AutoUpgrade)}
 	}
 	np.UpgradeSettings = m.UpgradeSettings.proto()
 	if c := m.NodeConfig; c != nil {
@@ -275,9 +274,11 @@ func (m *gkeNodePoolModel) request(ctx context.Context, name string) (*container
 	return np, diags
 }
 
-func boolOr(v types.Bool, def bool) bool {
+// orTrue is a configured bool, true when unset (GKE's default for
+// auto-repair and auto-upgrade).
+func orTrue(v types.Bool) bool {
 	if v.IsNull() || v.IsUnknown() {
-		return def
+		return true
 	}
 	return v.ValueBool()
 }

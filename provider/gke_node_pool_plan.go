@@ -56,7 +56,7 @@ func poolUpdates(ctx context.Context, plan, state *gkeNodePoolModel, name string
 		}})
 	}
 	if p, s := plan.Management, state.Management; p != nil && (s == nil || changed(p.AutoRepair, s.AutoRepair) || changed(p.AutoUpgrade, s.AutoUpgrade)) {
-		m := &containerpb.NodeManagement{AutoRepair: boolOr(p.AutoRepair, true), AutoUpgrade: boolOr(p.AutoUpgrade, true)}
+		m := &containerpb.NodeManagement{AutoRepair: orTrue(p.AutoRepair), AutoUpgrade: orTrue(p.AutoUpgrade)}
 		out = append(out, poolUpdate{what: "management", call: func(ctx context.Context, c *container.ClusterManagerClient) (*containerpb.Operation, error) {
 			return c.SetNodePoolManagement(ctx, &containerpb.SetNodePoolManagementRequest{Name: name, Management: m})
 		}})
@@ -204,7 +204,8 @@ func (r *gkeNodePoolResource) ModifyPlan(ctx context.Context, req resource.Modif
 		check(pl.AtName("tpu_topology"), pp.TPUTopology, sp.TPUTopology, "a TPU slice's topology is set when the pool is created")
 		check(pl.AtName("policy_name"), pp.PolicyName, sp.PolicyName, "GKE places a pool's nodes when it creates the pool")
 	}
-	if pq, sq := plan.QueuedProvisioning, state.QueuedProvisioning; pq != nil && (sq == nil || changed(pq.Enabled, sq.Enabled)) && !(sq == nil && !pq.Enabled.ValueBool()) {
+	// Adding the block with enabled = false changes nothing.
+	if pq, sq := plan.QueuedProvisioning, state.QueuedProvisioning; pq != nil && (sq == nil || changed(pq.Enabled, sq.Enabled)) && (sq != nil || pq.Enabled.ValueBool()) {
 		reasons = append(reasons, replacement{path.Root("queued_provisioning").AtName("enabled"), "queued_provisioning changes: GKE sets it when it creates the pool"})
 	}
 	if len(reasons) == 0 {

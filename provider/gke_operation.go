@@ -93,9 +93,6 @@ func waitOperation(ctx context.Context, c *container.ClusterManagerClient, clust
 			if e := op.GetError(); e != nil && e.GetCode() != 0 {
 				return fmt.Errorf("operation %s failed: %s (%s)", op.GetName(), e.GetMessage(), codes.Code(e.GetCode()))
 			}
-			if msg := op.GetStatusMessage(); msg != "" && op.GetError() == nil && strings.Contains(strings.ToLower(msg), "error") {
-				return fmt.Errorf("operation %s failed: %s", op.GetName(), msg)
-			}
 			tflog.Info(ctx, fmt.Sprintf("%s: done in %s", what, time.Since(started).Round(100*time.Millisecond)))
 			return nil
 		}
@@ -110,7 +107,7 @@ func waitOperation(ctx context.Context, c *container.ClusterManagerClient, clust
 			defer cancel()
 			cancelErr := c.CancelOperation(cancelCtx, &containerpb.CancelOperationRequest{Name: name})
 			if cancelErr != nil {
-				return fmt.Errorf("%s: timed out after %s (%s) and cancelling operation %s failed: %v", what, time.Since(started).Round(time.Second), progress, op.GetName(), cancelErr)
+				return fmt.Errorf("%s: timed out after %s (%s) and cancelling operation %s failed: %w", what, time.Since(started).Round(time.Second), progress, op.GetName(), cancelErr)
 			}
 			return fmt.Errorf("%s: timed out after %s (%s); operation %s was cancelled (raise timeouts to wait longer)", what, time.Since(started).Round(time.Second), progress, op.GetName())
 		case <-time.After(interval):

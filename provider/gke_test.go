@@ -17,12 +17,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	"golang.org/x/oauth2"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/oauth"
-	"golang.org/x/oauth2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -144,9 +144,10 @@ func checkPoolNodes(cluster, pool string, want int, check func(corev1.Node) erro
 	}
 }
 
-func hasTaint(n corev1.Node, key, value string, effect corev1.TaintEffect) bool {
+// hasTaint reports a NoSchedule taint (the effect of GKE's and the tests').
+func hasTaint(n corev1.Node, key, value string) bool {
 	for _, t := range n.Spec.Taints {
-		if t.Key == key && t.Value == value && t.Effect == effect {
+		if t.Key == key && t.Value == value && t.Effect == corev1.TaintEffectNoSchedule {
 			return true
 		}
 	}
@@ -253,7 +254,7 @@ func TestAccGKENodePool_basic(t *testing.T) {
 						if n.Labels[fakegke.AcceleratorLabel] != "nvidia-l4" || n.Labels["team"] != "vision" {
 							return fmt.Errorf("labels %v", n.Labels)
 						}
-						if !hasTaint(n, "nvidia.com/gpu", "present", corev1.TaintEffectNoSchedule) || !hasTaint(n, "team", "vision", corev1.TaintEffectNoSchedule) {
+						if !hasTaint(n, "nvidia.com/gpu", "present") || !hasTaint(n, "team", "vision") {
 							return fmt.Errorf("taints %v", n.Spec.Taints)
 						}
 						if gpu := n.Status.Capacity[fakegke.GPUResource]; gpu.Value() != 2 {
@@ -310,7 +311,7 @@ data "kubeflow_gke_cluster" "read" {
 				Check: resource.ComposeTestCheckFunc(
 					createCalls(s, &creates),
 					checkPoolNodes(cluster, "gpu-l4", 2, func(n corev1.Node) error {
-						if n.Labels["tier"] != "prod" || !hasTaint(n, "team", "vision-prod", corev1.TaintEffectNoSchedule) || hasTaint(n, "team", "vision", corev1.TaintEffectNoSchedule) {
+						if n.Labels["tier"] != "prod" || !hasTaint(n, "team", "vision-prod") || hasTaint(n, "team", "vision") {
 							return fmt.Errorf("labels %v, taints %v", n.Labels, n.Spec.Taints)
 						}
 						return nil
@@ -409,11 +410,11 @@ func TestAccGKENodePool_replace(t *testing.T) {
 					}
 					nodes, err := poolNodes(cluster, name)
 					if err != nil || len(nodes) != 1 || nodes[0].Labels["cloud.google.com/gke-spot"] != "true" {
-						return fmt.Errorf("nodes of %s: %v (%v)", name, len(nodes), err)
+						return fmt.Errorf("nodes of %s: %d (%w)", name, len(nodes), err)
 					}
 					old, err := poolNodes(cluster, firstName)
 					if err != nil || len(old) != 0 {
-						return fmt.Errorf("the old pool's nodes are left: %d (%v)", len(old), err)
+						return fmt.Errorf("the old pool's nodes are left: %d (%w)", len(old), err)
 					}
 					firstName = name
 					return nil

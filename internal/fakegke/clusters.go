@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -77,13 +78,6 @@ func parseParent(parent string) (project, location string, err error) {
 	return parts[1], parts[3], nil
 }
 
-func legacyName(name, project, zone, clusterID string) string {
-	if name != "" {
-		return name
-	}
-	return fmt.Sprintf("projects/%s/locations/%s/clusters/%s", project, zone, clusterID)
-}
-
 // splitCluster splits projects/P/locations/L/clusters/C[/nodePools/N].
 func splitCluster(name string) (key, pool string, err error) {
 	key, pool, _ = strings.Cut(name, "/nodePools/")
@@ -125,11 +119,9 @@ func (s *Server) view(c *cluster) *containerpb.Cluster {
 	return out
 }
 
+// ListClusters lists the clusters of a project in a location ("-" for all).
 func (s *Server) ListClusters(_ context.Context, req *containerpb.ListClustersRequest) (*containerpb.ListClustersResponse, error) {
 	parent := req.GetParent()
-	if parent == "" {
-		parent = fmt.Sprintf("projects/%s/locations/%s", req.GetProjectId(), req.GetZone())
-	}
 	project, location, err := parseParent(parent)
 	if err != nil {
 		return nil, err
@@ -146,10 +138,11 @@ func (s *Server) ListClusters(_ context.Context, req *containerpb.ListClustersRe
 	return resp, nil
 }
 
+// GetCluster returns a cluster with its node pools.
 func (s *Server) GetCluster(_ context.Context, req *containerpb.GetClusterRequest) (*containerpb.Cluster, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookup(legacyName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId()))
+	c, err := s.lookup(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +183,10 @@ func fingerprint(labels map[string]string) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// CreateCluster checks the cluster as GKE does and starts creating it: the
+// control plane (the local one), then its node pools' nodes.
 func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateClusterRequest) (*containerpb.Operation, error) {
 	parent := req.GetParent()
-	if parent == "" {
-		parent = fmt.Sprintf("projects/%s/locations/%s", req.GetProjectId(), req.GetZone())
-	}
 	project, location, err := parseParent(parent)
 	if err != nil {
 		return nil, err
@@ -209,10 +201,11 @@ func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateCluster
 	if err := checkName("cluster.name", in.GetName()); err != nil {
 		return nil, err
 	}
-	if in.GetInitialNodeCount() > 0 && len(in.GetNodePools()) > 0 {
+	initial := in.GetInitialNodeCount() //nolint:staticcheck // deprecated for node_pools, still accepted by GKE
+	if initial > 0 && len(in.GetNodePools()) > 0 {
 		return nil, status.Error(codes.InvalidArgument, "Cluster.initial_node_count and Cluster.node_pools are mutually exclusive.")
 	}
-	if in.GetInitialNodeCount() <= 0 && len(in.GetNodePools()) == 0 {
+	if initial <= 0 && len(in.GetNodePools()) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "Cluster.initial_node_count must be greater than zero.")
 	}
 	if err := s.checkVersion("cluster.initial_cluster_version", in.GetInitialClusterVersion()); err != nil {
@@ -221,7 +214,8 @@ func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateCluster
 	if wi := in.GetWorkloadIdentityConfig(); wi != nil && wi.GetWorkloadPool() != "" && wi.GetWorkloadPool() != project+".svc.id.goog" {
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid value for field 'cluster.workload_identity_config.workload_pool': %q. The workload pool of project %s is %s.svc.id.goog.", wi.GetWorkloadPool(), project, project)
 	}
-	if pc := in.GetPrivateClusterConfig(); pc != nil && pc.GetEnablePrivateNodes() && pc.GetMasterIpv4CidrBlock() != "" && !strings.HasSuffix(pc.GetMasterIpv4CidrBlock(), "/28") {
+	if pc := in.GetPrivateClusterConfig(); pc != nil && pc.GetEnablePrivateNodes() && //nolint:staticcheck // google's private_cluster_config
+		pc.GetMasterIpv4CidrBlock() != "" && !strings.HasSuffix(pc.GetMasterIpv4CidrBlock(), "/28") {
 		return nil, status.Errorf(codes.InvalidArgument, "Invalid value for field 'cluster.private_cluster_config.master_ipv4_cidr_block': %q. The control plane's range must be a /28.", pc.GetMasterIpv4CidrBlock())
 	}
 	if err := checkLabels("cluster.resource_labels", in.GetResourceLabels()); err != nil {
@@ -236,7 +230,7 @@ func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateCluster
 	}
 	pools := in.GetNodePools()
 	if len(pools) == 0 {
-		pools = []*containerpb.NodePool{{Name: "default-pool", InitialNodeCount: in.GetInitialNodeCount(), Config: in.GetNodeConfig()}}
+		pools = []*containerpb.NodePool{{Name: "default-pool", InitialNodeCount: initial, Config: in.GetNodeConfig()}} //nolint:staticcheck // as GKE does with the deprecated fields
 	}
 	clusterZones := in.GetLocations()
 	if len(clusterZones) == 0 {
@@ -261,8 +255,8 @@ func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateCluster
 	_, _ = rand.Read(id)
 	cp := proto.Clone(in).(*containerpb.Cluster)
 	cp.NodePools = nil
-	cp.InitialNodeCount = 0
-	cp.NodeConfig = nil
+	cp.InitialNodeCount = 0 //nolint:staticcheck // the default pool holds it
+	cp.NodeConfig = nil     //nolint:staticcheck // the default pool holds it
 	cp.Id = hex.EncodeToString(id)
 	cp.SelfLink = apiPrefix + key
 	cp.Location = location
@@ -317,7 +311,7 @@ func (s *Server) CreateCluster(_ context.Context, req *containerpb.CreateCluster
 		cp.Etag = newEtag()
 		if err != nil {
 			cp.Status = containerpb.Cluster_ERROR
-			cp.StatusMessage = status.Convert(err).Message()
+			cp.Conditions = []*containerpb.StatusCondition{{Message: status.Convert(err).Message(), CanonicalCode: code.Code(status.Code(err))}}
 			for _, np := range created {
 				np.proto.Status = containerpb.NodePool_ERROR
 			}
@@ -362,6 +356,8 @@ func (c *cluster) busyError() error {
 	return nil
 }
 
+// UpdateCluster applies the desired fields the provider changes in place
+// (version, release channel, workload identity, add-ons, locations, private endpoint).
 func (s *Server) UpdateCluster(_ context.Context, req *containerpb.UpdateClusterRequest) (*containerpb.Operation, error) {
 	u := req.GetUpdate()
 	if u == nil {
@@ -369,7 +365,7 @@ func (s *Server) UpdateCluster(_ context.Context, req *containerpb.UpdateCluster
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookup(legacyName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId()))
+	c, err := s.lookup(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -418,17 +414,11 @@ func (s *Server) UpdateCluster(_ context.Context, req *containerpb.UpdateCluster
 		if l := u.GetDesiredLocations(); len(l) > 0 {
 			cp.Locations = l
 		}
-		if pc := u.GetDesiredPrivateClusterConfig(); pc != nil {
+		if v := u.DesiredEnablePrivateEndpoint; v != nil { //nolint:staticcheck // google's private_cluster_config.enable_private_endpoint
 			if cp.PrivateClusterConfig == nil {
 				cp.PrivateClusterConfig = &containerpb.PrivateClusterConfig{}
 			}
-			cp.PrivateClusterConfig.MasterGlobalAccessConfig = pc.GetMasterGlobalAccessConfig()
-		}
-		if v := u.DesiredEnablePrivateEndpoint; v != nil {
-			if cp.PrivateClusterConfig == nil {
-				cp.PrivateClusterConfig = &containerpb.PrivateClusterConfig{}
-			}
-			cp.PrivateClusterConfig.EnablePrivateEndpoint = *v
+			cp.PrivateClusterConfig.EnablePrivateEndpoint = *v //nolint:staticcheck // as above
 		}
 		cp.Etag = newEtag()
 		return nil
@@ -442,13 +432,14 @@ func (s *Server) UpdateCluster(_ context.Context, req *containerpb.UpdateCluster
 	return s.startOperation("UpdateCluster", typ, c, "", steps, func(error) { cp.Status = containerpb.Cluster_RUNNING }), nil
 }
 
+// SetLabels sets the resource labels, refusing a stale fingerprint as GKE does.
 func (s *Server) SetLabels(_ context.Context, req *containerpb.SetLabelsRequest) (*containerpb.Operation, error) {
 	if err := checkLabels("resource_labels", req.GetResourceLabels()); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookup(legacyName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId()))
+	c, err := s.lookup(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -471,14 +462,16 @@ func (s *Server) SetLabels(_ context.Context, req *containerpb.SetLabelsRequest)
 	return s.startOperation("SetLabels", containerpb.Operation_SET_LABELS, c, "", steps, func(error) {}), nil
 }
 
+// SetAddonsConfig is UpdateCluster of the add-ons.
 func (s *Server) SetAddonsConfig(ctx context.Context, req *containerpb.SetAddonsConfigRequest) (*containerpb.Operation, error) {
-	return s.UpdateCluster(ctx, &containerpb.UpdateClusterRequest{Name: legacyName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId()), Update: &containerpb.ClusterUpdate{DesiredAddonsConfig: req.GetAddonsConfig()}})
+	return s.UpdateCluster(ctx, &containerpb.UpdateClusterRequest{Name: req.GetName(), Update: &containerpb.ClusterUpdate{DesiredAddonsConfig: req.GetAddonsConfig()}})
 }
 
+// DeleteCluster drains and deletes every node of the cluster, then the cluster.
 func (s *Server) DeleteCluster(_ context.Context, req *containerpb.DeleteClusterRequest) (*containerpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookup(legacyName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId()))
+	c, err := s.lookup(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -502,6 +495,7 @@ func (s *Server) DeleteCluster(_ context.Context, req *containerpb.DeleteCluster
 	}), nil
 }
 
+// GetServerConfig lists the one version the fake serves.
 func (s *Server) GetServerConfig(_ context.Context, req *containerpb.GetServerConfigRequest) (*containerpb.ServerConfig, error) {
 	v := s.opts.MasterVersion
 	channels := []*containerpb.ServerConfig_ReleaseChannelConfig{}

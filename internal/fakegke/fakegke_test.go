@@ -67,9 +67,10 @@ func wait(t *testing.T, c *container.ClusterManagerClient, op *containerpb.Opera
 	return op
 }
 
-func nodesOf(t *testing.T, clusterName, pool string) []corev1.Node {
+// nodesOf lists the nodes of a pool of the cluster "life".
+func nodesOf(t *testing.T, pool string) []corev1.Node {
 	t.Helper()
-	list, err := testCluster.Client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=%s,%s=%s", ClusterLabel, clusterName, NodePoolLabel, pool)})
+	list, err := testCluster.Client.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{LabelSelector: fmt.Sprintf("%s=life,%s=%s", ClusterLabel, NodePoolLabel, pool)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestNodePoolLifecycle(t *testing.T) {
 	if got.GetStatus() != containerpb.Cluster_RUNNING || "https://"+got.GetEndpoint() != testCluster.Host {
 		t.Fatalf("cluster %s at %s, want RUNNING at %s", got.GetStatus(), got.GetEndpoint(), testCluster.Host)
 	}
-	if n := len(nodesOf(t, "life", "default-pool")); n != 1 {
+	if n := len(nodesOf(t, "default-pool")); n != 1 {
 		t.Fatalf("default-pool has %d nodes, want 1", n)
 	}
 
@@ -123,7 +124,7 @@ func TestNodePoolLifecycle(t *testing.T) {
 	if len(op.GetProgress().GetStages()) < 3 {
 		t.Errorf("the operation reports %d stages", len(op.GetProgress().GetStages()))
 	}
-	nodes := nodesOf(t, "life", "gpu")
+	nodes := nodesOf(t, "gpu")
 	if len(nodes) != 2 {
 		t.Fatalf("pool gpu has %d nodes, want 2", len(nodes))
 	}
@@ -149,7 +150,7 @@ func TestNodePoolLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, c, op)
-	for _, after := range nodesOf(t, "life", "gpu") {
+	for _, after := range nodesOf(t, "gpu") {
 		if after.UID != nodes[0].UID && after.UID != nodes[1].UID {
 			t.Errorf("node %s was recreated for a label change", after.Name)
 		}
@@ -174,7 +175,7 @@ func TestNodePoolLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, c, op)
-	if n := len(nodesOf(t, "life", "gpu")); n != 1 {
+	if n := len(nodesOf(t, "gpu")); n != 1 {
 		t.Errorf("after the resize: %d nodes, want 1", n)
 	}
 	op, err = c.UpdateNodePool(ctx, &containerpb.UpdateNodePoolRequest{Name: pool, MachineType: "g2-standard-48"})
@@ -182,7 +183,7 @@ func TestNodePoolLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, c, op)
-	after := nodesOf(t, "life", "gpu")
+	after := nodesOf(t, "gpu")
 	if len(after) != 1 || after[0].Labels["node.kubernetes.io/instance-type"] != "g2-standard-48" {
 		t.Fatalf("after the machine change: %v", after)
 	}
@@ -195,7 +196,7 @@ func TestNodePoolLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait(t, c, op)
-	if n := len(nodesOf(t, "life", "gpu")); n != 0 {
+	if n := len(nodesOf(t, "gpu")); n != 0 {
 		t.Errorf("%d nodes left after the cluster was deleted", n)
 	}
 	if _, err := c.GetCluster(ctx, &containerpb.GetClusterRequest{Name: parent + "/clusters/life"}); status.Code(err) != codes.NotFound {
@@ -217,11 +218,14 @@ func TestValidation(t *testing.T) {
 		code codes.Code
 		want string
 	}{
-		"bad name":        {create(&containerpb.NodePool{Name: "Bad_Name", InitialNodeCount: 1}), codes.InvalidArgument, "Must be a match of regex"},
-		"a100 on g2":      {create(&containerpb.NodePool{Name: "a", InitialNodeCount: 1, Config: &containerpb.NodeConfig{MachineType: "g2-standard-8", Accelerators: []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-a100", AcceleratorCount: 1}}}}), codes.InvalidArgument, "a2-highgpu-1g"},
-		"tpu hosts":       {create(&containerpb.NodePool{Name: "b", InitialNodeCount: 3, Config: &containerpb.NodeConfig{MachineType: "ct5lp-hightpu-4t"}, PlacementPolicy: &containerpb.NodePool_PlacementPolicy{Type: containerpb.NodePool_PlacementPolicy_COMPACT, TpuTopology: "4x4"}}), codes.InvalidArgument, "node_count must be 4"},
-		"topology type":   {create(&containerpb.NodePool{Name: "c", InitialNodeCount: 1, Config: &containerpb.NodeConfig{MachineType: "ct5lp-hightpu-4t"}, PlacementPolicy: &containerpb.NodePool_PlacementPolicy{TpuTopology: "2x2"}}), codes.InvalidArgument, "COMPACT"},
-		"unknown cluster": {func() error { _, err := c.GetCluster(ctx, &containerpb.GetClusterRequest{Name: parent + "/clusters/nope"}); return err }(), codes.NotFound, "Not found"},
+		"bad name":      {create(&containerpb.NodePool{Name: "Bad_Name", InitialNodeCount: 1}), codes.InvalidArgument, "Must be a match of regex"},
+		"a100 on g2":    {create(&containerpb.NodePool{Name: "a", InitialNodeCount: 1, Config: &containerpb.NodeConfig{MachineType: "g2-standard-8", Accelerators: []*containerpb.AcceleratorConfig{{AcceleratorType: "nvidia-tesla-a100", AcceleratorCount: 1}}}}), codes.InvalidArgument, "a2-highgpu-1g"},
+		"tpu hosts":     {create(&containerpb.NodePool{Name: "b", InitialNodeCount: 3, Config: &containerpb.NodeConfig{MachineType: "ct5lp-hightpu-4t"}, PlacementPolicy: &containerpb.NodePool_PlacementPolicy{Type: containerpb.NodePool_PlacementPolicy_COMPACT, TpuTopology: "4x4"}}), codes.InvalidArgument, "node_count must be 4"},
+		"topology type": {create(&containerpb.NodePool{Name: "c", InitialNodeCount: 1, Config: &containerpb.NodeConfig{MachineType: "ct5lp-hightpu-4t"}, PlacementPolicy: &containerpb.NodePool_PlacementPolicy{TpuTopology: "2x2"}}), codes.InvalidArgument, "COMPACT"},
+		"unknown cluster": {func() error {
+			_, err := c.GetCluster(ctx, &containerpb.GetClusterRequest{Name: parent + "/clusters/nope"})
+			return err
+		}(), codes.NotFound, "Not found"},
 		"fingerprint": {func() error {
 			_, err := c.SetLabels(ctx, &containerpb.SetLabelsRequest{Name: parent + "/clusters/valid", ResourceLabels: map[string]string{"a": "b"}, LabelFingerprint: "stale"})
 			return err

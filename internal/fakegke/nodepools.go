@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -26,13 +27,6 @@ type pool struct {
 var imageTypes = []string{"COS_CONTAINERD", "UBUNTU_CONTAINERD", "WINDOWS_LTSC_CONTAINERD"}
 
 var diskTypes = []string{"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", "hyperdisk-balanced"}
-
-func poolName(name, project, zone, clusterID, poolID string) string {
-	if name != "" {
-		return name
-	}
-	return fmt.Sprintf("projects/%s/locations/%s/clusters/%s/nodePools/%s", project, zone, clusterID, poolID)
-}
 
 // shapeOf is the part of a node pool GKE's shape rules look at.
 func shapeOf(p *containerpb.NodePool, zonesCount int) gkemachine.PoolShape {
@@ -227,10 +221,11 @@ func poolBusy(c *cluster, p *pool) error {
 	return nil
 }
 
+// ListNodePools lists a cluster's node pools.
 func (s *Server) ListNodePools(_ context.Context, req *containerpb.ListNodePoolsRequest) (*containerpb.ListNodePoolsResponse, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookup(legacyName(req.GetParent(), req.GetProjectId(), req.GetZone(), req.GetClusterId()))
+	c, err := s.lookup(req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -241,16 +236,18 @@ func (s *Server) ListNodePools(_ context.Context, req *containerpb.ListNodePools
 	return resp, nil
 }
 
+// GetNodePool returns a node pool.
 func (s *Server) GetNodePool(_ context.Context, req *containerpb.GetNodePoolRequest) (*containerpb.NodePool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, p, err := s.lookupPool(poolName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId()))
+	c, p, err := s.lookupPool(req.GetName())
 	if err != nil {
 		return nil, err
 	}
 	return s.poolView(c, p), nil
 }
 
+// CreateNodePool checks the pool as GKE does and starts making its nodes.
 func (s *Server) CreateNodePool(_ context.Context, req *containerpb.CreateNodePoolRequest) (*containerpb.Operation, error) {
 	in := req.GetNodePool()
 	if in == nil {
@@ -258,7 +255,7 @@ func (s *Server) CreateNodePool(_ context.Context, req *containerpb.CreateNodePo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, err := s.lookup(legacyName(req.GetParent(), req.GetProjectId(), req.GetZone(), req.GetClusterId()))
+	c, err := s.lookup(req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -283,17 +280,18 @@ func (s *Server) CreateNodePool(_ context.Context, req *containerpb.CreateNodePo
 		p.proto.Etag = newEtag()
 		if err != nil {
 			p.proto.Status = containerpb.NodePool_ERROR
-			p.proto.StatusMessage = status.Convert(err).Message()
+			p.proto.Conditions = []*containerpb.StatusCondition{{Message: status.Convert(err).Message(), CanonicalCode: code.Code(status.Code(err))}}
 			return
 		}
 		p.proto.Status = containerpb.NodePool_RUNNING
 	}), nil
 }
 
+// DeleteNodePool drains and deletes the pool's nodes, then the pool.
 func (s *Server) DeleteNodePool(_ context.Context, req *containerpb.DeleteNodePoolRequest) (*containerpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, p, err := s.lookupPool(poolName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId()))
+	c, p, err := s.lookupPool(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +309,7 @@ func (s *Server) DeleteNodePool(_ context.Context, req *containerpb.DeleteNodePo
 	return s.startOperation("DeleteNodePool", containerpb.Operation_DELETE_NODE_POOL, c, name, steps, func(err error) {
 		if err != nil {
 			p.proto.Status = containerpb.NodePool_ERROR
-			p.proto.StatusMessage = status.Convert(err).Message()
+			p.proto.Conditions = []*containerpb.StatusCondition{{Message: status.Convert(err).Message(), CanonicalCode: code.Code(status.Code(err))}}
 			return
 		}
 		delete(c.pools, name)
@@ -360,11 +358,11 @@ func (s *Server) mutatePool(method string, typ containerpb.Operation_Type, c *cl
 	return s.startOperation(method, typ, c, p.proto.Name, steps, func(err error) {
 		if err != nil {
 			p.proto.Status = containerpb.NodePool_ERROR
-			p.proto.StatusMessage = status.Convert(err).Message()
+			p.proto.Conditions = []*containerpb.StatusCondition{{Message: status.Convert(err).Message(), CanonicalCode: code.Code(status.Code(err))}}
 			return
 		}
 		p.proto.Status = containerpb.NodePool_RUNNING
-		p.proto.StatusMessage = ""
+		p.proto.Conditions = nil
 	})
 }
 
@@ -383,13 +381,15 @@ func (s *Server) prepare(method, name string) (*cluster, *pool, error) {
 	return c, p, nil
 }
 
+// SetNodePoolSize resizes a pool (nodes per zone); a multi-host TPU slice
+// only to 0 or its hosts.
 func (s *Server) SetNodePoolSize(_ context.Context, req *containerpb.SetNodePoolSizeRequest) (*containerpb.Operation, error) {
 	if req.GetNodeCount() < 0 {
 		return nil, status.Error(codes.InvalidArgument, "Invalid value for field 'node_count': must be at least 0.")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, p, err := s.prepare("SetNodePoolSize", poolName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId()))
+	c, p, err := s.prepare("SetNodePoolSize", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -403,10 +403,11 @@ func (s *Server) SetNodePoolSize(_ context.Context, req *containerpb.SetNodePool
 	return s.mutatePool("SetNodePoolSize", containerpb.Operation_SET_NODE_POOL_SIZE, c, p, func() int32 { return n }), nil
 }
 
+// SetNodePoolAutoscaling sets the autoscaler's limits and moves the size into them.
 func (s *Server) SetNodePoolAutoscaling(_ context.Context, req *containerpb.SetNodePoolAutoscalingRequest) (*containerpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, p, err := s.prepare("SetNodePoolAutoscaling", poolName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId()))
+	c, p, err := s.prepare("SetNodePoolAutoscaling", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -427,10 +428,11 @@ func (s *Server) SetNodePoolAutoscaling(_ context.Context, req *containerpb.SetN
 	}), nil
 }
 
+// SetNodePoolManagement sets auto-repair and auto-upgrade.
 func (s *Server) SetNodePoolManagement(_ context.Context, req *containerpb.SetNodePoolManagementRequest) (*containerpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, p, err := s.prepare("SetNodePoolManagement", poolName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId()))
+	c, p, err := s.prepare("SetNodePoolManagement", req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +451,7 @@ func (s *Server) SetNodePoolManagement(_ context.Context, req *containerpb.SetNo
 func (s *Server) UpdateNodePool(_ context.Context, req *containerpb.UpdateNodePoolRequest) (*containerpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, p, err := s.prepare("UpdateNodePool", poolName(req.GetName(), req.GetProjectId(), req.GetZone(), req.GetClusterId(), req.GetNodePoolId()))
+	c, p, err := s.prepare("UpdateNodePool", req.GetName())
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,6 @@ func (s *Server) startOperation(method string, typ containerpb.Operation_Type, c
 			SelfLink:      apiPrefix + c.parent() + "/operations/" + name,
 			TargetLink:    apiPrefix + target,
 			Location:      c.location,
-			Zone:          c.location,
 			StartTime:     time.Now().UTC().Format(time.RFC3339Nano),
 			Progress:      &containerpb.OperationProgress{Status: containerpb.Operation_PENDING},
 		},
@@ -109,7 +108,6 @@ func (s *Server) run(op *operation, c *cluster, steps []step, failure *Failure, 
 	if err != nil {
 		st, _ := grpcstatus.FromError(err)
 		p.Error = &status.Status{Code: int32(st.Code()), Message: st.Message()}
-		p.StatusMessage = st.Message()
 		p.Detail = st.Message()
 	}
 }
@@ -176,11 +174,9 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 	}
 }
 
+// GetOperation returns an operation by projects/P/locations/L/operations/ID.
 func (s *Server) GetOperation(_ context.Context, req *containerpb.GetOperationRequest) (*containerpb.Operation, error) {
 	name := req.GetName()
-	if name == "" {
-		name = fmt.Sprintf("projects/%s/locations/%s/operations/%s", req.GetProjectId(), req.GetZone(), req.GetOperationId())
-	}
 	parent, id, ok := strings.Cut(name, "/operations/")
 	if !ok || id == "" {
 		return nil, grpcstatus.Errorf(codes.InvalidArgument, "Invalid operation name %q: expected projects/*/locations/*/operations/*.", name)
@@ -194,12 +190,9 @@ func (s *Server) GetOperation(_ context.Context, req *containerpb.GetOperationRe
 	return proto.Clone(op.proto).(*containerpb.Operation), nil
 }
 
+// ListOperations lists the operations of a project in a location ("-" for all).
 func (s *Server) ListOperations(_ context.Context, req *containerpb.ListOperationsRequest) (*containerpb.ListOperationsResponse, error) {
-	parent := req.GetParent()
-	if parent == "" {
-		parent = fmt.Sprintf("projects/%s/locations/%s", req.GetProjectId(), req.GetZone())
-	}
-	project, location, err := parseParent(parent)
+	project, location, err := parseParent(req.GetParent())
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +201,8 @@ func (s *Server) ListOperations(_ context.Context, req *containerpb.ListOperatio
 	resp := &containerpb.ListOperationsResponse{}
 	for _, name := range s.opOrder {
 		op := s.operations[name]
-		p, l, _ := parseParent(op.cluster[:strings.Index(op.cluster, "/clusters/")])
+		opParent, _, _ := strings.Cut(op.cluster, "/clusters/")
+		p, l, _ := parseParent(opParent)
 		if p == project && (location == "-" || l == location) {
 			resp.Operations = append(resp.Operations, proto.Clone(op.proto).(*containerpb.Operation))
 		}
@@ -220,9 +214,6 @@ func (s *Server) ListOperations(_ context.Context, req *containerpb.ListOperatio
 // with CANCELLED. What earlier steps made stays, as on GKE.
 func (s *Server) CancelOperation(_ context.Context, req *containerpb.CancelOperationRequest) (*emptypb.Empty, error) {
 	name := req.GetName()
-	if name == "" {
-		name = fmt.Sprintf("projects/%s/locations/%s/operations/%s", req.GetProjectId(), req.GetZone(), req.GetOperationId())
-	}
 	_, id, _ := strings.Cut(name, "/operations/")
 	s.mu.Lock()
 	defer s.mu.Unlock()
