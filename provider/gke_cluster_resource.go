@@ -542,6 +542,10 @@ func (r *gkeClusterResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.Diagnostics.AddError(summary, explainGoogle(err))
 		return
 	}
+	if imported, _ := req.Private.GetKey(ctx, importedKey); string(imported) == `true` {
+		state.importBlocks(live)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, nil)...)
+	}
 	state.applyLive(id, live)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -688,6 +692,33 @@ func (r *gkeClusterResource) ImportState(ctx context.Context, req resource.Impor
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("deletion_protection"), true)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("remove_default_node_pool"), true)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("initial_node_count"), int64(1))...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte(`true`))...)
+}
+
+// importBlocks starts the blocks an imported cluster has, for applyLive
+// to fill: the release channel, workload identity and the add-ons that
+// are on.
+func (m *gkeClusterModel) importBlocks(c *containerpb.Cluster) {
+	if c.GetReleaseChannel() != nil {
+		m.ReleaseChannel = &releaseChannelModel{}
+	}
+	if c.GetWorkloadIdentityConfig().GetWorkloadPool() != "" {
+		m.WorkloadIdentityConfig = &workloadIdentityModel{}
+	}
+	a := c.GetAddonsConfig()
+	addons := &addonsModel{}
+	if a.GetGcsFuseCsiDriverConfig().GetEnabled() {
+		addons.GcsFuseCSIDriver = &addonEnabledModel{}
+	}
+	if a.GetGcePersistentDiskCsiDriverConfig().GetEnabled() {
+		addons.GcePDCSIDriver = &addonEnabledModel{}
+	}
+	if addons.GcsFuseCSIDriver != nil || addons.GcePDCSIDriver != nil {
+		m.AddonsConfig = addons
+	}
+	if len(c.GetResourceLabels()) > 0 {
+		m.ResourceLabels = mapOf(c.GetResourceLabels())
+	}
 }
 
 // setLabels sets the resource labels with the fingerprint GKE asks for.

@@ -497,8 +497,40 @@ func (r *gkeNodePoolResource) Read(ctx context.Context, req resource.ReadRequest
 		resp.Diagnostics.AddError(summary, explainGoogle(err))
 		return
 	}
+	if imported, _ := req.Private.GetKey(ctx, importedKey); string(imported) == `true` {
+		state.importBlocks(live)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, nil)...)
+	}
 	state.applyLive(id, live, r.nodesPerZone(ctx, id, live))
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// importedKey marks, in private state, a resource just imported.
+const importedKey = "imported"
+
+// importBlocks starts the blocks an imported pool has: node_config
+// always, placement_policy and queued_provisioning when set; applyLive
+// then fills them. Management and upgrade settings stay out: GKE always
+// reports them, and a configuration that leaves them out would show a diff.
+func (m *gkeNodePoolModel) importBlocks(np *containerpb.NodePool) {
+	m.NodeConfig = &nodeConfigModel{Labels: types.MapNull(types.StringType), ResourceLabels: types.MapNull(types.StringType)}
+	if w := np.GetConfig().GetWorkloadMetadataConfig(); w != nil {
+		m.NodeConfig.WorkloadMetadataConfig = &workloadMetadataModel{}
+	}
+	if r := np.GetConfig().GetReservationAffinity(); r != nil {
+		m.NodeConfig.ReservationAffinity = &reservationAffinityModel{}
+	}
+	if !attachedOnly(np.GetConfig()) {
+		for range np.GetConfig().GetAccelerators() {
+			m.NodeConfig.GuestAccelerator = append(m.NodeConfig.GuestAccelerator, guestAcceleratorModel{})
+		}
+	}
+	if p := np.GetPlacementPolicy(); p.GetTpuTopology() != "" || p.GetType() != containerpb.NodePool_PlacementPolicy_TYPE_UNSPECIFIED {
+		m.PlacementPolicy = &placementPolicyModel{}
+	}
+	if np.GetQueuedProvisioning().GetEnabled() {
+		m.QueuedProvisioning = &queuedProvisioningModel{}
+	}
 }
 
 // Update changes in place what changed, one GKE call per kind of change
@@ -616,6 +648,8 @@ func (r *gkeNodePoolResource) ImportState(ctx context.Context, req resource.Impo
 	for attr, v := range map[string]string{"project": project, "location": location, "cluster": cluster, "name": name, "id": id.pool(name)} {
 		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
 	}
+	// The next Read fills the blocks GKE reports, not only the configured ones.
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, importedKey, []byte(`true`))...)
 }
 
 // explainGoogle says what a GKE error means, without credentials.
