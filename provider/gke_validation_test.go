@@ -223,7 +223,7 @@ resource_labels = { Team = "a" }`), `resource_labels[\s\S]*lower-case letter`},
 					Config:      tc.config,
 					PlanOnly:    true,
 					// Terraform wraps long messages: a space matches any run of blanks.
-					ExpectError: regexp.MustCompile(strings.ReplaceAll(tc.want, " ", `\s+`)),
+					ExpectError: regexp.MustCompile("(?s)" + strings.ReplaceAll(tc.want, " ", `\s+`)),
 				}},
 			})
 		})
