@@ -226,11 +226,11 @@ func (r *gkeClusterResource) ValidateConfig(ctx context.Context, req resource.Va
 	}
 	if wi := m.WorkloadIdentityConfig; wi != nil && isSet(wi.WorkloadPool) && isSet(m.Project) && wi.WorkloadPool.ValueString() != m.Project.ValueString()+".svc.id.goog" {
 		resp.Diagnostics.AddAttributeError(path.Root("workload_identity_config").AtName("workload_pool"), "Wrong workload pool",
-			fmt.Sprintf("the workload pool of project %s is %s.svc.id.goog, not %s.", m.Project.ValueString(), m.Project.ValueString(), wi.WorkloadPool.ValueString()))
+			fmt.Sprintf("workload_identity_config.workload_pool: the workload pool of project %s is %s.svc.id.goog, not %s.", m.Project.ValueString(), m.Project.ValueString(), wi.WorkloadPool.ValueString()))
 	}
 	if pc := m.PrivateClusterConfig; pc != nil && pc.EnablePrivateEndpoint.ValueBool() && !pc.EnablePrivateNodes.ValueBool() {
 		resp.Diagnostics.AddAttributeError(path.Root("private_cluster_config").AtName("enable_private_nodes"), "Private endpoint needs private nodes",
-			"enable_private_endpoint = true needs enable_private_nodes = true.")
+			"private_cluster_config.enable_private_nodes: enable_private_endpoint = true needs enable_private_nodes = true.")
 	}
 	if isSet(m.Location) && !m.NodeLocations.IsUnknown() {
 		region := m.Location.ValueString()
@@ -240,7 +240,7 @@ func (r *gkeClusterResource) ValidateConfig(ctx context.Context, req resource.Va
 		for _, z := range stringSet(ctx, m.NodeLocations) {
 			if !strings.HasPrefix(z, region+"-") || strings.Count(z, "-") != 2 {
 				resp.Diagnostics.AddAttributeError(path.Root("node_locations"), "Invalid node location",
-					fmt.Sprintf("%q is not a zone of %s (such as %s-a).", z, region, region))
+					fmt.Sprintf("node_locations: %q is not a zone of %s (such as %s-a).", z, region, region))
 			}
 		}
 	}

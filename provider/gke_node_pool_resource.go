@@ -303,7 +303,7 @@ func (r *gkeNodePoolResource) ValidateConfig(ctx context.Context, req resource.V
 	}
 	if m.Autoscaling != nil && isSet(m.NodeCount) {
 		resp.Diagnostics.AddAttributeError(path.Root("node_count"), "Conflicting node count",
-			"node_count cannot be set with autoscaling, which decides the size: set initial_node_count for the size at creation.")
+			"node_count: cannot be set with autoscaling, which decides the size; set initial_node_count for the size at creation.")
 	}
 	if c := m.NodeConfig; c != nil {
 		machine, err := gkemachine.Lookup(c.MachineType.ValueString())
@@ -312,30 +312,30 @@ func (r *gkeNodePoolResource) ValidateConfig(ctx context.Context, req resource.V
 			at := path.Root("node_config").AtName("guest_accelerator").AtListIndex(i)
 			if a.Type.IsNull() && !attached && !c.MachineType.IsUnknown() {
 				resp.Diagnostics.AddAttributeError(at.AtName("type"), "Missing accelerator type",
-					"guest_accelerator needs type, such as nvidia-tesla-t4, unless the machine type comes with GPUs (g2-*, a2-*, a3-*).")
+					fmt.Sprintf("node_config.guest_accelerator.%d.type: needed, such as nvidia-tesla-t4, unless the machine type comes with GPUs (g2-*, a2-*, a3-*).", i))
 			}
 			if a.Count.IsNull() && !attached && !c.MachineType.IsUnknown() {
 				resp.Diagnostics.AddAttributeError(at.AtName("count"), "Missing accelerator count",
-					"guest_accelerator needs count, the GPUs per node, unless the machine type comes with GPUs (g2-*, a2-*, a3-*).")
+					fmt.Sprintf("node_config.guest_accelerator.%d.count: needed (GPUs per node), unless the machine type comes with GPUs (g2-*, a2-*, a3-*).", i))
 			}
 		}
 		if ra := c.ReservationAffinity; ra != nil && ra.ConsumeReservationType.ValueString() == "SPECIFIC_RESERVATION" && (ra.Key.IsNull() || ra.Values.IsNull()) {
 			resp.Diagnostics.AddAttributeError(path.Root("node_config").AtName("reservation_affinity").AtName("key"), "Incomplete reservation",
-				"SPECIFIC_RESERVATION needs key (compute.googleapis.com/reservation-name) and values (the reservation's name).")
+				"node_config.reservation_affinity.key: SPECIFIC_RESERVATION needs key (compute.googleapis.com/reservation-name) and values (the reservation's name).")
 		}
 	}
 	if p := m.PlacementPolicy; p != nil && isSet(p.TPUTopology) && !p.Type.IsUnknown() && p.Type.ValueString() != "COMPACT" {
 		resp.Diagnostics.AddAttributeError(path.Root("placement_policy").AtName("type"), "TPU topology needs compact placement",
-			fmt.Sprintf("placement_policy.tpu_topology = %q needs type = \"COMPACT\".", p.TPUTopology.ValueString()))
+			fmt.Sprintf("placement_policy.type: tpu_topology = %q needs type = \"COMPACT\".", p.TPUTopology.ValueString()))
 	}
 	if q := m.QueuedProvisioning; q != nil && q.Enabled.ValueBool() {
 		if m.Autoscaling == nil {
 			resp.Diagnostics.AddAttributeError(path.Root("queued_provisioning").AtName("enabled"), "Queued provisioning needs autoscaling",
-				"queued_provisioning creates nodes for ProvisioningRequests through the autoscaler: add an autoscaling block (and leave node_count unset).")
+				"queued_provisioning.enabled: queued provisioning needs autoscaling, through which it creates nodes for ProvisioningRequests: add an autoscaling block (and leave node_count unset).")
 		}
 		if c := m.NodeConfig; c != nil && c.ReservationAffinity != nil && c.ReservationAffinity.ConsumeReservationType.ValueString() != "NO_RESERVATION" {
 			resp.Diagnostics.AddAttributeError(path.Root("queued_provisioning").AtName("enabled"), "Queued provisioning uses no reservation",
-				"queued_provisioning needs node_config.reservation_affinity.consume_reservation_type = \"NO_RESERVATION\".")
+				"queued_provisioning.enabled: queued provisioning needs node_config.reservation_affinity.consume_reservation_type = \"NO_RESERVATION\".")
 		}
 	}
 	shape, known := m.shape()

@@ -173,7 +173,7 @@ placement_policy {
   max_node_count = 3
 }`), `min_node_count \(5\) is more than max_node_count \(3\)`},
 		{"node_count with autoscaling", pool(`node_count = 2
-autoscaling { max_node_count = 3 }`), `node_count cannot be set with autoscaling`},
+autoscaling { max_node_count = 3 }`), `node_count: cannot be set with autoscaling`},
 		{"name and name_prefix", pool(`name = "a"
 name_prefix = "b"`), `name_prefix[\s\S]*"name"`},
 		{"pool name", pool(`name = "GPU_Pool"`), `must be lower-case letters, digits and hyphens`},
