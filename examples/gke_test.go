@@ -126,7 +126,7 @@ func runAccelerated(t *testing.T, namespace, name, resources string) *corev1.Nod
 	run := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "pipelines.kfstack.dev/v1alpha1", "kind": "PipelineRun",
 		"metadata": map[string]any{"name": name + "-1", "namespace": namespace},
-		"spec":     map[string]any{"pipeline": name, "executor": "pod"},
+		"spec":     map[string]any{"pipeline": name, "pipelineVersion": int64(0), "executor": "pod"},
 	}}
 	if _, err := dyn.Resource(runsGVR).Namespace(namespace).Create(ctx, run, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("creating run of %s: %v", name, err)
@@ -180,11 +180,19 @@ func TestGKEExample(t *testing.T) {
 	}()
 	startController(t)
 
-	gpuNode := runAccelerated(t, "vision", "gpu-task", "{gpu: 1}")
+	// The teams' namespaces have Istio's sidecar injection, whose webhook
+	// no istiod answers on simulated nodes: the tasks run in a namespace
+	// of their own.
+	tasks := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gke-tasks"}}
+	if _, err := cluster.Client.CoreV1().Namespaces().Create(context.Background(), tasks, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), "gke-tasks", metav1.DeleteOptions{}) })
+	gpuNode := runAccelerated(t, "gke-tasks", "gpu-task", "{gpu: 1}")
 	if gpuNode.Labels[fakegke.NodePoolLabel] != "gpu-l4" || gpuNode.Labels[fakegke.AcceleratorLabel] != "nvidia-l4" {
 		t.Errorf("the GPU task landed on %s (labels %v), not on the gpu-l4 pool", gpuNode.Name, gpuNode.Labels)
 	}
-	tpuNode := runAccelerated(t, "speech", "tpu-task", "{tpu: 4}")
+	tpuNode := runAccelerated(t, "gke-tasks", "tpu-task", "{tpu: 4}")
 	if tpuNode.Labels[fakegke.NodePoolLabel] != "tpu-v5e" || tpuNode.Labels[fakegke.TPUTopologyLabel] != "2x4" {
 		t.Errorf("the TPU task landed on %s (labels %v), not on the tpu-v5e slice", tpuNode.Name, tpuNode.Labels)
 	}
