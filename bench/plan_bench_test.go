@@ -50,7 +50,10 @@ func newTerraformWork(b *testing.B, pluginDir, dir string) *terraformWork {
 
 func (w *terraformWork) run(args ...string) string {
 	w.b.Helper()
-	cmd := exec.Command(w.tf, append(args, w.vars...)...)
+	if args[0] != "get" {
+		args = append(args, w.vars...)
+	}
+	cmd := exec.Command(w.tf, args...)
 	cmd.Dir, cmd.Env = w.dir, w.env
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -187,7 +187,9 @@ func TestGKEExample(t *testing.T) {
 	if _, err := cluster.Client.CoreV1().Namespaces().Create(context.Background(), tasks, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), "gke-tasks", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cluster.Client.CoreV1().Namespaces().Delete(context.Background(), "gke-tasks", metav1.DeleteOptions{})
+	})
 	gpuNode := runAccelerated(t, "gke-tasks", "gpu-task", "{gpu: 1}")
 	if gpuNode.Labels[fakegke.NodePoolLabel] != "gpu-l4" || gpuNode.Labels[fakegke.AcceleratorLabel] != "nvidia-l4" {
 		t.Errorf("the GPU task landed on %s (labels %v), not on the gpu-l4 pool", gpuNode.Name, gpuNode.Labels)
@@ -208,9 +210,14 @@ func TestGKEExample(t *testing.T) {
 	if err != nil || len(nodes.Items) != 0 {
 		t.Errorf("%d nodes of the fake cluster are left after destroy (%v)", len(nodes.Items), err)
 	}
-	for _, ns := range []string{"vision", "speech", "cert-manager", "istio-system", "auth", "knative-serving", "kfstack-system"} {
-		if _, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil {
+	for _, ns := range []string{"vision", "speech", "knative-serving", "kfstack-system"} {
+		if n, err := cluster.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err == nil && n.DeletionTimestamp == nil {
 			t.Errorf("namespace %s is left after destroy", ns)
+		}
+	}
+	for ns, deployment := range map[string]string{"cert-manager": "cert-manager", "istio-system": "istiod", "auth": "dex", "knative-serving": "controller"} {
+		if _, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{}); err == nil {
+			t.Errorf("deployment %s/%s is left after destroy", ns, deployment)
 		}
 	}
 }

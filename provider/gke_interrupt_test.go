@@ -34,7 +34,7 @@ func TestAccGKENodePool_interrupted(t *testing.T) {
 	defer cancel()
 	cluster := gkeName("kill")
 	id := gkeClusterID{Project: gkeProject, Location: "us-central1-a", Name: cluster}
-	op, err := c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: id.parent(), Cluster: &containerpb.Cluster{Name: cluster, InitialNodeCount: 1}})
+	op, err := c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: id.parent(), Cluster: &containerpb.Cluster{Name: cluster, InitialNodeCount: 1}}) //nolint:staticcheck // the deprecated field GKE still takes
 	if err != nil {
 		t.Fatal(err)
 	}

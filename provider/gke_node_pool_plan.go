@@ -290,7 +290,7 @@ func acceleratorReplacements(pc, sc *nodeConfigModel) []replacement {
 			name string
 			p, s attr.Value
 		}{{"type", p.Type, s.Type}, {"count", p.Count, s.Count}, {"gpu_partition_size", p.GPUPartitionSize, s.GPUPartitionSize}} {
-			if !f.p.IsUnknown() && !f.p.Equal(f.s) && !(f.p.IsNull() && f.name == "gpu_partition_size" && f.s.IsNull()) {
+			if !f.p.IsUnknown() && !f.p.Equal(f.s) {
 				out = append(out, replacement{at.AtName(f.name), fmt.Sprintf("node_config.guest_accelerator.%d.%s changes from %s to %s: GKE attaches GPUs when it creates the pool (the driver version and sharing change in place)", i, f.name, f.s, f.p)})
 			}
 		}

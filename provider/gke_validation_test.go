@@ -220,8 +220,8 @@ resource_labels = { Team = "a" }`), `resource_labels[\s\S]*lower-case letter`},
 			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testProviders,
 				Steps: []resource.TestStep{{
-					Config:      tc.config,
-					PlanOnly:    true,
+					Config:   tc.config,
+					PlanOnly: true,
 					// Terraform wraps long messages: a space matches any run of blanks.
 					ExpectError: regexp.MustCompile("(?s)" + strings.ReplaceAll(tc.want, " ", `\s+`)),
 				}},

@@ -459,7 +459,7 @@ func (s *Server) SetLabels(_ context.Context, req *containerpb.SetLabelsRequest)
 		cp.Etag = newEtag()
 		return nil
 	}}}
-	return s.startOperation("SetLabels", containerpb.Operation_SET_LABELS, c, "", steps, func(error) {}), nil
+	return s.startOperation("SetLabels", containerpb.Operation_SET_LABELS, c, "", steps, func(error) {}), nil //nolint:staticcheck // the type GKE still reports for SetLabels
 }
 
 // SetAddonsConfig is UpdateCluster of the add-ons.
@@ -488,7 +488,7 @@ func (s *Server) DeleteCluster(_ context.Context, req *containerpb.DeleteCluster
 	return s.startOperation("DeleteCluster", containerpb.Operation_DELETE_CLUSTER, c, "", steps, func(err error) {
 		if err != nil {
 			c.proto.Status = containerpb.Cluster_ERROR
-			c.proto.StatusMessage = status.Convert(err).Message()
+			c.proto.Conditions = []*containerpb.StatusCondition{{Message: status.Convert(err).Message(), CanonicalCode: code.Code(status.Code(err))}}
 			return
 		}
 		delete(s.clusters, c.key)

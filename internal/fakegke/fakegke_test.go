@@ -79,7 +79,7 @@ func nodesOf(t *testing.T, pool string) []corev1.Node {
 
 func createCluster(t *testing.T, c *container.ClusterManagerClient, name string) {
 	t.Helper()
-	op, err := c.CreateCluster(context.Background(), &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: name, InitialNodeCount: 1}})
+	op, err := c.CreateCluster(context.Background(), &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: name, InitialNodeCount: 1}}) //nolint:staticcheck // the deprecated field GKE still takes
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestValidation(t *testing.T) {
 			return err
 		}(), codes.FailedPrecondition, "fingerprint"},
 		"duplicate cluster": {func() error {
-			_, err := c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "valid", InitialNodeCount: 1}})
+			_, err := c.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: parent, Cluster: &containerpb.Cluster{Name: "valid", InitialNodeCount: 1}}) //nolint:staticcheck // the deprecated field GKE still takes
 			return err
 		}(), codes.AlreadyExists, "Already exists"},
 	}
