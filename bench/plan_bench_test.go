@@ -216,7 +216,7 @@ func BenchmarkPlanGKE(b *testing.B) {
 		"-var=runtime={ replicas = 0 }",
 		fmt.Sprintf(`-var=mirror={ chart_repository = %q, knative = { serving_url = "%s/serving-1.21.1/2-serving-core.yaml", net_istio_url = "%s/net-istio-1.21/net-istio.yaml" } }`, charts, files.URL, files.URL),
 		"-var=gpu_pools={ " + strings.Join(gpu, ", ") + " }",
-		`-var=tpu_slices={ tpu = { machine_type = "ct5lp-hightpu-4t", topology = "2x2", zone = "us-central1-a" } }`,
+		`-var=tpu_slices={ tpu-slice = { machine_type = "ct5lp-hightpu-4t", topology = "2x2", zone = "us-central1-a" } }`,
 	}
 	w.run("get")
 	start := time.Now()
