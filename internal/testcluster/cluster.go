@@ -277,6 +277,11 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStar
 		return err
 	}
 	for _, stage := range append(bins.KWOKStages, taskStage) {
+		if filepath.Base(stage) == "pod-complete.yaml" {
+			if stage, err = holdableStage(c.Dir, stage); err != nil {
+				return err
+			}
+		}
 		if podStartDelay > 0 && filepath.Base(stage) == "pod-ready.yaml" {
 			if stage, err = delayStage(c.Dir, stage, podStartDelay); err != nil {
 				return err

@@ -316,6 +316,7 @@ func (r *Reconciler) podDefaults(meta *metav1.ObjectMeta, spec *corev1.PodSpec) 
 		}
 	}
 	spec.Tolerations = append(spec.Tolerations, d.Tolerations...)
+	tolerateAccelerators(spec)
 	spec.Volumes = append(spec.Volumes, d.Volumes...)
 	spec.Containers[0].VolumeMounts = append(spec.Containers[0].VolumeMounts, d.VolumeMounts...)
 	if d.ImagePullPolicy != "" {
@@ -343,4 +344,33 @@ func addMissing(m, add map[string]string) map[string]string {
 		}
 	}
 	return m
+}
+
+// acceleratorResources are the extended resources whose nodes carry a
+// taint of the same name (GKE's GPU and TPU node pools).
+var acceleratorResources = []corev1.ResourceName{"nvidia.com/gpu", "google.com/tpu"}
+
+// tolerateAccelerators lets a pod that requests GPUs or TPUs onto the
+// nodes that have them, as Kubernetes' ExtendedResourceToleration
+// admission plugin (on in GKE) does: upstream MPIJob examples ask for
+// nvidia.com/gpu and rely on it.
+func tolerateAccelerators(spec *corev1.PodSpec) {
+	for _, name := range acceleratorResources {
+		wanted := false
+		for _, c := range spec.Containers {
+			_, l := c.Resources.Limits[name]
+			_, r := c.Resources.Requests[name]
+			wanted = wanted || l || r
+		}
+		if !wanted {
+			continue
+		}
+		exists := false
+		for _, t := range spec.Tolerations {
+			exists = exists || (t.Key == string(name) && t.Operator == corev1.TolerationOpExists)
+		}
+		if !exists {
+			spec.Tolerations = append(spec.Tolerations, corev1.Toleration{Key: string(name), Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+		}
+	}
 }
