@@ -24,7 +24,7 @@ import (
 // Failed. A task pod without a result keeps running.
 const (
 	// TaskPodLabel marks the runtime controller's task pods
-	// (controller.LabelRunUID).
+	// (v1alpha1.LabelRunUID).
 	TaskPodLabel = "pipelines.kfstack.dev/run-uid"
 	// AnnotationHold keeps a Job's pod Running on KWOK until a test sets
 	// its exit code: KWOK's pod-complete stage, which ends Job pods at
