@@ -377,6 +377,17 @@ func crdsOf(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
 	return out
 }
 
+// adopted names the adopted objects among refs, as "Kind name".
+func adopted(refs []inventoryRef) []string {
+	var out []string
+	for _, r := range refs {
+		if r.Adopted {
+			out = append(out, r.Kind+" "+r.Name)
+		}
+	}
+	return out
+}
+
 func refKey(r inventoryRef) string {
 	return r.APIVersion + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
 }

@@ -8,6 +8,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
+
 	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 )
 
@@ -117,4 +119,31 @@ func mpiJobArgs(o Options) []string {
 		args = append(args, "--mpi-gang-scheduler="+o.MPIGangScheduler)
 	}
 	return args
+}
+
+// MPIJobController says what the runtime does with MPIJobs after an
+// install or check found status: what --mpi-jobs decides at the
+// controller's start, from the same facts (an adopted MPIJob CRD is
+// another installation's, and carries no installer mark).
+func MPIJobController(o Options, status *bootstrap.Status) string {
+	mode := o.MPIJobs
+	if mode == "" {
+		mode = "auto"
+	}
+	if mode == "false" {
+		return "off (mpi_jobs = false)"
+	}
+	adopted := false
+	if status != nil {
+		for _, m := range status.Manifests {
+			adopted = adopted || slices.Contains(m.Adopted, "CustomResourceDefinition "+kubeflow.CRDName)
+		}
+	}
+	switch {
+	case adopted && mode == "auto":
+		return fmt.Sprintf("off (mpi_jobs = auto): the CRD %s was installed by another tool, so another controller, such as kubeflow/mpi-operator, owns MPIJobs", kubeflow.CRDName)
+	case adopted:
+		return fmt.Sprintf("on (mpi_jobs = true), though another tool installed the CRD %s: stop any other MPIJob controller", kubeflow.CRDName)
+	}
+	return fmt.Sprintf("on (mpi_jobs = %s): the runtime's controller runs MPIJobs", mode)
 }
