@@ -130,6 +130,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 	if opts.RealNode {
+		if err := c.startClusterDNS(ctx, bins); err != nil {
+			return c, err
+		}
 		if err := c.startKubelet(ctx, bins); err != nil {
 			return c, err
 		}
