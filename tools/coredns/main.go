@@ -11,16 +11,16 @@ package main
 import (
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/coremain"
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/errors"
 	_ "github.com/coredns/coredns/plugin/forward"
-	_ "github.com/coredns/coredns/plugin/health"
 	_ "github.com/coredns/coredns/plugin/kubernetes"
 	_ "github.com/coredns/coredns/plugin/log"
 	_ "github.com/coredns/coredns/plugin/ready"
 )
 
 // directives are the plugins, in the order CoreDNS runs them.
-var directives = []string{"errors", "log", "health", "ready", "kubernetes", "forward"}
+var directives = []string{"bind", "ready", "errors", "log", "kubernetes", "forward"}
 
 func main() {
 	dnsserver.Directives = directives
