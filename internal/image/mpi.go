@@ -38,6 +38,9 @@ type mpiFlavor struct {
 	compiler, devPackage string
 	// entrypoint is the image's entrypoint script, if any.
 	entrypoint string
+	// alternatives are the links update-alternatives would make (the
+	// packages' maintainer scripts do not run): mpirun and mpiexec.
+	alternatives map[string]string
 }
 
 // mpiBasePackages are upstream's base image: Debian with the OpenSSH
@@ -45,10 +48,12 @@ type mpiFlavor struct {
 var mpiBasePackages = []string{"openssh-server", "openssh-client", "bash", "dash", "coreutils", "libc-bin"}
 
 var mpiFlavors = map[string]mpiFlavor{
-	FlavorOpenMPI: {packages: []string{"openmpi-bin"}, compiler: "mpicxx.openmpi", devPackage: "libopenmpi-dev"},
+	FlavorOpenMPI: {packages: []string{"openmpi-bin"}, compiler: "mpicxx.openmpi", devPackage: "libopenmpi-dev",
+		alternatives: map[string]string{"/usr/bin/mpirun": "mpirun.openmpi", "/usr/bin/mpiexec": "mpiexec.openmpi"}},
 	// mpich.Dockerfile's entrypoint resolves the hostfile's hosts before
 	// mpirun starts; this one does the same with getent.
-	FlavorMPICH: {packages: []string{"mpich"}, compiler: "mpicxx.mpich", devPackage: "libmpich-dev", entrypoint: mpichEntrypoint},
+	FlavorMPICH: {packages: []string{"mpich"}, compiler: "mpicxx.mpich", devPackage: "libmpich-dev", entrypoint: mpichEntrypoint,
+		alternatives: map[string]string{"/usr/bin/mpirun": "mpirun.mpich", "/usr/bin/mpiexec": "mpiexec.mpich"}},
 }
 
 // mpichEntrypoint waits, in the launcher, until the launcher's own name
@@ -65,7 +70,7 @@ resolve() {
   echo "Resolved $1"
 }
 if [ "$K_MPI_JOB_ROLE" = launcher ]; then
-  resolve "$(hostname)"
+  resolve "$(cat /etc/hostname)"
   for host in $(cut -d: -f1 /etc/mpi/hostfile); do resolve "$host"; done
 fi
 exec "$@"
@@ -162,6 +167,9 @@ func buildMPIFlavor(ctx context.Context, opts MPIOptions, name string) (Built, e
 		return Built{}, err
 	}
 	own := mpiFiles(pi)
+	for link, target := range f.alternatives {
+		own = append(own, File{Path: link, Symlink: target})
+	}
 	entrypoint := []string(nil)
 	if f.entrypoint != "" {
 		own = append(own, File{Path: "/entrypoint.sh", Content: []byte(f.entrypoint), Mode: 0o755})
