@@ -326,6 +326,7 @@ func (r *Reconciler) podDefaults(meta *metav1.ObjectMeta, spec *corev1.PodSpec) 
 			}
 		}
 	}
+	d.ApplyRequests(spec)
 	meta.Labels = addMissing(meta.Labels, d.Labels)
 	meta.Annotations = addMissing(meta.Annotations, d.Annotations)
 	if err := r.Options.ImageRules.RewritePodSpec(spec); err != nil {

@@ -60,7 +60,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	opts.ImageRules.Exact, opts.ImageRules.Mirrors = map[string]string{}, map[string]string{}
 	fs.Var(pairFlag(opts.ImageRules.Exact), "image-map", "FROM=TO: run task images named FROM as TO (repeatable; \"alpine\" matches docker.io/library/alpine:latest)")
 	fs.Var(pairFlag(opts.ImageRules.Mirrors), "image-mirror", "PREFIX=MIRROR: pull task images under the registry prefix PREFIX from MIRROR (repeatable)")
-	podDefaults := fs.String("task-pod-defaults", "", "YAML or JSON file of what every task pod gets: nodeSelector, tolerations, volumes, volumeMounts, imagePullPolicy, labels, annotations")
+	podDefaults := fs.String("task-pod-defaults", "", "YAML or JSON file of what every task pod (and MPI launcher and worker) gets: nodeSelector, tolerations, volumes, volumeMounts, imagePullPolicy, labels, annotations, requests (of containers that set none)")
 	fs.IntVar(&opts.MaxRunningTasks, "max-running-tasks", 0, "task pods unfinished at once across all runs (0: unlimited); ready tasks beyond it wait, oldest run first")
 	qps := fs.Float64("kube-api-qps", defaultQPS, "queries per second to the API server; negative: no client-side limit, the API server's priority and fairness queues the controller's requests beside everyone else's")
 	burst := fs.Int("kube-api-burst", defaultBurst, "burst of queries to the API server (with a positive --kube-api-qps)")
