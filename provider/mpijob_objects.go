@@ -469,8 +469,9 @@ func replicaFrom(rs *kubeflow.ReplicaSpec, cur *mpiReplicaModel, worker bool) *m
 		cur = &mpiReplicaModel{}
 	}
 	out := &mpiReplicaModel{Replicas: types.Int64Null(), Image: types.StringNull(), RunAsUser: types.Int64Null(), RestartPolicy: optionalString(types.StringNull(), string(rs.RestartPolicy))}
-	if worker {
-		out.Replicas = types.Int64Value(int64(derefInt32(rs.Replicas, 0)))
+	out.Replicas = types.Int64Value(int64(derefInt32(rs.Replicas, 0)))
+	if !worker {
+		out.Replicas = types.Int64Value(int64(derefInt32(rs.Replicas, 1)))
 	}
 	spec := rs.Template.Spec
 	if len(spec.Containers) == 0 {

@@ -111,6 +111,8 @@ func replicaAttributes(role string, worker bool) map[string]schema.Attribute {
 	}
 	if worker {
 		attrs["replicas"] = schema.Int64Attribute{Required: true, MarkdownDescription: "Number of workers: at least 1, unless `run_launcher_as_worker`.", Validators: []validator.Int64{int64validator.AtLeast(0)}}
+	} else {
+		attrs["replicas"] = schema.Int64Attribute{Optional: true, Computed: true, Default: int64default.StaticInt64(1), MarkdownDescription: "Always 1: one launcher.", Validators: []validator.Int64{int64validator.Between(1, 1)}}
 	}
 	return attrs
 }
