@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -120,7 +121,12 @@ func setup(c *testcluster.Cluster) error {
 	if err := crds.Install(ctx, k8s, time.Minute); err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(c.Config, ctrl.Options{
+	// The controller's defaults: no client-side rate limit
+	// (kfstack-runtime controller --kube-api-qps=-1), the API server's
+	// priority and fairness queues instead.
+	mcfg := rest.CopyConfig(c.Config)
+	mcfg.QPS, mcfg.Burst = -1, 0
+	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 scheme(),
 		Cache:                  mpijob.CacheOptions(runtimecontroller.CacheOptions(nil)),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
