@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
@@ -146,4 +147,29 @@ func MPIJobController(o Options, status *bootstrap.Status) string {
 		return fmt.Sprintf("on (mpi_jobs = true), though another tool installed the CRD %s: stop any other MPIJob controller", kubeflow.CRDName)
 	}
 	return fmt.Sprintf("on (mpi_jobs = %s): the runtime's controller runs MPIJobs", mode)
+}
+
+// MPIJobWebhookName names the MPIJob admission webhook.
+const MPIJobWebhookName = "mpijobs.kubeflow.org"
+
+// addMPIJobWebhook adds the MPIJob webhook, modelled on the runtime's
+// others, to the webhook configuration among typed.
+func addMPIJobWebhook(o Options, typed []kruntime.Object) {
+	if !o.Webhooks || !mpiJobsOn(o) {
+		return
+	}
+	for _, obj := range typed {
+		cfg, ok := obj.(*admissionregistrationv1.ValidatingWebhookConfiguration)
+		if !ok || len(cfg.Webhooks) == 0 {
+			continue
+		}
+		hook := *cfg.Webhooks[0].DeepCopy()
+		hook.Name = MPIJobWebhookName
+		path := kubeflow.WebhookPath
+		hook.ClientConfig.Service.Path = &path
+		hook.Rules[0].APIGroups = []string{kubeflow.GroupVersion.Group}
+		hook.Rules[0].APIVersions = []string{kubeflow.GroupVersion.Version}
+		hook.Rules[0].Resources = []string{"mpijobs"}
+		cfg.Webhooks = append(cfg.Webhooks, hook)
+	}
 }

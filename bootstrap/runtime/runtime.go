@@ -566,6 +566,7 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		}
 		var more []kruntime.Object
 		more, certManager = webhookObjects(ns, common)
+		addMPIJobWebhook(o, more)
 		typed = append(typed, more...)
 	}
 	all, err := crds.All()

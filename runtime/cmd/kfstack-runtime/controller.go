@@ -177,6 +177,12 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
+		// Served even with the MPIJob controller off, admitting everything
+		// then: the webhook configuration names MPIJobs either way.
+		if err := mpijob.SetupWebhook(mgr, mpiOn); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
 		// Ready only once the webhook server serves: the webhook's Service
 		// sends admission requests to ready pods only.
 		ready = webhookServer.StartedChecker()

@@ -76,3 +76,7 @@ const (
 func WorkerName(job string, i int) string {
 	return job + WorkerSuffix + "-" + strconv.Itoa(i)
 }
+
+// WebhookPath is where the runtime's webhook server validates MPIJobs
+// (runtime/mpijob.Validator).
+const WebhookPath = "/validate-kubeflow-org-v2beta1-mpijob"
