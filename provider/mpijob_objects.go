@@ -390,7 +390,7 @@ func (c *clients) explainMPIJobs(err error) error {
 // spelling where the live value means the same.
 func (m *mpiJobModel) fromJob(job *kubeflow.MPIJob) {
 	s := job.Spec
-	m.Implementation = types.StringValue(string(orDefault(string(s.MPIImplementation), string(kubeflow.MPIImplementationOpenMPI))))
+	m.Implementation = types.StringValue(orDefault(string(s.MPIImplementation), string(kubeflow.MPIImplementationOpenMPI)))
 	m.SlotsPerWorker = types.Int64Value(int64(derefInt32(s.SlotsPerWorker, 1)))
 	m.RunLauncherAsWorker = types.BoolValue(s.RunLauncherAsWorker != nil && *s.RunLauncherAsWorker)
 	m.LauncherCreationPolicy = types.StringValue(orDefault(string(s.LauncherCreationPolicy), string(kubeflow.LauncherCreationPolicyAtStartup)))

@@ -127,7 +127,10 @@ data "kubeflow_mpi_job" "test" {
 				Check: func(*terraform.State) error {
 					pods, err := testCluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: kubeflow.JobNameLabel + "=pi2"})
 					if err != nil || len(pods.Items) != 0 {
-						return fmt.Errorf("a suspended job has %d pods (%v)", len(pods.Items), err)
+						if err != nil {
+							return err
+						}
+						return fmt.Errorf("a suspended job has %d pods", len(pods.Items))
 					}
 					return nil
 				},

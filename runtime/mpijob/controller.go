@@ -534,8 +534,8 @@ func (r *Reconciler) launcherJob(ctx context.Context, job *kubeflow.MPIJob) (*ba
 // (WaitForWorkersReady). Until then it asks to be called again.
 func (r *Reconciler) startLauncher(ctx context.Context, job *kubeflow.MPIJob, workers []*corev1.Pod) (*batchv1.Job, reconcile.Result, error) {
 	if job.Spec.LauncherCreationPolicy == kubeflow.LauncherCreationPolicyWaitForWorkersReady {
-		if ok, wait, err := r.workersReady(ctx, job, workers); !ok || err != nil {
-			return nil, reconcile.Result{RequeueAfter: wait}, err
+		if ok, wait := r.workersReady(ctx, job, workers); !ok {
+			return nil, reconcile.Result{RequeueAfter: wait}, nil
 		}
 	}
 	l, err := r.newLauncherJob(job)

@@ -2,7 +2,6 @@ package mpijob_test
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -97,7 +96,7 @@ func checkService(t *testing.T, ns, name string) {
 	if want := map[string]string{kubeflow.OperatorNameLabel: "mpi-operator", kubeflow.JobNameLabel: name}; !equalMaps(svc.Spec.Selector, want) {
 		t.Errorf("Service selector %v, want %v", svc.Spec.Selector, want)
 	}
-	if svc.Labels["app"] != name || !controlledBy(svc, "MPIJob", name) {
+	if svc.Labels["app"] != name || !controlledBy(svc, name) {
 		t.Errorf("Service labels %v, owners %v", svc.Labels, svc.OwnerReferences)
 	}
 }
@@ -123,7 +122,7 @@ func checkConfigMap(t *testing.T, ns string, job *kubeflow.MPIJob) {
 	if d := cm.Data["discover_hosts.sh"]; !strings.HasPrefix(d, "#!/bin/sh\n") {
 		t.Errorf("discover_hosts.sh: %q", d)
 	}
-	if cm.Labels["app"] != job.Name || !controlledBy(cm, "MPIJob", job.Name) {
+	if cm.Labels["app"] != job.Name || !controlledBy(cm, job.Name) {
 		t.Errorf("ConfigMap labels %v, owners %v", cm.Labels, cm.OwnerReferences)
 	}
 }
@@ -134,7 +133,7 @@ func checkSecret(t *testing.T, ns, name string) {
 	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name + "-ssh"}, s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Type != corev1.SecretTypeSSHAuth || !controlledBy(s, "MPIJob", name) {
+	if s.Type != corev1.SecretTypeSSHAuth || !controlledBy(s, name) {
 		t.Fatalf("Secret type %s, owners %v", s.Type, s.OwnerReferences)
 	}
 	block, _ := pem.Decode(s.Data["ssh-privatekey"])
@@ -156,7 +155,6 @@ func checkSecret(t *testing.T, ns, name string) {
 	if string(mine.Marshal()) != string(pub.Marshal()) || pub.Type() != "ecdsa-sha2-nistp521" {
 		t.Errorf("public key %s does not match the private key", pub.Type())
 	}
-	var _ *ecdsa.PrivateKey = key
 }
 
 func checkWorker(t *testing.T, job *kubeflow.MPIJob, pod *corev1.Pod, i int) {
@@ -172,7 +170,7 @@ func checkWorker(t *testing.T, job *kubeflow.MPIJob, pod *corev1.Pod, i int) {
 		}
 	}
 	spec := pod.Spec
-	if spec.Hostname != name || spec.Subdomain != job.Name || !controlledBy(pod, "MPIJob", job.Name) {
+	if spec.Hostname != name || spec.Subdomain != job.Name || !controlledBy(pod, job.Name) {
 		t.Errorf("%s: hostname %q subdomain %q owners %v", name, spec.Hostname, spec.Subdomain, pod.OwnerReferences)
 	}
 	if spec.DNSConfig == nil || !slices.Contains(spec.DNSConfig.Searches, fmt.Sprintf("%s.%s.svc.cluster.local", job.Name, job.Namespace)) {
@@ -275,9 +273,9 @@ func checkLauncher(t *testing.T, job *kubeflow.MPIJob, tmpl corev1.PodTemplateSp
 	checkSSHMount(t, name, job, spec)
 }
 
-func controlledBy(obj metav1.Object, kind, name string) bool {
+func controlledBy(obj metav1.Object, name string) bool {
 	ref := metav1.GetControllerOf(obj)
-	return ref != nil && ref.Kind == kind && ref.Name == name && ref.APIVersion == "kubeflow.org/v2beta1"
+	return ref != nil && ref.Kind == "MPIJob" && ref.Name == name && ref.APIVersion == "kubeflow.org/v2beta1"
 }
 
 func equalMaps(a, b map[string]string) bool {

@@ -125,19 +125,6 @@ func (r *podRecorder) get(name string) *corev1.Pod {
 	return r.pods[name]
 }
 
-// byPrefix returns the recorded pods whose names start with prefix.
-func (r *podRecorder) byPrefix(prefix string) []*corev1.Pod {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*corev1.Pod
-	for name, p := range r.pods {
-		if strings.HasPrefix(name, prefix) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 func launcherJob(t testing.TB, ns, name string) *batchv1.Job {
 	t.Helper()
 	j := &batchv1.Job{}

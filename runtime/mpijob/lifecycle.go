@@ -78,14 +78,14 @@ func (r *Reconciler) handleWorkerFailures(ctx context.Context, job *kubeflow.MPI
 // workersReady reports whether every worker is Running, Ready and
 // answers SSH; wait is when to look again if not (pod changes wake the
 // controller anyway; only an sshd that is slow to answer needs the timer).
-func (r *Reconciler) workersReady(ctx context.Context, job *kubeflow.MPIJob, workers []*corev1.Pod) (bool, time.Duration, error) {
+func (r *Reconciler) workersReady(ctx context.Context, job *kubeflow.MPIJob, workers []*corev1.Pod) (bool, time.Duration) {
 	if len(workers) < int(job.WorkerReplicas()) {
-		return false, 0, nil
+		return false, 0
 	}
 	ports := sshPorts(job.Spec.MPIReplicaSpecs[kubeflow.MPIReplicaTypeWorker])
 	for _, p := range workers {
 		if p.Status.Phase != corev1.PodRunning || !podReady(p) || p.Status.PodIP == "" {
-			return false, 0, nil
+			return false, 0
 		}
 	}
 	for _, p := range workers {
@@ -94,10 +94,10 @@ func (r *Reconciler) workersReady(ctx context.Context, job *kubeflow.MPIJob, wor
 		cancel()
 		if err != nil {
 			log.FromContext(ctx).V(1).Info("worker's sshd does not answer yet", "worker", p.Name, "error", err.Error())
-			return false, time.Second, nil
+			return false, time.Second
 		}
 	}
-	return true, 0, nil
+	return true, 0
 }
 
 // sshPorts are the ports a worker's sshd may listen on: those its
@@ -140,7 +140,7 @@ func DialSSH(ctx context.Context, host string, ports []int32) error {
 		if err == nil && strings.HasPrefix(line, "SSH-") {
 			return nil
 		}
-		errs = append(errs, fmt.Errorf("port %d: no SSH identification (%q, %v)", port, strings.TrimSpace(line), err))
+		errs = append(errs, fmt.Errorf("port %d: no SSH identification (%q): %w", port, strings.TrimSpace(line), err))
 	}
 	return errors.Join(errs...)
 }

@@ -40,7 +40,8 @@ func setCondition(status *kubeflow.JobStatus, t kubeflow.JobConditionType, s cor
 		}
 		kept = append(kept, other)
 	}
-	status.Conditions = append(kept, c)
+	kept = append(kept, c)
+	status.Conditions = kept
 	return true
 }
 
