@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -121,7 +122,7 @@ var badCreates = []badInput{
 	{"worker without image", func(j map[string]any) {
 		c := at(j, append(replicas("Worker"), "template", "spec")...)["containers"].([]any)[0].(map[string]any)
 		delete(c, "image")
-	}, []string{"spec.mpiReplicaSpecs[Worker]"}},
+	}, []string{"spec.mpiReplicaSpecs[Worker]", "every container needs an image"}},
 }
 
 // badUpdates change an existing job in ways the controller cannot follow.
@@ -189,13 +190,20 @@ func TestBadInputRefusedAtAdmission(t *testing.T) {
 	}
 	for _, tc := range badUpdates {
 		t.Run(tc.name, func(t *testing.T) {
-			live := &unstructured.Unstructured{}
-			live.SetGroupVersionKind(kubeflow.SchemeGroupVersionKind)
-			if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "train"}, live); err != nil {
-				t.Fatal(err)
+			// The controller writes the job's status meanwhile: a conflict
+			// is retried, as kubectl would be.
+			var err error
+			for range 20 {
+				live := &unstructured.Unstructured{}
+				live.SetGroupVersionKind(kubeflow.SchemeGroupVersionKind)
+				if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "train"}, live); err != nil {
+					t.Fatal(err)
+				}
+				tc.edit(live.Object)
+				if err = k8s.Update(ctx, live); !apierrors.IsConflict(err) {
+					break
+				}
 			}
-			tc.edit(live.Object)
-			err := k8s.Update(ctx, live)
 			if err == nil {
 				t.Fatalf("the API server accepted the change")
 			}
