@@ -119,10 +119,7 @@ var badCreates = []badInput{
 		at(j, replicas("Worker")...)["replicas"] = 1000
 	}, []string{"metadata.name", "too long for the number of workers"}},
 	{"name not a DNS-1035 label", set([]string{"metadata"}, "name", "1train"), []string{"metadata.name", "DNS-1035"}},
-	{"worker without image", func(j map[string]any) {
-		c := at(j, append(replicas("Worker"), "template", "spec")...)["containers"].([]any)[0].(map[string]any)
-		delete(c, "image")
-	}, []string{"spec.mpiReplicaSpecs[Worker]", "every container needs an image"}},
+	{"negative launchers", set(replicas("Launcher"), "replicas", -1), []string{"replicas", "greater than or equal to 0", "Launcher.replicas must be 1"}},
 }
 
 // badUpdates change an existing job in ways the controller cannot follow.
