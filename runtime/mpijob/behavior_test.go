@@ -300,16 +300,20 @@ func TestWaitForWorkersReady(t *testing.T) {
 		}
 		return len(pods) == 2, ""
 	})
-	// Worker 1's sshd does not answer yet.
-	programs.setSSHDown(pods[1].Status.PodIP, true)
+	// The workers' sshd does not answer yet; then worker 0's does.
 	before := programs.probes.Load()
 	waitFor(t, 30*time.Second, "the controller probing the workers' sshd", func() (bool, string) {
+		return programs.probes.Load() > before+1, ""
+	})
+	programs.setSSHUp(pods[0].Status.PodIP)
+	before = programs.probes.Load()
+	waitFor(t, 30*time.Second, "the controller probing again", func() (bool, string) {
 		return programs.probes.Load() > before+2, ""
 	})
 	if exists(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "patient-launcher"}}) {
 		t.Fatal("the launcher was created while a worker's sshd did not answer")
 	}
-	programs.setSSHDown(pods[1].Status.PodIP, false)
+	programs.setSSHUp(pods[1].Status.PodIP)
 	waitFor(t, 30*time.Second, "the launcher Job", func() (bool, string) {
 		return exists(t, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "patient-launcher"}}), ""
 	})

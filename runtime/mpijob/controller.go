@@ -558,7 +558,9 @@ func (r *Reconciler) startLauncher(ctx context.Context, job *kubeflow.MPIJob, wo
 func (r *Reconciler) alignSuspension(ctx context.Context, job *kubeflow.MPIJob, launcher *batchv1.Job, suspended bool) error {
 	update := launcher.DeepCopy()
 	update.Spec.Suspend = &suspended
-	if !suspended {
+	// The Job API lets these change only while a Job that never ran is
+	// suspended; a launcher that ran keeps its placement.
+	if !suspended && launcher.Status.StartTime == nil && launcher.Status.Active+launcher.Status.Failed+launcher.Status.Succeeded == 0 {
 		want, err := r.newLauncherJob(job)
 		if err != nil {
 			return err

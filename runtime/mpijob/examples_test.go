@@ -173,7 +173,7 @@ func checkWorker(t *testing.T, job *kubeflow.MPIJob, pod *corev1.Pod, i int) {
 	if spec.Hostname != name || spec.Subdomain != job.Name || !controlledBy(pod, job.Name) {
 		t.Errorf("%s: hostname %q subdomain %q owners %v", name, spec.Hostname, spec.Subdomain, pod.OwnerReferences)
 	}
-	if spec.DNSConfig == nil || !slices.Contains(spec.DNSConfig.Searches, fmt.Sprintf("%s.%s.svc.cluster.local", job.Name, job.Namespace)) {
+	if spec.DNSConfig == nil || !slices.Contains(spec.DNSConfig.Searches, fmt.Sprintf("%s.%s.svc.cluster.local", job.Name, pod.Namespace)) {
 		t.Errorf("%s: DNS config %+v", name, spec.DNSConfig)
 	}
 	if spec.RestartPolicy != corev1.RestartPolicyNever {

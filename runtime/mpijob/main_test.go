@@ -37,7 +37,7 @@ var (
 	cluster *testcluster.Cluster
 	// programs plays what the pods' programs would do on KWOK, which runs
 	// none: their output (for log tails) and whether an sshd answers.
-	programs = &simulated{logs: map[string]string{}, sshDown: map[string]bool{}}
+	programs = &simulated{logs: map[string]string{}, sshUp: map[string]bool{}}
 	// testRules are the image rules of the in-process controller: the pi
 	// example's image, as an operator with a mirror would map it.
 	testRules = map[string]string{"mpioperator/mpi-pi:openmpi": "mirror.example.com/mpi-pi:openmpi"}
@@ -49,7 +49,7 @@ func imageRules() imagerewrite.Rules { return imagerewrite.Rules{Exact: testRule
 type simulated struct {
 	mu      sync.Mutex
 	logs    map[string]string // namespace/pod -> log
-	sshDown map[string]bool   // pod IP -> sshd not answering
+	sshUp   map[string]bool   // pod IP -> sshd answering (none until a test says so)
 	probes  atomic.Int32
 }
 
@@ -72,17 +72,17 @@ func (s *simulated) logTail(_ context.Context, ns, pod string) (string, error) {
 	return log, nil
 }
 
-func (s *simulated) setSSHDown(ip string, down bool) {
+func (s *simulated) setSSHUp(ip string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.sshDown[ip] = down
+	s.sshUp[ip] = true
 }
 
 func (s *simulated) probe(_ context.Context, host string, ports []int32) error {
 	s.probes.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.sshDown[host] {
+	if !s.sshUp[host] {
 		return fmt.Errorf("connection refused at %s:%v", host, ports)
 	}
 	return nil
