@@ -566,7 +566,8 @@ func (r *Reconciler) alignSuspension(ctx context.Context, job *kubeflow.MPIJob, 
 			return err
 		}
 		t, w := &update.Spec.Template, want.Spec.Template
-		t.Labels, t.Annotations = w.Labels, w.Annotations
+		// The Job's own labels (job-name, controller-uid) stay.
+		t.Labels, t.Annotations = mergeLabels(t.Labels, w.Labels), mergeLabels(t.Annotations, w.Annotations)
 		t.Spec.NodeSelector, t.Spec.Tolerations, t.Spec.SchedulingGates = w.Spec.NodeSelector, w.Spec.Tolerations, w.Spec.SchedulingGates
 	}
 	if err := r.Update(ctx, update); err != nil {
