@@ -59,12 +59,22 @@ func (c *Cluster) startClusterDNS(ctx context.Context, bins *Binaries) error {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", net.JoinHostPort(n.IP, "53"))
 	}}
-	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := r.LookupHost(qctx, "kubernetes.default.svc."+ClusterDomain); err != nil {
-		// The kubernetes Service has no endpoints here
-		// (--endpoint-reconciler-type=none), but its cluster IP resolves.
-		return fmt.Errorf("the cluster DNS at %s does not resolve kubernetes.default.svc: %w\n%s", n.IP, err, dns.tail(20))
+	// /ready answers before the servers listen (the kubernetes plugin
+	// first syncs with the API server): ask until it answers. The
+	// kubernetes Service has no endpoints here
+	// (--endpoint-reconciler-type=none), but its cluster IP resolves.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := r.LookupHost(qctx, "kubernetes.default.svc."+ClusterDomain)
+		cancel()
+		if err == nil {
+			break
+		}
+		if exited, _ := dns.hasExited(); exited || time.Now().After(deadline) {
+			return fmt.Errorf("the cluster DNS at %s does not resolve kubernetes.default.svc: %w\n%s", n.IP, err, dns.tail(20))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	fmt.Fprintf(n.log, "cluster DNS (CoreDNS) serving %s at %s:53\n", ClusterDomain, n.IP)
 	return nil
