@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -81,6 +82,34 @@ type Reconciler struct {
 	Options   Options
 	gang      gang
 	now       func() time.Time
+	// deleted remembers the pods this controller deleted (by UID) until
+	// the cache shows them going: a reconcile on a cache that lags must
+	// not delete them again.
+	deleted sync.Map
+}
+
+// deletePod deletes a pod once: a pod deleted in the last minute is not
+// deleted again.
+func (r *Reconciler) deletePod(ctx context.Context, p *corev1.Pod, opts ...client.DeleteOption) error {
+	if at, ok := r.deleted.Load(p.UID); ok && time.Since(at.(time.Time)) < time.Minute {
+		return nil
+	}
+	if err := r.Delete(ctx, p, opts...); client.IgnoreNotFound(err) != nil {
+		return err
+	}
+	r.deleted.Store(p.UID, time.Now())
+	r.forgetDeleted()
+	return nil
+}
+
+// forgetDeleted drops what deletePod remembered over a minute ago.
+func (r *Reconciler) forgetDeleted() {
+	r.deleted.Range(func(k, v any) bool {
+		if time.Since(v.(time.Time)) > time.Minute {
+			r.deleted.Delete(k)
+		}
+		return true
+	})
 }
 
 // cacheSelector selects, in the manager's cache, the Services,
@@ -478,7 +507,7 @@ func (r *Reconciler) ensureWorkers(ctx context.Context, job *kubeflow.MPIJob, ha
 	byName := map[string]*corev1.Pod{}
 	for _, p := range have {
 		if i := workerIndex(p); i >= n || i < 0 {
-			if err := r.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+			if err := r.deletePod(ctx, p); err != nil {
 				return nil, fmt.Errorf("deleting worker %s beyond %d replicas: %w", p.Name, n, err)
 			}
 			continue
@@ -593,7 +622,7 @@ func (r *Reconciler) deleteWorkers(ctx context.Context, job *kubeflow.MPIJob, wo
 		if !all && p.Status.Phase != corev1.PodRunning && p.Status.Phase != corev1.PodPending {
 			continue
 		}
-		if err := r.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+		if err := r.deletePod(ctx, p); err != nil {
 			return fmt.Errorf("deleting worker %s: %w", p.Name, err)
 		}
 	}

@@ -51,7 +51,7 @@ func (r *Reconciler) handleWorkerFailures(ctx context.Context, job *kubeflow.MPI
 			msg := withTail(fmt.Sprintf("worker %s failed: %s; starting it again", p.Name, why), p.Name, tail)
 			setCondition(&job.Status, kubeflow.JobRestarting, corev1.ConditionTrue, kubeflow.ReasonWorkerRestarting, truncate(msg, maxMessage), now)
 			r.event(job, corev1.EventTypeWarning, kubeflow.ReasonWorkerRestarting, msg)
-			if err := r.Delete(ctx, p); client.IgnoreNotFound(err) != nil {
+			if err := r.deletePod(ctx, p); err != nil {
 				return false, fmt.Errorf("deleting failed worker %s: %w", p.Name, err)
 			}
 			continue

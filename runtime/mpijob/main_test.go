@@ -47,10 +47,10 @@ func imageRules() imagerewrite.Rules { return imagerewrite.Rules{Exact: testRule
 
 // simulated holds the pods' simulated programs.
 type simulated struct {
-	mu      sync.Mutex
-	logs    map[string]string // namespace/pod -> log
-	sshUp   map[string]bool   // pod IP -> sshd answering (none until a test says so)
-	probes  atomic.Int32
+	mu     sync.Mutex
+	logs   map[string]string // namespace/pod -> log
+	sshUp  map[string]bool   // pod IP -> sshd answering (none until a test says so)
+	probes atomic.Int32
 }
 
 func (s *simulated) setLog(ns, pod, log string) {
