@@ -215,6 +215,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		NewRunResource,
 		NewGKEClusterResource,
 		NewGKENodePoolResource,
+		NewMPIJobResource,
 	}
 }
 
@@ -224,5 +225,6 @@ func (p *kubeflowProvider) DataSources(context.Context) []func() datasource.Data
 		NewPipelineDataSource,
 		NewRunDataSource,
 		NewGKEClusterDataSource,
+		NewMPIJobDataSource,
 	}
 }

@@ -130,6 +130,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 	if opts.RealNode {
+		if err := c.startClusterDNS(ctx, bins); err != nil {
+			return c, err
+		}
 		if err := c.startKubelet(ctx, bins); err != nil {
 			return c, err
 		}
@@ -277,6 +280,11 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStar
 		return err
 	}
 	for _, stage := range append(bins.KWOKStages, taskStage) {
+		if filepath.Base(stage) == "pod-complete.yaml" {
+			if stage, err = holdableStage(c.Dir, stage); err != nil {
+				return err
+			}
+		}
 		if podStartDelay > 0 && filepath.Base(stage) == "pod-ready.yaml" {
 			if stage, err = delayStage(c.Dir, stage, podStartDelay); err != nil {
 				return err
