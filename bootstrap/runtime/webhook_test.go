@@ -24,7 +24,8 @@ import (
 // configuration fails closed on Pipelines and PipelineRuns only.
 func TestWebhookObjects(t *testing.T) {
 	const ns = "kf-rt"
-	c, err := Component(Options{Version: "v1", Namespace: ns, Replicas: 2, Webhooks: true})
+	// MPI jobs off: their webhook has a test of its own.
+	c, err := Component(Options{Version: "v1", Namespace: ns, Replicas: 2, Webhooks: true, MPIJobs: "false"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestWebhookObjects(t *testing.T) {
 	}
 
 	// Off (the default), none of it is there.
-	c, err = Component(Options{Version: "v1", Namespace: ns, Replicas: 1})
+	c, err = Component(Options{Version: "v1", Namespace: ns, Replicas: 1, MPIJobs: "false"})
 	if err != nil {
 		t.Fatal(err)
 	}
