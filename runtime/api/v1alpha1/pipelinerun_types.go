@@ -43,9 +43,22 @@ func (p RunPhase) Terminal() bool {
 }
 
 // PipelineRunSpec is one execution of a pipeline version. Everything but
-// cancel is fixed at creation.
+// cancel is fixed at creation: the API server refuses other changes even
+// without the admission webhook, so what the controller checked when the
+// run started (its service account, its parameters) stays what runs.
+// Optional fields may be absent from the object (kubectl sends only what
+// the YAML holds), so every rule tests has() before it reads one: a rule
+// that reads a missing field fails with "no such key" on every later
+// write, the controller's status updates included.
 //
-// +kubebuilder:validation:XValidation:rule="self.pipeline == oldSelf.pipeline && self.pipelineVersion == oldSelf.pipelineVersion",message="pipeline and pipelineVersion are immutable"
+// +kubebuilder:validation:XValidation:rule="self.pipeline == oldSelf.pipeline",message="is immutable",fieldPath=".pipeline",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.pipelineVersion) ? self.pipelineVersion : 0) == (has(oldSelf.pipelineVersion) ? oldSelf.pipelineVersion : 0)",message="is immutable",fieldPath=".pipelineVersion",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.parameters) == has(oldSelf.parameters) && (!has(self.parameters) || self.parameters == oldSelf.parameters)",message="is immutable",fieldPath=".parameters",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.pipelineRoot) == has(oldSelf.pipelineRoot) && (!has(self.pipelineRoot) || self.pipelineRoot == oldSelf.pipelineRoot)",message="is immutable",fieldPath=".pipelineRoot",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.serviceAccountName) == has(oldSelf.serviceAccountName) && (!has(self.serviceAccountName) || self.serviceAccountName == oldSelf.serviceAccountName)",message="is immutable",fieldPath=".serviceAccountName",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.parallelism) ? self.parallelism : 0) == (has(oldSelf.parallelism) ? oldSelf.parallelism : 0)",message="is immutable",fieldPath=".parallelism",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.timeout) == has(oldSelf.timeout) && (!has(self.timeout) || self.timeout == oldSelf.timeout)",message="is immutable",fieldPath=".timeout",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.executor) ? self.executor : 'pod') == (has(oldSelf.executor) ? oldSelf.executor : 'pod')",message="is immutable",fieldPath=".executor",reason=FieldValueForbidden
 type PipelineRunSpec struct {
 	// pipeline names the Pipeline in the run's namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -54,10 +67,11 @@ type PipelineRunSpec struct {
 	// recorded in status.pipelineVersion when the run starts.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	PipelineVersion int32 `json:"pipelineVersion"`
+	PipelineVersion int32 `json:"pipelineVersion,omitempty"`
 	// parameters are the run parameters, as text parsed by each
 	// parameter's type (JSON for lists and structs).
 	// +optional
+	// +kubebuilder:validation:MaxProperties=1000
 	Parameters map[string]string `json:"parameters,omitempty"`
 	// pipelineRoot is where artifacts go: gs://, s3:// (with ?endpoint=
 	// for MinIO) or file:// URL. The controller's default when empty.
