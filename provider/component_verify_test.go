@@ -81,7 +81,7 @@ func TestAccCertManager_verify(t *testing.T) {
 			},
 			{
 				PreConfig: func() { assertNil(t, notInstalled(nil)) },
-				Config: verifiedCertManagerConfig(repoURL, "v1.21.1", ns, keyring, "true"),
+				Config:    verifiedCertManagerConfig(repoURL, "v1.21.1", ns, keyring, "true"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("kubeflow_cert_manager.test", tfjsonpath.New("releases").AtSliceIndex(0).AtMapKey("chart_version"), knownvalue.StringExact("v1.21.1")),
 				},
