@@ -205,9 +205,9 @@ func (r *profileResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Validators: []validator.String{stringvalidator.RegexMatches(gsaPattern, "must be a Google service account email, such as runner@my-project.iam.gserviceaccount.com")},
 			},
 			"service_account": schema.StringAttribute{
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(defaultRunnerSA),
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(defaultRunnerSA),
 				MarkdownDescription: "Name of the service account that pipelines of this profile run as; it is bound to `edit` in the namespace. " +
 					"Runs that name no service account use it (the namespace annotation `" + v1alpha1.AnnotationDefaultServiceAccount + "`).",
 				Validators: []validator.String{dnsLabelValidator{}},
