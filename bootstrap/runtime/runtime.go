@@ -33,6 +33,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/rbac"
 )
 

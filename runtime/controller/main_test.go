@@ -25,6 +25,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -42,6 +43,11 @@ var (
 	// controllerSettings describes the in-process controller, for
 	// benchmark output.
 	controllerSettings string
+	// controllerConfig impersonates the controller's ServiceAccount;
+	// controllerKubeconfig is a kubeconfig that does, for controller
+	// processes.
+	controllerConfig     *rest.Config
+	controllerKubeconfig string
 )
 
 func TestMain(m *testing.M) {
@@ -91,7 +97,18 @@ func setup(c *testcluster.Cluster) error {
 	}
 	// KFSTACK_TEST_QPS sets the controller's client rate limit (default:
 	// the cluster config's 200 QPS, burst 400), for benchmarks.
-	mcfg := rest.CopyConfig(c.Config)
+	// The controller runs as the ServiceAccount kubeflow_runtime installs,
+	// with exactly its RBAC: a verb the markers lack fails a test here.
+	asController, err := runtimetest.ControllerConfig(ctx, c.Config, runtimetest.Namespace)
+	if err != nil {
+		return err
+	}
+	controllerConfig = asController
+	controllerKubeconfig = filepath.Join(work, "controller.kubeconfig")
+	if err := runtimetest.WriteKubeconfig(asController, controllerKubeconfig); err != nil {
+		return err
+	}
+	mcfg := rest.CopyConfig(asController)
 	if q := envInt("KFSTACK_TEST_QPS"); q > 0 {
 		mcfg.QPS, mcfg.Burst = float32(q), 2*q
 	}

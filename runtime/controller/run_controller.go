@@ -81,12 +81,6 @@ type cachedState struct {
 	state           *engine.State
 }
 
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-
 // Reconcile advances one run.
 func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	cached := &v1alpha1.PipelineRun{}
