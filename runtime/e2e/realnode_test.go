@@ -22,8 +22,8 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
-	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
