@@ -61,7 +61,7 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 	}
 	podSpec := corev1.PodSpec{
 		RestartPolicy:      corev1.RestartPolicyNever,
-		ServiceAccountName: run.Spec.ServiceAccountName,
+		ServiceAccountName: podServiceAccount(run),
 		NodeSelector:       copyStrings(p.NodeSelector),
 		InitContainers: []corev1.Container{{
 			Name:         "kfstack-init",
@@ -262,4 +262,14 @@ func podFinished(pod *corev1.Pod) (finished, succeeded bool, message, reason str
 		}
 	}
 	return true, succeeded, message, reason
+}
+
+// podServiceAccount is the service account the run's pods run as: the one
+// resolved when it started (runs started by an older controller have
+// none recorded, and keep what they named).
+func podServiceAccount(run *v1alpha1.PipelineRun) string {
+	if sa := run.Status.ServiceAccountName; sa != "" {
+		return sa
+	}
+	return run.Spec.ServiceAccountName
 }

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
@@ -225,6 +227,17 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
 	if state == nil {
+		// Before anything runs: the service account must be one the
+		// namespace allows, whether or not the webhook checked it.
+		sa, saErr := r.serviceAccount(ctx, run)
+		if saErr != nil {
+			var fe *field.Error
+			if errors.As(saErr, &fe) {
+				return nil, r.fail(ctx, run, v1alpha1.ReasonServiceAccountNotAllowed, fe.Error())
+			}
+			return nil, saErr
+		}
+		run.Status.ServiceAccountName = sa
 		params := map[string]any{}
 		for k, v := range run.Spec.Parameters {
 			params[k] = v
@@ -809,6 +822,21 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 		return false, fmt.Errorf("updating PipelineRun status: %w", err)
 	}
 	return false, nil
+}
+
+// serviceAccount resolves the service account of a run that starts, from
+// its namespace's policy read past the cache (a namespace is read once a
+// run). A refusal is a *field.Error at spec.serviceAccountName.
+func (r *PipelineRunReconciler) serviceAccount(ctx context.Context, run *v1alpha1.PipelineRun) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: run.Namespace}, ns); err != nil {
+		return "", fmt.Errorf("getting Namespace %s for its service account policy: %w", run.Namespace, err)
+	}
+	sa, fe := validation.ResolveServiceAccount(run.Spec, ns.Annotations)
+	if fe != nil {
+		return "", fe
+	}
+	return sa, nil
 }
 
 // loadState returns the run's engine state (nil before the first step).

@@ -2,10 +2,12 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -118,11 +120,34 @@ func (v PipelineRunValidator) ValidateCreate(ctx context.Context, run *v1alpha1.
 	errs := validation.ValidatePipelineRunSpec(run.Spec)
 	var warnings admission.Warnings
 	if len(errs) == 0 && v.Reader != nil {
+		if err := v.checkServiceAccount(ctx, run); err != nil {
+			var fe *field.Error
+			if !errors.As(err, &fe) {
+				// Fail closed: a run whose service account cannot be
+				// checked is not admitted.
+				return nil, err
+			}
+			errs = append(errs, fe)
+		}
 		var more field.ErrorList
 		warnings, more = v.checkPipeline(ctx, run)
 		errs = append(errs, more...)
 	}
 	return warnings, invalid(pipelineRunGK, run.Name, errs)
+}
+
+// checkServiceAccount refuses a service account the run's namespace does
+// not allow (the controller fails such a run too, should it get past
+// admission with the webhook off).
+func (v PipelineRunValidator) checkServiceAccount(ctx context.Context, run *v1alpha1.PipelineRun) error {
+	ns := &corev1.Namespace{}
+	if err := v.Reader.Get(ctx, client.ObjectKey{Name: run.Namespace}, ns); err != nil {
+		return fmt.Errorf("reading namespace %s to check spec.serviceAccountName: %w", run.Namespace, err)
+	}
+	if _, fe := validation.ResolveServiceAccount(run.Spec, ns.Annotations); fe != nil {
+		return fe
+	}
+	return nil
 }
 
 // ValidateUpdate refuses changes to anything but cancel: a run executes

@@ -77,7 +77,11 @@ type PipelineRunSpec struct {
 	// for MinIO) or file:// URL. The controller's default when empty.
 	// +optional
 	PipelineRoot string `json:"pipelineRoot,omitempty"`
-	// serviceAccountName runs the task pods.
+	// serviceAccountName runs the task pods: the namespace's default
+	// service account when empty (a profile's pipeline runner), and
+	// otherwise one the namespace allows (the annotation
+	// pipelines.kfstack.dev/allowed-service-accounts, which
+	// kubeflow_profile's run_service_accounts sets).
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// parallelism caps the tasks running at once (0: no cap beyond the
@@ -127,6 +131,11 @@ type PipelineRunStatus struct {
 	// contentHash is that version's content hash.
 	// +optional
 	ContentHash string `json:"contentHash,omitempty"`
+	// serviceAccountName is the service account the run's task pods run
+	// as, resolved when the run started: spec.serviceAccountName, or the
+	// namespace's default (a profile's pipeline runner).
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// startTime is when the run started.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`

@@ -22,6 +22,10 @@ const (
 	AnnotationAllowedServiceAccounts = "pipelines.kfstack.dev/allowed-service-accounts"
 )
 
+// ReasonServiceAccountNotAllowed fails a run whose service account its
+// namespace does not allow.
+const ReasonServiceAccountNotAllowed = "ServiceAccountNotAllowed"
+
 // DefaultServiceAccount is what a run uses in a namespace that names no
 // default service account: the one every pod there gets anyway.
 const DefaultServiceAccount = "default"
