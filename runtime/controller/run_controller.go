@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -238,7 +240,19 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 			return nil, saErr
 		}
 		run.Status.ServiceAccountName = sa
-		params := map[string]any{}
+		if errs := validation.ValidateParameterSecrets(run.Spec); len(errs) > 0 {
+			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, errs.ToAggregate().Error())
+		}
+		if errs := plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets))); len(errs) > 0 {
+			msgs := make([]string, 0, len(errs))
+			for _, e := range errs {
+				msgs = append(msgs, "spec."+e.Error())
+			}
+			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, strings.Join(msgs, "; "))
+		}
+		// Secret parameters are bound as references: the engine, the
+		// state and the status never hold their values.
+		params := validation.SecretParameterValues(run.Spec)
 		for k, v := range run.Spec.Parameters {
 			params[k] = v
 		}

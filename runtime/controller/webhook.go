@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -203,19 +205,26 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 	if err != nil {
 		return nil, nil // the controller reports it on the run
 	}
-	given := make(map[string]any, len(run.Spec.Parameters))
+	given := validation.SecretParameterValues(run.Spec)
 	for k, val := range run.Spec.Parameters {
 		given[k] = val
 	}
+	var problems pipeline.ErrorList
 	if _, err := plan.BindParameters(given); err != nil {
+		problems = pipeline.AsErrorList(err)
+	}
+	problems = append(problems, plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets)))...)
+	if len(problems) > 0 {
 		params := field.NewPath("spec", "parameters")
 		var errs field.ErrorList
 		var warnings admission.Warnings
-		for _, fe := range pipeline.AsErrorList(err) {
+		for _, fe := range problems {
 			msg := fmt.Sprintf("%s (version %d of pipeline %q)", fe.Err, number, p.Name)
 			at := params
-			if name, ok := parameterName(fe.Field); ok {
+			if name, ok := parameterName(fe.Field, "parameters["); ok {
 				at = params.Key(name)
+			} else if name, ok := parameterName(fe.Field, "parameterSecrets["); ok {
+				at = field.NewPath("spec", "parameterSecrets").Key(name)
 			}
 			if run.Spec.PipelineVersion == 0 {
 				warnings = append(warnings, at.String()+": "+msg+"; the latest version may change before the run starts")
@@ -229,9 +238,10 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 }
 
 // parameterName extracts the name from a field `parameters["name"]` of a
-// BindParameters error.
-func parameterName(f string) (string, bool) {
-	rest, ok := strings.CutPrefix(f, "parameters[")
+// BindParameters error (prefix `parameters[`), or `parameterSecrets["name"]`
+// of a CheckSecretParameters one.
+func parameterName(f, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(f, prefix)
 	if !ok {
 		return "", false
 	}

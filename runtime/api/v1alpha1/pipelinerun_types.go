@@ -54,6 +54,7 @@ func (p RunPhase) Terminal() bool {
 // +kubebuilder:validation:XValidation:rule="self.pipeline == oldSelf.pipeline",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".pipeline",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="(has(self.pipelineVersion) ? self.pipelineVersion : 0) == (has(oldSelf.pipelineVersion) ? oldSelf.pipelineVersion : 0)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".pipelineVersion",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="has(self.parameters) == has(oldSelf.parameters) && (!has(self.parameters) || self.parameters == oldSelf.parameters)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".parameters",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.parameterSecrets) == has(oldSelf.parameterSecrets) && (!has(self.parameterSecrets) || self.parameterSecrets == oldSelf.parameterSecrets)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".parameterSecrets",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="has(self.pipelineRoot) == has(oldSelf.pipelineRoot) && (!has(self.pipelineRoot) || self.pipelineRoot == oldSelf.pipelineRoot)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".pipelineRoot",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="has(self.serviceAccountName) == has(oldSelf.serviceAccountName) && (!has(self.serviceAccountName) || self.serviceAccountName == oldSelf.serviceAccountName)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".serviceAccountName",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="(has(self.parallelism) ? self.parallelism : 0) == (has(oldSelf.parallelism) ? oldSelf.parallelism : 0)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".parallelism",reason=FieldValueForbidden
@@ -73,6 +74,17 @@ type PipelineRunSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=1000
 	Parameters map[string]string `json:"parameters,omitempty"`
+	// parameterSecrets are run parameters whose values come from keys of
+	// Kubernetes Secrets in the run's namespace, by parameter name: for
+	// passwords and tokens, which spec.parameters would show to everyone
+	// who can read the run. The controller never reads them: each task
+	// pod that takes one gets it as an environment variable from the
+	// Secret (secretKeyRef), and the launcher passes it to the task as the
+	// parameter's value. Only STRING parameters; not with the local
+	// executor; tasks that take one are never cached.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=100
+	ParameterSecrets map[string]SecretKeyRef `json:"parameterSecrets,omitempty"`
 	// pipelineRoot is where artifacts go: gs://, s3:// (with ?endpoint=
 	// for MinIO) or file:// URL. The controller's default when empty.
 	// +optional
@@ -101,6 +113,18 @@ type PipelineRunSpec struct {
 	// handlers run.
 	// +optional
 	Cancel bool `json:"cancel,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the run's namespace.
+type SecretKeyRef struct {
+	// name is the Secret's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// key is the key in the Secret's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
 }
 
 // TaskFailure names the task that failed a run.
