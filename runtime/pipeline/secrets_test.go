@@ -18,7 +18,7 @@ func TestSecretParameterReferences(t *testing.T) {
 	if !HoldsSecret(map[string]any{"a": 1, "b": ref}) || HoldsSecret(map[string]any{"a": "x"}) {
 		t.Error("HoldsSecret")
 	}
-	if !LooksLikeSecretParameter("see " + ref) || LooksLikeSecretParameter("{{$.inputs.parameters['x']}}") {
+	if !LooksLikeSecretParameter("see "+ref) || LooksLikeSecretParameter("{{$.inputs.parameters['x']}}") {
 		t.Error("LooksLikeSecretParameter")
 	}
 	plan, err := LoadNative([]byte(`name: p
