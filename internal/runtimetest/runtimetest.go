@@ -79,12 +79,19 @@ func ControllerConfig(ctx context.Context, admin *rest.Config, namespace string)
 	if applied == 0 {
 		return nil, fmt.Errorf("the runtime component made no RBAC objects")
 	}
-	cfg := rest.CopyConfig(admin)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: ServiceAccountUser(namespace), Groups: ServiceAccountGroups(namespace)}
 	if err := waitAuthorized(ctx, admin, namespace); err != nil {
 		return nil, err
 	}
-	return cfg, nil
+	return Impersonate(admin, namespace), nil
+}
+
+// Impersonate returns a copy of admin that acts as the controller's
+// ServiceAccount in namespace, as installed by kubeflow_runtime (or by
+// ControllerConfig).
+func Impersonate(admin *rest.Config, namespace string) *rest.Config {
+	cfg := rest.CopyConfig(admin)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: ServiceAccountUser(namespace), Groups: ServiceAccountGroups(namespace)}
+	return cfg
 }
 
 func apply(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstructured) error {
