@@ -56,8 +56,10 @@ func TestAccCertManager_verify(t *testing.T) {
 	ns := uniqueName("certs-verify")
 	ctx := context.Background()
 	notInstalled := func(*terraform.State) error {
-		if _, err := testCluster.Client.AppsV1().Deployments(ns).Get(ctx, "cert-manager", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("cert-manager installed from a chart that did not verify: %v", err)
+		if _, err := testCluster.Client.AppsV1().Deployments(ns).Get(ctx, "cert-manager", metav1.GetOptions{}); err == nil {
+			return fmt.Errorf("cert-manager was installed from a chart that did not verify")
+		} else if !apierrors.IsNotFound(err) {
+			return err
 		}
 		return nil
 	}

@@ -149,7 +149,7 @@ spec:
 		return fmt.Errorf("edit member creating a run: %w", err)
 	}
 	if _, err := bob.Resource(runsGVR).Namespace(other).Create(ctx, run, metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
-		return fmt.Errorf("edit member creating a run in another namespace: %v, want Forbidden", err)
+		return notForbidden("edit member creating a run in another namespace", err)
 	}
 	// The controller writes the run's status (the CRD's rules hold for a
 	// run without the optional fields); the pod executor's pod waits on a
@@ -168,12 +168,20 @@ spec:
 		return fmt.Errorf("view member reading a run: %w", err)
 	}
 	if _, err := carol.Resource(runsGVR).Namespace(ns).Create(ctx, kubectlYAML(t, "apiVersion: pipelines.kfstack.dev/v1alpha1\nkind: PipelineRun\nmetadata: {name: carols}\nspec: {pipeline: hello}\n"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
-		return fmt.Errorf("view member creating a run: %v, want Forbidden", err)
+		return notForbidden("view member creating a run", err)
 	}
 	if err := carol.Resource(pipelines).Namespace(ns).Delete(ctx, "hello", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
-		return fmt.Errorf("view member deleting a pipeline: %v, want Forbidden", err)
+		return notForbidden("view member deleting a pipeline", err)
 	}
 	return bob.Resource(runsGVR).Namespace(ns).Delete(ctx, "hello", metav1.DeleteOptions{})
+}
+
+// notForbidden explains a request that should have been forbidden.
+func notForbidden(what string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%s was allowed; want Forbidden", what)
+	}
+	return fmt.Errorf("%s: %w; want Forbidden", what, err)
 }
 
 // TestAccRun_secretsAndServiceAccount: a run naming a service account its
