@@ -546,7 +546,7 @@ func (c *clients) checkServiceAccount(ctx context.Context, namespace string, spe
 		return c.explain(err)
 	}
 	if _, fe := validation.ResolveServiceAccount(spec, ns.Annotations); fe != nil {
-		return errors.New(fe.ErrorBody())
+		return errors.New(fe.Detail)
 	}
 	return nil
 }

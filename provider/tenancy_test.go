@@ -72,6 +72,15 @@ func TestAccProfile_members(t *testing.T) {
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
+				// The policy's annotations are the profile's own.
+				Config: profileConfig(name, fmt.Sprintf(`
+  owner       = { name = "alice@example.com" }
+  annotations = { %q = "admin" }
+`, v1alpha1.AnnotationAllowedServiceAccounts)),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)the\s+profile\s+sets\s+this\s+annotation\s+from\s+run_service_accounts`),
+			},
+			{
 				Config: teamConfig(name, `["trainer"]`),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("kubeflow_profile.test", tfjsonpath.New("run_service_accounts"), knownvalue.SetExact([]knownvalue.Check{knownvalue.StringExact("trainer")})),
@@ -113,14 +122,6 @@ func TestAccProfile_members(t *testing.T) {
 					}
 					return nil
 				},
-			},
-			{
-				Config: profileConfig(name, fmt.Sprintf(`
-  owner       = { name = "alice@example.com" }
-  annotations = { %q = "admin" }
-`, v1alpha1.AnnotationAllowedServiceAccounts)),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`the profile sets this annotation from run_service_accounts`),
 			},
 		},
 	})
@@ -228,7 +229,7 @@ resource "kubeflow_run" "test" {
 		Steps: []resource.TestStep{
 			{
 				Config:      run("kfstack-runtime-controller", ""),
-				ExpectError: regexp.MustCompile(`(?s)service_account: service account "kfstack-runtime-controller" is not one\s+that runs in this namespace may use`),
+				ExpectError: regexp.MustCompile(`(?s)service_account:\s+service\s+account\s+"kfstack-runtime-controller"\s+is\s+not\s+one\s+that\s+runs\s+in\s+this\s+namespace\s+may\s+use`),
 			},
 			{
 				PreConfig: func() {
@@ -256,12 +257,12 @@ resource "kubeflow_run" "test" {
 			{
 				Config:      run("trainer", `parameters = { who = "ada" }`+"\n"+`sensitive_parameters = { who = "x" }`),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`sensitive_parameters\["who"\]: the parameter is in parameters too`),
+				ExpectError: regexp.MustCompile(`(?s)sensitive_parameters\["who"\]:\s+the\s+parameter\s+is\s+in\s+parameters\s+too`),
 			},
 			{
 				Config:      run("trainer", secrets+`executor = "local"`),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)parameters_from_secret: Forbidden: the local executor runs tasks inside the\s+controller`),
+				ExpectError: regexp.MustCompile(`(?s)parameters_from_secret:\s+Forbidden:\s+the\s+local\s+executor\s+runs\s+tasks\s+inside\s+the\s+controller`),
 			},
 		},
 	})
