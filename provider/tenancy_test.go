@@ -228,6 +228,16 @@ resource "kubeflow_run" "test" {
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
 			{
+				Config:      run("trainer", `parameters = { who = "ada" }`+"\n"+`sensitive_parameters = { who = "x" }`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)sensitive_parameters\["who"\]:\s+the\s+parameter\s+is\s+in\s+parameters\s+too`),
+			},
+			{
+				Config:      run("trainer", secrets+`executor = "local"`),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)parameters_from_secret:\s+Forbidden:\s+the\s+local\s+executor\s+runs\s+tasks\s+inside\s+the\s+controller`),
+			},
+			{
 				Config:      run("kfstack-runtime-controller", ""),
 				ExpectError: regexp.MustCompile(`(?s)service_account:\s+service\s+account\s+"kfstack-runtime-controller"\s+is\s+not\s+one\s+that\s+runs\s+in\s+this\s+namespace\s+may\s+use`),
 			},
@@ -237,6 +247,9 @@ resource "kubeflow_run" "test" {
 						t.Errorf("a refused run was created: %v", err)
 					}
 				},
+				// What reaches the run object (with wait = false: the
+				// controller then fails the run, as the pipeline takes
+				// neither note nor token).
 				Config: run("trainer", secrets),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("kubeflow_run.test", tfjsonpath.New("parameters"), knownvalue.MapExact(map[string]knownvalue.Check{"who": knownvalue.StringExact("ada")})),
@@ -253,16 +266,6 @@ resource "kubeflow_run" "test" {
 					}
 					return nil
 				},
-			},
-			{
-				Config:      run("trainer", `parameters = { who = "ada" }`+"\n"+`sensitive_parameters = { who = "x" }`),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)sensitive_parameters\["who"\]:\s+the\s+parameter\s+is\s+in\s+parameters\s+too`),
-			},
-			{
-				Config:      run("trainer", secrets+`executor = "local"`),
-				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)parameters_from_secret:\s+Forbidden:\s+the\s+local\s+executor\s+runs\s+tasks\s+inside\s+the\s+controller`),
 			},
 		},
 	})
