@@ -36,6 +36,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
 // conflictRetry is the wait before retrying after a write conflict: the
@@ -229,32 +230,12 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
 	if state == nil {
-		// Before anything runs: the service account must be one the
-		// namespace allows, whether or not the webhook checked it.
-		sa, saErr := r.serviceAccount(ctx, run)
-		if saErr != nil {
-			var fe *field.Error
-			if errors.As(saErr, &fe) {
-				return nil, r.fail(ctx, run, v1alpha1.ReasonServiceAccountNotAllowed, fe.Error())
-			}
-			return nil, saErr
+		params, reason, msg, admitErr := r.admit(ctx, run, plan)
+		if admitErr != nil {
+			return nil, admitErr
 		}
-		run.Status.ServiceAccountName = sa
-		if errs := validation.ValidateParameterSecrets(run.Spec); len(errs) > 0 {
-			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, errs.ToAggregate().Error())
-		}
-		if errs := plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets))); len(errs) > 0 {
-			msgs := make([]string, 0, len(errs))
-			for _, e := range errs {
-				msgs = append(msgs, "spec."+e.Error())
-			}
-			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, strings.Join(msgs, "; "))
-		}
-		// Secret parameters are bound as references: the engine, the
-		// state and the status never hold their values.
-		params := validation.SecretParameterValues(run.Spec)
-		for k, v := range run.Spec.Parameters {
-			params[k] = v
+		if reason != "" {
+			return nil, r.fail(ctx, run, reason, msg)
 		}
 		state, err = eng.Start(run.Name, params, now)
 		if err != nil {
@@ -836,6 +817,38 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 		return false, fmt.Errorf("updating PipelineRun status: %w", err)
 	}
 	return false, nil
+}
+
+// admit checks, before a run's first task, what the webhook checks too
+// (it may be off): the service account, recorded in the status, and the
+// secret parameters. It returns the parameters to bind, secret ones as
+// references (the engine, the state and the status never hold their
+// values), or the reason and message to fail the run with.
+func (r *PipelineRunReconciler) admit(ctx context.Context, run *v1alpha1.PipelineRun, plan *pipeline.Plan) (map[string]any, string, string, error) {
+	sa, err := r.serviceAccount(ctx, run)
+	if err != nil {
+		var fe *field.Error
+		if errors.As(err, &fe) {
+			return nil, v1alpha1.ReasonServiceAccountNotAllowed, fe.Error(), nil
+		}
+		return nil, "", "", err
+	}
+	run.Status.ServiceAccountName = sa
+	if errs := validation.ValidateParameterSecrets(run.Spec); len(errs) > 0 {
+		return nil, v1alpha1.ReasonInvalid, errs.ToAggregate().Error(), nil
+	}
+	if errs := plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets))); len(errs) > 0 {
+		msgs := make([]string, 0, len(errs))
+		for _, e := range errs {
+			msgs = append(msgs, "spec."+e.Error())
+		}
+		return nil, v1alpha1.ReasonInvalid, strings.Join(msgs, "; "), nil
+	}
+	params := validation.SecretParameterValues(run.Spec)
+	for k, v := range run.Spec.Parameters {
+		params[k] = v
+	}
+	return params, "", "", nil
 }
 
 // serviceAccount resolves the service account of a run that starts, from
