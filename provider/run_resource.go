@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,6 +59,8 @@ type runResourceModel struct {
 	Pipeline        types.String   `tfsdk:"pipeline"`
 	PipelineVersion types.Int64    `tfsdk:"pipeline_version"`
 	Parameters      types.Map      `tfsdk:"parameters"`
+	Sensitive       types.Map      `tfsdk:"sensitive_parameters"`
+	FromSecret      types.Map      `tfsdk:"parameters_from_secret"`
 	PipelineRoot    types.String   `tfsdk:"pipeline_root"`
 	ServiceAccount  types.String   `tfsdk:"service_account"`
 	Executor        types.String   `tfsdk:"executor"`
@@ -118,6 +121,28 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				MarkdownDescription: "Run parameters, as text parsed by each parameter's type (JSON for lists and structs).",
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
+			"sensitive_parameters": schema.MapAttribute{
+				Optional:    true,
+				Sensitive:   true,
+				ElementType: types.StringType,
+				MarkdownDescription: "Run parameters that Terraform must not show in plans or logs, merged with `parameters` " +
+					"(a name may be in only one). They are still stored in the state and in the run's `spec.parameters`, which " +
+					"everyone who may read runs in the namespace can see: for passwords and tokens use `parameters_from_secret`.",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"parameters_from_secret": schema.MapNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Run parameters whose values come from keys of Kubernetes Secrets in the run's namespace " +
+					"(`spec.parameterSecrets`), by parameter name. Neither Terraform, the run object nor the runtime's controller " +
+					"ever holds the values: each task pod that takes one gets it from the Secret as an environment variable, and " +
+					"the launcher passes it to the task. Only `STRING` parameters; not with the `local` executor; tasks that take " +
+					"one are never cached.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{Required: true, MarkdownDescription: "Name of the Secret.", Validators: []validator.String{dnsSubdomainValidator}},
+					"key":  schema.StringAttribute{Required: true, MarkdownDescription: "Key in the Secret's data.", Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+				}},
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
 			"pipeline_root": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Artifact store URL (`gs://`, `s3://…?endpoint=` for MinIO, `file://`); the controller's default when unset. " +
@@ -126,9 +151,10 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				PlanModifiers: replace,
 			},
 			"service_account": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Service account of the task pods (a profile's `pipeline-runner`).",
-				PlanModifiers:       replace,
+				Optional: true,
+				MarkdownDescription: "Service account of the task pods: the profile's `service_account` (its pipeline runner) when unset, " +
+					"otherwise one of the profile's `run_service_accounts`. Any other is refused before the run is created.",
+				PlanModifiers: replace,
 			},
 			"executor": schema.StringAttribute{
 				Optional: true,
@@ -183,6 +209,60 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 var runAttributes = map[string]string{
 	"spec.parameters": "parameters", "spec.executor": "executor", "spec.parallelism": "parallelism",
 	"spec.serviceAccountName": "service_account", "spec.pipelineRoot": "pipeline_root",
+	"spec.parameterSecrets": "parameters_from_secret",
+}
+
+// secretRefModel is one entry of parameters_from_secret.
+type secretRefModel struct {
+	Name types.String `tfsdk:"name"`
+	Key  types.String `tfsdk:"key"`
+}
+
+// spec builds the run's spec from the configuration's known values;
+// parameters with unknown values are present with empty text.
+func (m *runResourceModel) spec(ctx context.Context) (v1alpha1.PipelineRunSpec, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	spec := v1alpha1.PipelineRunSpec{Pipeline: m.Pipeline.ValueString(), PipelineVersion: int32(m.PipelineVersion.ValueInt64())}
+	if known(m.ServiceAccount) {
+		spec.ServiceAccountName = m.ServiceAccount.ValueString()
+	}
+	if known(m.Executor) {
+		spec.Executor = v1alpha1.Executor(m.Executor.ValueString())
+	}
+	if known(m.Parallelism) {
+		spec.Parallelism = int32(m.Parallelism.ValueInt64())
+	}
+	if known(m.PipelineRoot) {
+		spec.PipelineRoot = m.PipelineRoot.ValueString()
+	}
+	for _, values := range []types.Map{m.Parameters, m.Sensitive} {
+		if !known(values) {
+			continue
+		}
+		if spec.Parameters == nil {
+			spec.Parameters = map[string]string{}
+		}
+		for k, v := range values.Elements() {
+			if _, twice := spec.Parameters[k]; twice {
+				diags.AddAttributeError(path.Root("sensitive_parameters").AtMapKey(k), "Parameter set twice",
+					fmt.Sprintf("sensitive_parameters[%q]: the parameter is in parameters too; set it in one of them.", k))
+			}
+			text := ""
+			if s, ok := v.(types.String); ok && known(s) {
+				text = s.ValueString()
+			}
+			spec.Parameters[k] = text
+		}
+	}
+	if known(m.FromSecret) {
+		refs := map[string]secretRefModel{}
+		diags.Append(m.FromSecret.ElementsAs(ctx, &refs, false)...)
+		spec.ParameterSecrets = map[string]v1alpha1.SecretKeyRef{}
+		for name, ref := range refs {
+			spec.ParameterSecrets[name] = v1alpha1.SecretKeyRef{Name: ref.Name.ValueString(), Key: ref.Key.ValueString()}
+		}
+	}
+	return spec, diags
 }
 
 // ValidateConfig runs the checks the runtime's admission webhook runs on a
@@ -194,28 +274,24 @@ func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateC
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var spec v1alpha1.PipelineRunSpec
-	if known(m.ServiceAccount) {
-		spec.ServiceAccountName = m.ServiceAccount.ValueString()
-	}
-	if known(m.Executor) {
-		spec.Executor = v1alpha1.Executor(m.Executor.ValueString())
-	}
-	if known(m.Parallelism) {
-		spec.Parallelism = int32(m.Parallelism.ValueInt64())
-	}
-	if known(m.Parameters) {
-		spec.Parameters = map[string]string{}
-		for k := range m.Parameters.Elements() {
-			spec.Parameters[k] = ""
-		}
+	spec, diags := m.spec(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	for _, fe := range validation.ValidatePipelineRunSpec(spec) {
 		name, ok := runAttributes[strings.SplitN(fe.Field, "[", 2)[0]]
 		if !ok {
 			continue
 		}
-		resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid run", name+": "+fe.ErrorBody())
+		if name == "parameters" && known(m.Sensitive) {
+			if key, ok := mapKey(fe.Field); ok {
+				if _, sensitive := m.Sensitive.Elements()[key]; sensitive {
+					name = "sensitive_parameters"
+				}
+			}
+		}
+		resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid run", name+strings.TrimPrefix(fe.Field, strings.SplitN(fe.Field, "[", 2)[0])+": "+fe.ErrorBody())
 	}
 	if known(m.PipelineRoot) {
 		if _, err := validation.ParsePipelineRoot(m.PipelineRoot.ValueString()); err != nil {
@@ -290,6 +366,16 @@ func (r *runResource) localExecutorAllowed(ctx context.Context) (allowed bool, w
 	return crd.GetAnnotations()[v1alpha1.AnnotationLocalExecutor] != "", ""
 }
 
+// mapKey extracts the key of a field path ending in [key].
+func mapKey(field string) (string, bool) {
+	_, rest, ok := strings.Cut(field, "[")
+	if !ok {
+		return "", false
+	}
+	key, _, ok := strings.Cut(rest, "]")
+	return key, ok
+}
+
 // known reports whether a configuration value is set and known.
 func known(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
 
@@ -317,19 +403,18 @@ func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, re
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	params := map[string]string{}
-	resp.Diagnostics.Append(plan.Parameters.ElementsAs(ctx, &params, false)...)
+	spec, diags := plan.spec(ctx)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	run := &v1alpha1.PipelineRun{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.PipelineRunSpec{
-			Pipeline: plan.Pipeline.ValueString(), PipelineVersion: int32(plan.PipelineVersion.ValueInt64()),
-			Parameters: params, PipelineRoot: plan.PipelineRoot.ValueString(), ServiceAccountName: plan.ServiceAccount.ValueString(),
-			Executor: v1alpha1.Executor(plan.Executor.ValueString()), Parallelism: int32(plan.Parallelism.ValueInt64()),
-		},
+	// The namespace's policy, before anything is created (the webhook and
+	// the controller enforce it too, but name no attribute).
+	if err := c.checkServiceAccount(ctx, ns, spec); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("service_account"), summary, "service_account: "+err.Error())
+		return
 	}
+	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
 	if err := cl.Create(ctx, run); err != nil {
 		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
 		return
@@ -431,10 +516,34 @@ func (r *runResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 	if s.PipelineVersion > 0 {
 		state.PipelineVersion = types.Int64Value(int64(s.PipelineVersion))
 	}
-	if len(s.Parameters) > 0 || !state.Parameters.IsNull() {
-		p, d := types.MapValueFrom(ctx, types.StringType, orEmptyMap(s.Parameters))
+	// Parameters the configuration marks sensitive stay in
+	// sensitive_parameters; the rest (all of them on import) in parameters.
+	plain, sensitive := map[string]string{}, map[string]string{}
+	for k, v := range s.Parameters {
+		if _, ok := state.Sensitive.Elements()[k]; ok && known(state.Sensitive) {
+			sensitive[k] = v
+		} else {
+			plain[k] = v
+		}
+	}
+	if len(plain) > 0 || !state.Parameters.IsNull() {
+		p, d := types.MapValueFrom(ctx, types.StringType, plain)
 		resp.Diagnostics.Append(d...)
 		state.Parameters = p
+	}
+	if len(sensitive) > 0 || !state.Sensitive.IsNull() {
+		p, d := types.MapValueFrom(ctx, types.StringType, sensitive)
+		resp.Diagnostics.Append(d...)
+		state.Sensitive = p
+	}
+	if len(s.ParameterSecrets) > 0 || !state.FromSecret.IsNull() {
+		refs := map[string]secretRefModel{}
+		for k, ref := range s.ParameterSecrets {
+			refs[k] = secretRefModel{Name: types.StringValue(ref.Name), Key: types.StringValue(ref.Key)}
+		}
+		p, d := types.MapValueFrom(ctx, secretRefType, refs)
+		resp.Diagnostics.Append(d...)
+		state.FromSecret = p
 	}
 	state.PipelineRoot = optionalString(state.PipelineRoot, s.PipelineRoot)
 	state.ServiceAccount = optionalString(state.ServiceAccount, s.ServiceAccountName)
@@ -499,4 +608,23 @@ func (r *runResource) ImportState(ctx context.Context, req resource.ImportStateR
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), ns+"/"+name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), ns)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+var secretRefType = types.ObjectType{AttrTypes: map[string]attr.Type{"name": types.StringType, "key": types.StringType}}
+
+// checkServiceAccount checks the run's service account against its
+// namespace's policy (v1alpha1.ServiceAccountPolicy). A namespace the
+// provider may not read is left to the runtime, which enforces the same.
+func (c *clients) checkServiceAccount(ctx context.Context, namespace string, spec v1alpha1.PipelineRunSpec) error {
+	ns, err := c.core.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return c.explain(err)
+	}
+	if _, fe := validation.ResolveServiceAccount(spec, ns.Annotations); fe != nil {
+		return errors.New(fe.Detail)
+	}
+	return nil
 }

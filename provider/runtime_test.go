@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -70,7 +71,13 @@ func runRuntime() error {
 		}
 	}
 	ctrl.SetLogger(logr.Discard())
-	mgr, err := ctrl.NewManager(testCluster.Config, ctrl.Options{
+	// The controller runs as the ServiceAccount kubeflow_runtime installs,
+	// with its RBAC, not as the test's administrator.
+	asController, err := runtimetest.ControllerConfig(ctx, testCluster.Config, runtimetest.Namespace)
+	if err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(asController, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Cache: mpijob.CacheOptions(controller.CacheOptions(nil)),
 	})

@@ -35,6 +35,7 @@ import (
 	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	apivalidation "github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/rbac"
 )
 
 // Name and DefaultNamespace describe the component.
@@ -362,24 +363,14 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 	return out
 }
 
-// Rules are the controller's cluster-wide permissions, exactly what
-// runtime/controller uses: it reads Pipelines and PipelineRuns and writes
-// only their status; it creates, reads and deletes task pods; it records
-// events; it asks the API server who calls its metrics endpoint and
-// whether they may (TokenReview, SubjectAccessReview). The finalizers
-// subresource lets it set blockOwnerDeletion on the owner reference of
-// task pods where OwnerReferencesPermissionEnforcement is on.
+// Rules are the controller's cluster-wide permissions, generated from the
+// +kubebuilder:rbac markers of runtime/controller (runtime/rbac): it reads
+// Pipelines and PipelineRuns and writes only their status; it creates,
+// reads and deletes task pods; it records events; it asks the API server
+// who calls its metrics endpoint and whether they may (TokenReview,
+// SubjectAccessReview).
 func Rules() []rbacv1.PolicyRule {
-	group := v1alpha1.GroupVersion.Group
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{group}, Resources: []string{"pipelines", "pipelineruns"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status"}, Verbs: []string{"update"}},
-		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
-		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
-		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
-	}
+	return rbac.ClusterRules()
 }
 
 // LeaderElectionRules are the controller's permissions in its own
@@ -388,12 +379,85 @@ func Rules() []rbacv1.PolicyRule {
 // missing (create cannot be limited to one name; the namespace holds
 // nothing else a Secret could reach).
 func LeaderElectionRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
-		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{CacheKeySecretName}, Verbs: []string{"get"}},
-		{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
+	return rbac.NamespaceRules()
+}
+
+// Aggregation labels: Kubernetes' admin, edit and view ClusterRoles take
+// the rules of every ClusterRole labelled for them.
+const (
+	AggregateToAdmin = "rbac.authorization.k8s.io/aggregate-to-admin"
+	AggregateToEdit  = "rbac.authorization.k8s.io/aggregate-to-edit"
+	AggregateToView  = "rbac.authorization.k8s.io/aggregate-to-view"
+)
+
+// MemberRoleName names the ClusterRole that the members with role ("view"
+// or "edit") get through aggregation, one per runtime namespace as the
+// controller's own.
+func MemberRoleName(namespace, role string) string {
+	return "kfstack-runtime-" + role + "-" + namespace
+}
+
+// MemberRules are what a profile's members may do with the runtime's
+// kinds: every kind of every CRD in runtime/api/crds, so a kind added
+// there (schedules, MPI jobs, experiments) reaches members with no change
+// here. view reads; edit also creates, changes and deletes. Neither
+// reaches a status (or any other subresource): the controller alone
+// writes it, so a run's phase and outputs can be trusted.
+func MemberRules(role string) ([]rbacv1.PolicyRule, error) {
+	all, err := crds.All()
+	if err != nil {
+		return nil, err
 	}
+	byGroup := map[string][]string{}
+	for _, crd := range all {
+		byGroup[crd.Spec.Group] = append(byGroup[crd.Spec.Group], crd.Spec.Names.Plural)
+	}
+	verbs := map[string][]string{
+		"view": {"get", "list", "watch"},
+		"edit": {"create", "update", "patch", "delete", "deletecollection"},
+	}[role]
+	if verbs == nil {
+		return nil, fmt.Errorf("member role %q is not view or edit", role)
+	}
+	groups := make([]string, 0, len(byGroup))
+	for g := range byGroup {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	rules := make([]rbacv1.PolicyRule, 0, len(groups))
+	for _, g := range groups {
+		resources := byGroup[g]
+		sort.Strings(resources)
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: resources, Verbs: verbs})
+	}
+	return rules, nil
+}
+
+// memberRoles are the aggregated ClusterRoles: view's rules reach view,
+// edit and admin; edit's reach edit and admin, as Kubernetes' own
+// system:aggregate-to-* roles do.
+func memberRoles(namespace string, common map[string]string) ([]kruntime.Object, error) {
+	aggregate := map[string][]string{
+		"view": {AggregateToView, AggregateToEdit, AggregateToAdmin},
+		"edit": {AggregateToEdit, AggregateToAdmin},
+	}
+	var out []kruntime.Object
+	for _, role := range []string{"view", "edit"} {
+		rules, err := MemberRules(role)
+		if err != nil {
+			return nil, err
+		}
+		l := withLabels(common, nil)
+		for _, label := range aggregate[role] {
+			l[label] = "true"
+		}
+		out = append(out, &rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: metav1.ObjectMeta{Name: MemberRoleName(namespace, role), Labels: l},
+			Rules:      rules,
+		})
+	}
+	return out, nil
 }
 
 // Args are the controller's command-line arguments.
@@ -574,6 +638,11 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 			Rules:      MetricsReaderRules(),
 		},
 	}
+	members, err := memberRoles(ns, common)
+	if err != nil {
+		return nil, err
+	}
+	typed = append(typed, members...)
 	var certManager []*unstructured.Unstructured
 	if o.Webhooks {
 		for _, obj := range typed {

@@ -123,7 +123,7 @@ func TestWebhookObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 11 {
+	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 13 {
 		t.Errorf("without webhooks: wait %v, %d objects", c.WaitForWebhooks, len(c.Manifests[0].Objects))
 	}
 	for _, o := range c.Manifests[0].Objects {

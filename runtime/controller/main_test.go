@@ -26,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -48,6 +49,11 @@ var (
 	testOptions controller.Options
 	// managerCache is the in-process manager's informer cache.
 	managerCache cache.Cache
+	// controllerConfig impersonates the controller's ServiceAccount;
+	// controllerKubeconfig is a kubeconfig that does, for controller
+	// processes.
+	controllerConfig     *rest.Config
+	controllerKubeconfig string
 )
 
 func TestMain(m *testing.M) {
@@ -98,7 +104,18 @@ func setup(c *testcluster.Cluster) error {
 	// KFSTACK_TEST_QPS sets the controller's client rate limit (default:
 	// the cluster config's 200 QPS, burst 400; -1: none, as
 	// kfstack-runtime controller's default), for benchmarks.
-	mcfg := rest.CopyConfig(c.Config)
+	// The controller runs as the ServiceAccount kubeflow_runtime installs,
+	// with exactly its RBAC: a verb the markers lack fails a test here.
+	asController, err := runtimetest.ControllerConfig(ctx, c.Config, runtimetest.Namespace)
+	if err != nil {
+		return err
+	}
+	controllerConfig = asController
+	controllerKubeconfig = filepath.Join(work, "controller.kubeconfig")
+	if err := runtimetest.WriteKubeconfig(asController, controllerKubeconfig); err != nil {
+		return err
+	}
+	mcfg := rest.CopyConfig(asController)
 	if q := envInt("KFSTACK_TEST_QPS"); q > 0 {
 		mcfg.QPS, mcfg.Burst = float32(q), 2*q
 	} else if q < 0 {

@@ -27,9 +27,6 @@ type PipelineReconciler struct {
 	Recorder events.EventRecorder
 }
 
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines/status,verbs=get;update;patch
-
 // Reconcile adds a version when the content changed and prunes old ones.
 func (r *PipelineReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	cached := &v1alpha1.Pipeline{}

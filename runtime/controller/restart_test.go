@@ -76,7 +76,7 @@ func controllerProcess(t *testing.T, bin string, extra ...string) *exec.Cmd {
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test",
 		"--pipeline-root", testOptions.PipelineRoot}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+controllerKubeconfig)
 	log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
 	if err != nil {
 		t.Fatal(err)

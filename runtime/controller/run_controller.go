@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -33,6 +36,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
 // conflictRetry is the wait before retrying after a write conflict: the
@@ -83,12 +87,6 @@ type cachedState struct {
 	resourceVersion string
 	state           *engine.State
 }
-
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile advances one run.
 func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -259,9 +257,12 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
 	if state == nil {
-		params := map[string]any{}
-		for k, v := range run.Spec.Parameters {
-			params[k] = v
+		params, reason, msg, admitErr := r.admit(ctx, run, plan)
+		if admitErr != nil {
+			return nil, admitErr
+		}
+		if reason != "" {
+			return nil, r.fail(ctx, run, reason, msg)
 		}
 		state, err = eng.Start(run.Name, params, now)
 		if err != nil {
@@ -851,6 +852,53 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 		return false, fmt.Errorf("updating PipelineRun status: %w", err)
 	}
 	return false, nil
+}
+
+// admit checks, before a run's first task, what the webhook checks too
+// (it may be off): the service account, recorded in the status, and the
+// secret parameters. It returns the parameters to bind, secret ones as
+// references (the engine, the state and the status never hold their
+// values), or the reason and message to fail the run with.
+func (r *PipelineRunReconciler) admit(ctx context.Context, run *v1alpha1.PipelineRun, plan *pipeline.Plan) (map[string]any, string, string, error) {
+	sa, err := r.serviceAccount(ctx, run)
+	if err != nil {
+		var fe *field.Error
+		if errors.As(err, &fe) {
+			return nil, v1alpha1.ReasonServiceAccountNotAllowed, fe.Error(), nil
+		}
+		return nil, "", "", err
+	}
+	run.Status.ServiceAccountName = sa
+	if errs := validation.ValidateParameterSecrets(run.Spec); len(errs) > 0 {
+		return nil, v1alpha1.ReasonInvalid, errs.ToAggregate().Error(), nil
+	}
+	if errs := plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets))); len(errs) > 0 {
+		msgs := make([]string, 0, len(errs))
+		for _, e := range errs {
+			msgs = append(msgs, "spec."+e.Error())
+		}
+		return nil, v1alpha1.ReasonInvalid, strings.Join(msgs, "; "), nil
+	}
+	params := validation.SecretParameterValues(run.Spec)
+	for k, v := range run.Spec.Parameters {
+		params[k] = v
+	}
+	return params, "", "", nil
+}
+
+// serviceAccount resolves the service account of a run that starts, from
+// its namespace's policy read past the cache (a namespace is read once a
+// run). A refusal is a *field.Error at spec.serviceAccountName.
+func (r *PipelineRunReconciler) serviceAccount(ctx context.Context, run *v1alpha1.PipelineRun) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: run.Namespace}, ns); err != nil {
+		return "", fmt.Errorf("getting Namespace %s for its service account policy: %w", run.Namespace, err)
+	}
+	sa, fe := validation.ResolveServiceAccount(run.Spec, ns.Annotations)
+	if fe != nil {
+		return "", fe
+	}
+	return sa, nil
 }
 
 // loadState returns the run's engine state (nil before the first step).

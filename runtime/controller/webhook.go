@@ -2,10 +2,14 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -126,11 +130,34 @@ func (v PipelineRunValidator) ValidateCreate(ctx context.Context, run *v1alpha1.
 	errs = append(errs, v.checkRoot(run.Spec)...)
 	var warnings admission.Warnings
 	if len(errs) == 0 && v.Reader != nil {
+		if err := v.checkServiceAccount(ctx, run); err != nil {
+			var fe *field.Error
+			if !errors.As(err, &fe) {
+				// Fail closed: a run whose service account cannot be
+				// checked is not admitted.
+				return nil, err
+			}
+			errs = append(errs, fe)
+		}
 		var more field.ErrorList
 		warnings, more = v.checkPipeline(ctx, run)
 		errs = append(errs, more...)
 	}
 	return warnings, invalid(pipelineRunGK, run.Name, errs)
+}
+
+// checkServiceAccount refuses a service account the run's namespace does
+// not allow (the controller fails such a run too, should it get past
+// admission with the webhook off).
+func (v PipelineRunValidator) checkServiceAccount(ctx context.Context, run *v1alpha1.PipelineRun) error {
+	ns := &corev1.Namespace{}
+	if err := v.Reader.Get(ctx, client.ObjectKey{Name: run.Namespace}, ns); err != nil {
+		return fmt.Errorf("reading namespace %s to check spec.serviceAccountName: %w", run.Namespace, err)
+	}
+	if _, fe := validation.ResolveServiceAccount(run.Spec, ns.Annotations); fe != nil {
+		return fe
+	}
+	return nil
 }
 
 // ValidateUpdate refuses changes to anything but cancel: a run executes
@@ -186,19 +213,26 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 	if err != nil {
 		return nil, nil // the controller reports it on the run
 	}
-	given := make(map[string]any, len(run.Spec.Parameters))
+	given := validation.SecretParameterValues(run.Spec)
 	for k, val := range run.Spec.Parameters {
 		given[k] = val
 	}
+	var problems pipeline.ErrorList
 	if _, err := plan.BindParameters(given); err != nil {
+		problems = pipeline.AsErrorList(err)
+	}
+	problems = append(problems, plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets)))...)
+	if len(problems) > 0 {
 		params := field.NewPath("spec", "parameters")
 		var errs field.ErrorList
 		var warnings admission.Warnings
-		for _, fe := range pipeline.AsErrorList(err) {
+		for _, fe := range problems {
 			msg := fmt.Sprintf("%s (version %d of pipeline %q)", fe.Err, number, p.Name)
 			at := params
-			if name, ok := parameterName(fe.Field); ok {
+			if name, ok := parameterName(fe.Field, "parameters["); ok {
 				at = params.Key(name)
+			} else if name, ok := parameterName(fe.Field, "parameterSecrets["); ok {
+				at = field.NewPath("spec", "parameterSecrets").Key(name)
 			}
 			if run.Spec.PipelineVersion == 0 {
 				warnings = append(warnings, at.String()+": "+msg+"; the latest version may change before the run starts")
@@ -212,9 +246,10 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 }
 
 // parameterName extracts the name from a field `parameters["name"]` of a
-// BindParameters error.
-func parameterName(f string) (string, bool) {
-	rest, ok := strings.CutPrefix(f, "parameters[")
+// BindParameters error (prefix `parameters[`), or `parameterSecrets["name"]`
+// of a CheckSecretParameters one.
+func parameterName(f, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(f, prefix)
 	if !ok {
 		return "", false
 	}

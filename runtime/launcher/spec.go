@@ -37,6 +37,34 @@ type TaskSpec struct {
 	Params map[string]any `json:"params,omitempty"`
 	// Artifacts are the resolved input artifacts.
 	Artifacts map[string][]engine.Artifact `json:"artifacts,omitempty"`
+	// SecretEnv names, for each input parameter that comes from a
+	// Kubernetes Secret (its value in Params is a reference,
+	// pipeline.SecretParameter), the environment variable of the task's
+	// container that holds the value; the kubelet sets it from the Secret.
+	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+}
+
+// ResolveSecrets replaces the references of secret input parameters with
+// their values, read with lookup from the environment variables SecretEnv
+// names. It runs inside the task pod only: nothing outside it ever holds
+// the values.
+func (t *TaskSpec) ResolveSecrets(lookup func(string) (string, bool)) error {
+	for input, env := range t.SecretEnv {
+		if _, ok := pipeline.SecretParameterName(t.Params[input]); !ok {
+			return fmt.Errorf("input parameter %q: the task spec names environment variable %s for it, but its value is not a secret parameter", input, env)
+		}
+		v, ok := lookup(env)
+		if !ok {
+			return fmt.Errorf("input parameter %q: environment variable %s, which holds its value from a Secret, is not set", input, env)
+		}
+		t.Params[input] = v
+	}
+	for input, v := range t.Params {
+		if name, ok := pipeline.SecretParameterName(v); ok {
+			return fmt.Errorf("input parameter %q: secret parameter %q has no value in this pod", input, name)
+		}
+	}
+	return nil
 }
 
 // NewTaskSpec describes a StartTask action for a task pod.

@@ -107,7 +107,7 @@ func ValidatePipelineRunSpec(s v1alpha1.PipelineRunSpec) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("serviceAccountName"), s.ServiceAccountName, msg))
 		}
 	}
-	return errs
+	return append(errs, ValidateParameterSecrets(s)...)
 }
 
 // PipelineRunSpecChanges reports every field but cancel that differs: a
@@ -123,6 +123,7 @@ func PipelineRunSpecChanges(old, s v1alpha1.PipelineRunSpec) field.ErrorList {
 	immutable("pipeline", old.Pipeline != s.Pipeline)
 	immutable("pipelineVersion", old.PipelineVersion != s.PipelineVersion)
 	immutable("parameters", !maps.Equal(old.Parameters, s.Parameters))
+	immutable("parameterSecrets", !maps.Equal(old.ParameterSecrets, s.ParameterSecrets))
 	immutable("executor", executorOrDefault(old.Executor) != executorOrDefault(s.Executor))
 	immutable("pipelineRoot", old.PipelineRoot != s.PipelineRoot)
 	immutable("serviceAccountName", old.ServiceAccountName != s.ServiceAccountName)

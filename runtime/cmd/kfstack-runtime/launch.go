@@ -50,6 +50,14 @@ func launchCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "decoding task spec: %v\n", err)
 		return 2
 	}
+	if err := spec.ResolveSecrets(os.LookupEnv); err != nil {
+		// Reported as the attempt's failure, naming the parameter.
+		fmt.Fprintln(stderr, err)
+		if msg, mErr := json.Marshal(launcher.Message{Error: err.Error()}); mErr == nil {
+			_ = os.WriteFile(*resultFile, msg, 0o644)
+		}
+		return 1
+	}
 	run, err := spec.TaskRun()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
