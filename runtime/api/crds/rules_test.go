@@ -416,7 +416,7 @@ func stringValue(t *testing.T, s *apiextensionsv1.JSONSchemaProps, at string) st
 	case "int-or-string":
 		return "1"
 	}
-	candidates := []string{"a", "A", "a1", "abc", "1", "a-b", "a.b", "a/b", "1h", "v1"}
+	candidates := []string{"a", "A", "a1", "abc", "1", "a-b", "a.b", "a/b", "1h", "v1", "/a"}
 	if s.MinLength != nil && *s.MinLength > 1 {
 		candidates = []string{strings.Repeat("a", int(*s.MinLength))}
 	}
