@@ -77,6 +77,10 @@ func runRuntime() error {
 	if err != nil {
 		return err
 	}
+	// It allows the local executor (below), as make demo's does.
+	if err := runtimetest.AllowLocalExecutor(ctx, testCluster.Config, runtimetest.Namespace); err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(asController, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Cache: mpijob.CacheOptions(controller.CacheOptions(nil)),

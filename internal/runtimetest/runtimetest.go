@@ -12,8 +12,10 @@ import (
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -23,6 +25,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	bootstrapruntime "github.com/kfstack/terraform-provider-kubeflow/bootstrap/runtime"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 // Namespace is where the tests' controller "runs": its ServiceAccount and
@@ -117,13 +120,18 @@ func apply(ctx context.Context, dyn dynamic.Interface, obj *unstructured.Unstruc
 // waitAuthorized waits until the ServiceAccount may list PipelineRuns and
 // update its Lease: RBAC reaches the authorizer through an informer.
 func waitAuthorized(ctx context.Context, admin *rest.Config, namespace string) error {
+	return waitAllowed(ctx, admin, namespace, []authorizationv1.ResourceAttributes{
+		{Verb: "list", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"},
+		{Namespace: namespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
+	})
+}
+
+// waitAllowed waits until the authorizer allows the ServiceAccount in
+// namespace every one of checks.
+func waitAllowed(ctx context.Context, admin *rest.Config, namespace string, checks []authorizationv1.ResourceAttributes) error {
 	cs, err := kubernetes.NewForConfig(admin)
 	if err != nil {
 		return err
-	}
-	checks := []authorizationv1.ResourceAttributes{
-		{Verb: "list", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"},
-		{Namespace: namespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -155,4 +163,54 @@ func WriteKubeconfig(cfg *rest.Config, path string) error {
 	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
 	kc.CurrentContext = "test"
 	return clientcmd.WriteToFile(*kc, path)
+}
+
+// LocalExecutorRules are what a controller that allows the local executor
+// needs beyond the installed RBAC: it runs outside the cluster (make
+// demo, these tests) with its user's credentials, and publishes that it
+// allows the local executor by annotating the PipelineRun CRD
+// (runtime/controller localexecutor.go), watching CRDs' metadata to do it
+// again on a new one. The installed controller never gets these rules:
+// in the cluster the local executor is off.
+func LocalExecutorRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, ResourceNames: []string{v1alpha1.PipelineRunCRDName}, Verbs: []string{"patch"}},
+	}
+}
+
+// AllowLocalExecutor gives the controller's ServiceAccount in namespace
+// LocalExecutorRules, as the user who runs a local controller has them,
+// and waits until the authorizer has seen them. Call it after
+// ControllerConfig for a controller started with AllowLocalExecutor.
+func AllowLocalExecutor(ctx context.Context, admin *rest.Config, namespace string) error {
+	dyn, err := dynamic.NewForConfig(admin)
+	if err != nil {
+		return err
+	}
+	name := "kfstack-runtimetest-local-executor-" + namespace
+	role := &rbacv1.ClusterRole{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Rules:      LocalExecutorRules(),
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: bootstrapruntime.ControllerName, Namespace: namespace}},
+	}
+	for _, obj := range []any{role, binding} {
+		raw, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
+		if err != nil {
+			return err
+		}
+		if err := apply(ctx, dyn, &unstructured.Unstructured{Object: raw}); err != nil {
+			return err
+		}
+	}
+	return waitAllowed(ctx, admin, namespace, []authorizationv1.ResourceAttributes{
+		{Verb: "patch", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: v1alpha1.PipelineRunCRDName},
+		{Verb: "watch", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
+	})
 }

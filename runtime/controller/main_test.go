@@ -110,6 +110,10 @@ func setup(c *testcluster.Cluster) error {
 	if err != nil {
 		return err
 	}
+	// It allows the local executor (below), as make demo's does.
+	if err := runtimetest.AllowLocalExecutor(ctx, c.Config, runtimetest.Namespace); err != nil {
+		return err
+	}
 	controllerConfig = asController
 	controllerKubeconfig = filepath.Join(work, "controller.kubeconfig")
 	if err := runtimetest.WriteKubeconfig(asController, controllerKubeconfig); err != nil {
