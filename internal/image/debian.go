@@ -111,10 +111,16 @@ func (s aptSource) prepare(ctx context.Context) error {
 		return err
 	}
 	stamp := filepath.Join(s.Dir, "lists", "updated")
-	if info, err := os.Stat(stamp); err == nil && time.Since(info.ModTime()) < aptListsMaxAge {
+	info, err := os.Stat(stamp)
+	if err == nil && time.Since(info.ModTime()) < aptListsMaxAge {
 		return nil
 	}
-	return s.update(ctx)
+	if uerr := s.update(ctx); uerr != nil && err != nil {
+		// Older lists still serve a machine that is offline now: the
+		// packages they name may well be in the cache.
+		return uerr
+	}
+	return nil
 }
 
 // update runs apt-get update on the private source.
