@@ -163,7 +163,7 @@ spec:
 		return fmt.Errorf("the run made with kubectl got no status: %w (%+v)", err, got.Status)
 	}
 	if got.Status.ServiceAccountName != "pipeline-runner" {
-		return fmt.Errorf("the run's service account is %q, want the profile's pipeline-runner", got.Status.ServiceAccountName)
+		return fmt.Errorf("the run's service account is %q, want the profile's pipeline-runner (phase %s: %s)", got.Status.ServiceAccountName, got.Status.Phase, got.Status.Message)
 	}
 	if _, err := carol.Resource(runsGVR).Namespace(ns).Get(ctx, "hello", metav1.GetOptions{}); err != nil {
 		return fmt.Errorf("view member reading a run: %w", err)
