@@ -55,6 +55,7 @@ type runResourceModel struct {
 	Namespace       types.String   `tfsdk:"namespace"`
 	Pipeline        types.String   `tfsdk:"pipeline"`
 	PipelineVersion types.Int64    `tfsdk:"pipeline_version"`
+	Experiment      types.String   `tfsdk:"experiment"`
 	Parameters      types.Map      `tfsdk:"parameters"`
 	PipelineRoot    types.String   `tfsdk:"pipeline_root"`
 	ServiceAccount  types.String   `tfsdk:"service_account"`
@@ -109,6 +110,16 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				MarkdownDescription: "Version to run; the latest when unset (recorded in `version`).",
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"experiment": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(v1alpha1.DefaultExperiment),
+				MarkdownDescription: "Name of the experiment the run belongs to (`default` when unset): the runs of an experiment are compared " +
+					"side by side in the runtime's UI. A `kubeflow_experiment` of that name is optional; a run in an archived one is refused " +
+					"(with the runtime's webhooks).",
+				Validators:    []validator.String{dnsSubdomainValidator},
+				PlanModifiers: replace,
 			},
 			"parameters": schema.MapAttribute{
 				Optional:            true,
@@ -175,7 +186,7 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 // that set them.
 var runAttributes = map[string]string{
 	"spec.parameters": "parameters", "spec.executor": "executor", "spec.parallelism": "parallelism",
-	"spec.serviceAccountName": "service_account", "spec.pipelineRoot": "pipeline_root",
+	"spec.serviceAccountName": "service_account", "spec.pipelineRoot": "pipeline_root", "spec.experiment": "experiment",
 }
 
 // ValidateConfig runs the checks the runtime's admission webhook runs on a
@@ -190,6 +201,9 @@ func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateC
 	var spec v1alpha1.PipelineRunSpec
 	if known(m.ServiceAccount) {
 		spec.ServiceAccountName = m.ServiceAccount.ValueString()
+	}
+	if known(m.Experiment) {
+		spec.Experiment = m.Experiment.ValueString()
 	}
 	if known(m.Executor) {
 		spec.Executor = v1alpha1.Executor(m.Executor.ValueString())
@@ -248,6 +262,7 @@ func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, re
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.PipelineRunSpec{
 			Pipeline: plan.Pipeline.ValueString(), PipelineVersion: int32(plan.PipelineVersion.ValueInt64()),
+			Experiment: plan.Experiment.ValueString(),
 			Parameters: params, PipelineRoot: plan.PipelineRoot.ValueString(), ServiceAccountName: plan.ServiceAccount.ValueString(),
 			Executor: v1alpha1.Executor(plan.Executor.ValueString()), Parallelism: int32(plan.Parallelism.ValueInt64()),
 		},
@@ -350,6 +365,7 @@ func (r *runResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 	s := run.Spec
 	state.ID = types.StringValue(ns + "/" + name)
 	state.Pipeline = types.StringValue(s.Pipeline)
+	state.Experiment = types.StringValue(v1alpha1.ExperimentOf(run))
 	if s.PipelineVersion > 0 {
 		state.PipelineVersion = types.Int64Value(int64(s.PipelineVersion))
 	}

@@ -345,7 +345,7 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 
 // Rules are the controller's cluster-wide permissions, exactly what
 // runtime/controller uses: it reads Pipelines and PipelineRuns and writes
-// only their status; it creates, reads and deletes task pods; it records
+// only their status, and reads Experiments (admission); it creates, reads and deletes task pods; it records
 // events. The finalizers subresource lets it set blockOwnerDeletion on
 // the owner reference of task pods where OwnerReferencesPermissionEnforcement
 // is on.
@@ -355,6 +355,8 @@ func Rules() []rbacv1.PolicyRule {
 		{APIGroups: []string{group}, Resources: []string{"pipelines", "pipelineruns"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status"}, Verbs: []string{"update"}},
 		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
+		// The run webhook refuses runs in an archived experiment.
+		{APIGroups: []string{group}, Resources: []string{"experiments"}, Verbs: []string{"get"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}

@@ -46,6 +46,7 @@ func (p RunPhase) Terminal() bool {
 // cancel is fixed at creation.
 //
 // +kubebuilder:validation:XValidation:rule="self.pipeline == oldSelf.pipeline && self.pipelineVersion == oldSelf.pipelineVersion",message="pipeline and pipelineVersion are immutable"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.experiment) || (has(self.experiment) && self.experiment == oldSelf.experiment)",message="experiment is immutable"
 type PipelineRunSpec struct {
 	// pipeline names the Pipeline in the run's namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -55,6 +56,14 @@ type PipelineRunSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	PipelineVersion int32 `json:"pipelineVersion"`
+	// experiment names the Experiment the run belongs to, in the run's
+	// namespace ("default" when unset). The Experiment object is
+	// optional: runs are grouped by this name.
+	// +optional
+	// +kubebuilder:default=default
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Experiment string `json:"experiment,omitempty"`
 	// parameters are the run parameters, as text parsed by each
 	// parameter's type (JSON for lists and structs).
 	// +optional
@@ -156,6 +165,7 @@ type PipelineRunStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=kfrun
 // +kubebuilder:printcolumn:name="Pipeline",type=string,JSONPath=`.spec.pipeline`
+// +kubebuilder:printcolumn:name="Experiment",type=string,JSONPath=`.spec.experiment`,priority=1
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.pipelineVersion`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Started",type=date,JSONPath=`.status.startTime`
