@@ -37,6 +37,9 @@ type TaskSpec struct {
 	Params map[string]any `json:"params,omitempty"`
 	// Artifacts are the resolved input artifacts.
 	Artifacts map[string][]engine.Artifact `json:"artifacts,omitempty"`
+	// Attempt is the attempt's number; when set, the launcher keeps the
+	// attempt's output and record in the store (Config.KeepRecords).
+	Attempt int32 `json:"attempt,omitempty"`
 }
 
 // NewTaskSpec describes a StartTask action for a task pod.
