@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -404,4 +406,16 @@ func ReadLog(ctx context.Context, store *Store, dir string, offset, limit int64)
 		page.Data = append(page.Data, b...)
 	}
 	return page, nil
+}
+
+// OpenStoreReadOnly opens a pipeline root to read from it: unlike
+// OpenStore it never creates a file:// root's directory (a reader such as
+// the UI has nothing to read there yet, and must not make it).
+func OpenStoreReadOnly(ctx context.Context, root string) (*Store, error) {
+	if u, err := url.Parse(root); err == nil && u.Scheme == "file" {
+		if _, err := os.Stat(u.Path); err != nil {
+			return nil, fmt.Errorf("opening pipeline root %q: %w", root, err)
+		}
+	}
+	return OpenStore(ctx, root)
 }
