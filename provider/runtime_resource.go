@@ -41,6 +41,7 @@ type runtimeModel struct {
 	Webhooks     types.Bool             `tfsdk:"webhooks"`
 	MaxRunning   types.Int64            `tfsdk:"max_running_tasks"`
 	TaskMirrors  map[string]string      `tfsdk:"task_image_mirrors"`
+	UI           *runtimeUIModel        `tfsdk:"ui"`
 	CRDs         types.List             `tfsdk:"crds"`
 	Objects      types.Int64            `tfsdk:"objects"`
 }
@@ -137,8 +138,8 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 	return componentKind[runtimeModel, *runtimeModel]{
 		typeName: "_runtime",
 		title:    "the kfstack runtime",
-		description: "Installs the kfstack runtime: the `Pipeline` and `PipelineRun` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
-			"which `kubeflow_pipeline` and `kubeflow_run` need, and the controller that runs pipelines as pods: a Deployment " +
+		description: "Installs the kfstack runtime: the `Pipeline`, `PipelineRun` and `Experiment` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
+			"which `kubeflow_pipeline`, `kubeflow_run` and `kubeflow_experiment` need, optionally its web UI (`ui`), and the controller that runs pipelines as pods: a Deployment " +
 			"(leader election, `/healthz` and `/readyz` probes, non-root with a read-only root filesystem), its ServiceAccount, " +
 			"a ClusterRole with exactly what the controller uses (read pipelines and runs, write their status, create, watch " +
 			"and delete task pods, record events), a Role for its leader-election Lease, and a Service for its Prometheus " +
@@ -237,6 +238,7 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 					"least 1, since Pipelines and PipelineRuns cannot be created or changed while no controller answers; " +
 					"use 2 for changes during the controller's restarts.",
 			},
+			"ui": uiAttribute(),
 			"crds": schema.ListAttribute{
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Names of the CRDs the runtime installs.",
@@ -264,6 +266,7 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 // apply: tolerations, and webhooks with the replicas that serve them.
 func validateRuntime(ctx context.Context, config tfsdk.Config) diag.Diagnostics {
 	diags := validateTolerations(ctx, config)
+	diags.Append(validateUI(ctx, config)...)
 	var webhooks types.Bool
 	var replicas types.Int64
 	diags.Append(config.GetAttribute(ctx, path.Root("webhooks"), &webhooks)...)
@@ -327,6 +330,7 @@ func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, 
 		Webhooks:         m.Webhooks.ValueBool(),
 		MaxRunningTasks:  m.MaxRunning.ValueInt64(),
 		TaskImageMirrors: m.TaskMirrors,
+		UI:               m.UI.options(),
 	}
 	if o.Version == "" {
 		o.Version = defaultVersion
@@ -415,6 +419,9 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 	}
 	if !apiequality.Semantic.DeepEqual(emptyAsNil(mirrors), emptyAsNil(want.TaskImageMirrors)) {
 		m.TaskMirrors = mirrors
+	}
+	if err := refreshUI(ctx, c, m); err != nil {
+		return err
 	}
 	if root != want.PipelineRoot {
 		m.PipelineRoot = types.StringNull()

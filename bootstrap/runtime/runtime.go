@@ -98,6 +98,8 @@ type Options struct {
 	// registry prefix (docker.io, gcr.io/team) to the prefix that
 	// replaces it (--image-mirror).
 	TaskImageMirrors map[string]string
+	// UI installs the web UI (ui.go); nil for none.
+	UI *UIOptions
 }
 
 // DefaultImage is the release image of a runtime version.
@@ -205,6 +207,9 @@ func (o Options) validate() error {
 	}
 	if err := CheckTaskImageMirrors(o.TaskImageMirrors); err != nil {
 		errs = append(errs, "task_image_mirrors: "+err.Error())
+	}
+	if err := CheckUI(o.UI); err != nil {
+		errs = append(errs, "ui: "+err.Error())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -542,15 +547,20 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		},
 	}
 	var certManager []*unstructured.Unstructured
+	if o.UI != nil {
+		more, istio := uiObjects(o, image, common)
+		typed = append(typed, more...)
+		certManager = append(certManager, istio...)
+	}
 	if o.Webhooks {
 		for _, obj := range typed {
 			if d, ok := obj.(*appsv1.Deployment); ok {
 				addWebhookServer(d)
 			}
 		}
-		var more []kruntime.Object
-		more, certManager = webhookObjects(ns, common)
+		more, issuer := webhookObjects(ns, common)
 		typed = append(typed, more...)
+		certManager = append(certManager, issuer...)
 	}
 	all, err := crds.All()
 	if err != nil {

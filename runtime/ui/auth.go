@@ -224,7 +224,7 @@ func (s *Server) unauthenticated(w http.ResponseWriter, _ *http.Request, err err
 	w.WriteHeader(http.StatusUnauthorized)
 	body := map[string]string{"error": "not signed in: " + err.Error()}
 	if _, ok := s.opts.Auth.(*OIDCAuth); ok {
-		body["login"] = loginPath
+		body["login"] = strings.TrimPrefix(loginPath, "/") // relative to the page, under any base path
 	}
 	writeBody(w, body)
 }
@@ -238,7 +238,7 @@ func (s *Server) whoami(w http.ResponseWriter, _ *http.Request, id *Identity) {
 		Logout string `json:"logout,omitempty"`
 	}{Identity: id, Mode: s.opts.Auth.Mode()}
 	if _, ok := s.opts.Auth.(*OIDCAuth); ok {
-		out.Logout = logoutPath
+		out.Logout = strings.TrimPrefix(logoutPath, "/")
 	}
 	writeJSON(w, out)
 }

@@ -48,6 +48,18 @@ type OIDCConfig struct {
 	// SessionTTL is how long a sign-in lasts (default 8h), as the
 	// gateway's session cookie does.
 	SessionTTL time.Duration
+	// BasePath is the path the UI is served under (default "/"): where
+	// sign-in and sign-out return to, and the cookies' path.
+	BasePath string
+}
+
+// SessionKeyFrom derives a session key from the client secret, for
+// replicas that share no other secret: changing the client secret ends
+// the sessions.
+func SessionKeyFrom(clientSecret string) []byte {
+	h := hmac.New(sha256.New, []byte(clientSecret))
+	h.Write([]byte("kfstack-ui session key"))
+	return h.Sum(nil)
 }
 
 // OIDCAuth signs users in against an OpenID Connect provider (Dex) with
@@ -79,6 +91,9 @@ func NewOIDCAuth(ctx context.Context, cfg OIDCConfig) (*OIDCAuth, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 8 * time.Hour
+	}
+	if cfg.BasePath == "" {
+		cfg.BasePath = "/"
 	}
 	provider, err := oidc.NewProvider(ctx, cfg.Issuer)
 	if err != nil {
@@ -139,7 +154,11 @@ func (a *OIDCAuth) Identify(r *http.Request) (*Identity, error) {
 }
 
 func (a *OIDCAuth) login(w http.ResponseWriter, r *http.Request) {
-	f := flow{State: randomToken(), Nonce: randomToken(), Return: localPath(r.URL.Query().Get("return")), Expires: time.Now().Add(10 * time.Minute).Unix()}
+	ret := localPath(r.URL.Query().Get("return"))
+	if ret == "/" || !strings.HasPrefix(ret, a.cfg.BasePath) {
+		ret = a.cfg.BasePath
+	}
+	f := flow{State: randomToken(), Nonce: randomToken(), Return: ret, Expires: time.Now().Add(10 * time.Minute).Unix()}
 	a.setCookie(w, flowCookie, a.seal(f), 10*time.Minute)
 	http.Redirect(w, r, a.oauth.AuthCodeURL(f.State, oidc.Nonce(f.Nonce)), http.StatusFound)
 }
@@ -151,7 +170,7 @@ func (a *OIDCAuth) callback(w http.ResponseWriter, r *http.Request) {
 		err = a.open(c.Value, &f)
 	}
 	if err != nil || time.Now().Unix() > f.Expires {
-		writeError(w, http.StatusBadRequest, "no sign-in in progress in this browser (or it took over 10 minutes): start again at %s", loginPath)
+		writeError(w, http.StatusBadRequest, "no sign-in in progress in this browser (or it took over 10 minutes): start again at %s", strings.TrimSuffix(a.cfg.BasePath, "/")+loginPath)
 		return
 	}
 	if e := r.URL.Query().Get("error"); e != "" {
@@ -221,11 +240,11 @@ func (a *OIDCAuth) identity(claims map[string]any) (*Identity, error) {
 
 func (a *OIDCAuth) logout(w http.ResponseWriter, r *http.Request) {
 	a.setCookie(w, sessionCookie, "", -1)
-	http.Redirect(w, r, "/", http.StatusFound)
+	http.Redirect(w, r, a.cfg.BasePath, http.StatusFound)
 }
 
 func (a *OIDCAuth) setCookie(w http.ResponseWriter, name, value string, ttl time.Duration) {
-	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(ttl.Seconds())}
+	c := &http.Cookie{Name: name, Value: value, Path: a.cfg.BasePath, HttpOnly: true, Secure: a.secure, SameSite: http.SameSiteLaxMode, MaxAge: int(ttl.Seconds())}
 	if ttl < 0 {
 		c.MaxAge = -1
 	}

@@ -43,6 +43,9 @@ import (
 type Options struct {
 	// Addr is where the server listens (":8082").
 	Addr string
+	// BasePath is the path the UI is served under ("/" by default; a
+	// gateway may route a prefix such as /pipelines-ui/ to it, unchanged).
+	BasePath string
 	// Auth says who a request comes from.
 	Auth Authenticator
 	// PipelineRoot is the artifact store of runs that name none (the
@@ -91,6 +94,12 @@ func New(cl cluster.Cluster, opts Options) (*Server, error) {
 	if opts.Addr == "" {
 		opts.Addr = ":8082"
 	}
+	if opts.BasePath == "" {
+		opts.BasePath = "/"
+	}
+	if !strings.HasPrefix(opts.BasePath, "/") || !strings.HasSuffix(opts.BasePath, "/") || strings.Contains(opts.BasePath, "//") {
+		return nil, fmt.Errorf("the base path %q must start and end with /", opts.BasePath)
+	}
 	for _, r := range append([]string{opts.PipelineRoot}, opts.AllowedRoots...) {
 		if r == "" {
 			continue
@@ -133,7 +142,26 @@ func New(cl cluster.Cluster, opts Options) (*Server, error) {
 }
 
 // Handler is the server's HTTP handler (for tests; Start serves it).
-func (s *Server) Handler() http.Handler { return s.secure(s.mux) }
+func (s *Server) Handler() http.Handler {
+	h := s.secure(s.mux)
+	base := strings.TrimSuffix(s.opts.BasePath, "/")
+	if base == "" {
+		return h
+	}
+	under := http.StripPrefix(base, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == base:
+			http.Redirect(w, r, base+"/", http.StatusMovedPermanently)
+		case strings.HasPrefix(r.URL.Path, base+"/"):
+			under.ServeHTTP(w, r)
+		case r.URL.Path == "/healthz":
+			h.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
 
 // Start serves until ctx ends (a manager Runnable).
 func (s *Server) Start(ctx context.Context) error {

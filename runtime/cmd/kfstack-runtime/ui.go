@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -33,11 +34,12 @@ func uiCommand(args []string, _, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var opts ui.Options
 	fs.StringVar(&opts.Addr, "bind-address", ":8082", "address the UI listens on")
+	fs.StringVar(&opts.BasePath, "base-path", "/", "the path the UI is served under, as the gateway routes it (such as /pipelines-ui/; unchanged, not rewritten)")
 	probeAddr := fs.String("health-probe-bind-address", ":8083", "address of the /healthz and /readyz probes (0 disables them)")
 	fs.StringVar(&opts.PipelineRoot, "pipeline-root", "", "the controller's default pipeline root (its --pipeline-root): where runs that name none keep artifacts and logs")
 	var allowed multiFlag
 	fs.Var(&allowed, "allowed-pipeline-root", "another pipeline root (prefix) whose runs' artifacts and logs the UI may read (repeatable)")
-	authMode := fs.String("auth", "", "how users are identified: header (the gateway's identity header), oidc (the UI signs users in against Dex) or none (the local quickstart only: every request acts as --user)")
+	authMode := fs.String("auth", "", "how users are identified: header (the gateway's identity header), oidc (the UI signs users in against Dex) or none (the local quickstart only: every request acts as --user; needs a loopback --bind-address)")
 	userHeader := fs.String("user-header", ui.DefaultUserHeader, "--auth=header: the header naming the user")
 	userPrefix := fs.String("user-prefix", "", "--auth=header: a prefix to remove from the user header")
 	groupsHeader := fs.String("groups-header", "", "--auth=header: a header with the user's groups, comma-separated")
@@ -51,7 +53,7 @@ func uiCommand(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&oidcCfg.RedirectURL, "oidc-redirect-url", "", "--auth=oidc: the UI's callback URL, https://<host>/auth/callback")
 	fs.StringVar(&oidcCfg.UsernameClaim, "oidc-username-claim", "email", "--auth=oidc: the ID token claim naming the user")
 	fs.StringVar(&oidcCfg.GroupsClaim, "oidc-groups-claim", "groups", "--auth=oidc: the ID token claim with the user's groups")
-	sessionKeyFile := fs.String("session-key-file", "", "--auth=oidc: a file with the key (32 bytes or more) that signs session cookies; replicas share it")
+	sessionKeyFile := fs.String("session-key-file", "", "--auth=oidc: a file with the key (32 bytes or more) that signs session cookies, shared by the replicas (default: derived from the client secret)")
 	user := fs.String("user", "", "--auth=none: the user every request acts as")
 	groups := fs.String("groups", "", "--auth=none: that user's groups, comma-separated")
 	frame := fs.String("frame-ancestors", "", "origins that may show the UI in a frame (comma-separated; default: the UI itself)")
@@ -97,19 +99,28 @@ func uiCommand(args []string, _, stderr io.Writer) int {
 			}
 			oidcCfg.ClientSecret = string(b)
 		}
-		if *sessionKeyFile == "" {
-			fmt.Fprintln(stderr, "--auth=oidc needs --session-key-file (a key of 32 bytes or more, shared by the replicas)")
+		switch {
+		case *sessionKeyFile != "":
+			if oidcCfg.SessionKey, err = readSecret(*sessionKeyFile); err != nil {
+				fmt.Fprintf(stderr, "--session-key-file: %v\n", err)
+				return 2
+			}
+		case oidcCfg.ClientSecret != "":
+			oidcCfg.SessionKey = ui.SessionKeyFrom(oidcCfg.ClientSecret)
+		default:
+			fmt.Fprintln(stderr, "--auth=oidc needs --session-key-file (a key of 32 bytes or more, shared by the replicas) or --oidc-client-secret-file to derive it from")
 			return 2
 		}
-		if oidcCfg.SessionKey, err = readSecret(*sessionKeyFile); err != nil {
-			fmt.Fprintf(stderr, "--session-key-file: %v\n", err)
-			return 2
-		}
+		oidcCfg.BasePath = opts.BasePath
 		if opts.Auth, err = ui.NewOIDCAuth(ctx, oidcCfg); err != nil {
 			fmt.Fprintf(stderr, "--auth=oidc: %v\n", err)
 			return 2
 		}
 	case "none":
+		if !loopback(opts.Addr) {
+			fmt.Fprintf(stderr, "--auth=none signs no one in: it serves only on this machine (--bind-address=127.0.0.1:PORT), not on %s\n", opts.Addr)
+			return 2
+		}
 		if opts.Auth, err = ui.NewFixedAuth(*user, splitList(*groups)); err != nil {
 			fmt.Fprintf(stderr, "--auth=none needs --user: %v\n", err)
 			return 2
@@ -178,6 +189,19 @@ func uiCommand(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// loopback reports whether a listen address serves this machine only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // multiFlag is a repeatable string flag.

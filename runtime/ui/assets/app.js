@@ -10,7 +10,9 @@ import { Graph, duration, countsText, drawPlain, expandable } from "./dag.js";
 import { confusionMatrix, rocCurve, barChart, fmt } from "./charts.js";
 import { renderMarkdown } from "./markdown.js";
 
-const API = "/api/v1";
+// Every URL is relative to the page, so the UI works under any path prefix
+// (the Istio gateway routes a prefix such as /pipelines-ui/ to it).
+const API = "api/v1";
 const PHASES = ["Pending", "Running", "Succeeded", "Failed", "Cancelled"];
 let cleanups = [];
 let namespaces = [];
@@ -43,11 +45,11 @@ async function request(path, opts = {}) {
     headers["X-Kfstack-Request"] = "1";
     headers["Content-Type"] = "application/json";
   }
-  const res = await fetch(path.startsWith("/") ? path : API + "/" + path, { ...opts, headers, credentials: "same-origin" });
+  const res = await fetch(path.startsWith(API) ? path : API + "/" + path, { ...opts, headers, credentials: "same-origin" });
   if (res.status === 401) {
     const body = await res.json().catch(() => ({}));
     if (body.login) {
-      location.href = body.login + "?return=" + encodeURIComponent(location.pathname + location.hash);
+      location.href = body.login + "?return=" + encodeURIComponent(location.pathname + location.search + location.hash);
     }
     throw new APIError(401, body.error || "not signed in");
   }
