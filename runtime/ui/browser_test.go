@@ -23,7 +23,7 @@ const chromium = "/usr/bin/chromium"
 
 // browser starts a headless Chromium, with a fresh profile, whose every
 // request carries the identity the test's gateway would set.
-func browser(t *testing.T, user string) context.Context {
+func browser(t testing.TB, user string) context.Context {
 	t.Helper()
 	path := chromium
 	if p := os.Getenv("KFSTACK_CHROMIUM"); p != "" {
@@ -103,7 +103,7 @@ func evalString(t *testing.T, ctx context.Context, expr string) string {
 // -artifacts keeps t.ArtifactDir; KFSTACK_SCREENSHOTS copies it there).
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}

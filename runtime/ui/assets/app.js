@@ -119,8 +119,14 @@ function main() {
   return document.getElementById("main");
 }
 
+// fill replaces an element's children, skipping the absent ones (a
+// condition's null or false), which replaceChildren would show as text.
+function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== undefined && c !== null && c !== false));
+}
+
 function setMain(...children) {
-  main().replaceChildren(...children);
+  fill(main(), ...children);
 }
 
 function onCleanup(f) {
@@ -161,11 +167,11 @@ function throttle(f, ms) {
 async function shell() {
   const me = await api("whoami");
   const user = document.getElementById("user");
-  user.replaceChildren(h("span", { "data-testid": "user" }, me.user));
+  fill(user, h("span", { "data-testid": "user" }, me.user));
   if (me.logout) user.append(h("a", { href: me.logout }, "sign out"));
   namespaces = await api("namespaces");
   const sel = document.getElementById("namespace");
-  sel.replaceChildren(...namespaces.map((n) => h("option", { value: n.name }, n.name)));
+  fill(sel, ...namespaces.map((n) => h("option", { value: n.name }, n.name)));
   sel.addEventListener("change", () => {
     const parts = location.hash.split("/");
     const section = parts[3] && ["runs", "experiments", "pipelines"].includes(parts[3].split("?")[0]) ? parts[3].split("?")[0] : "runs";
@@ -175,7 +181,7 @@ async function shell() {
 
 function nav(ns, active) {
   const n = document.getElementById("nav");
-  n.replaceChildren(
+  fill(n, 
     ...["runs", "experiments", "pipelines"].map((s) => h("a", { href: "#/ns/" + enc(ns) + "/" + s, class: s === active ? "active" : "" }, s[0].toUpperCase() + s.slice(1))),
   );
   const sel = document.getElementById("namespace");
@@ -282,11 +288,11 @@ async function runsPage(ns, q) {
         onclick: key ? () => { q.set("sort", active && s.startsWith("-") ? key : "-" + key); q.delete("offset"); setQuery(q); load(); } : null,
       }, label);
     }));
-    table.replaceChildren(head, ...page.runs.map((r) => runRow(ns, r)));
+    fill(table, head, ...page.runs.map((r) => runRow(ns, r)));
     shown = new Set(page.runs.map((r) => r.name));
     count.textContent = page.total + " run" + (page.total === 1 ? "" : "s");
     const off = page.offset;
-    pager.replaceChildren(
+    fill(pager, 
       h("button", { class: "secondary", disabled: off === 0, onclick: () => { q.set("offset", Math.max(0, off - 50)); setQuery(q); load(); } }, "previous"),
       h("span", { class: "muted" }, page.total ? `${off + 1}–${off + page.runs.length} of ${page.total}` : ""),
       h("button", { class: "secondary", disabled: off + page.runs.length >= page.total, onclick: () => { q.set("offset", off + 50); setQuery(q); load(); } }, "next"),
@@ -340,7 +346,7 @@ function kv(pairs) {
 function paramsTable(params, testid) {
   const keys = Object.keys(params || {}).sort();
   if (!keys.length) return h("p", { class: "muted" }, "none");
-  return h("table", { "data-testid": testid }, ...keys.map((k) => h("tr", {}, h("td", {}, k), h("td", {}, h("code", {}, json(params[k]))))));
+  return h("table", { "data-testid": testid, class: "params" }, ...keys.map((k) => h("tr", {}, h("td", {}, k), h("td", {}, h("code", {}, json(params[k]))))));
 }
 
 async function runPage(ns, name, q) {
@@ -358,7 +364,7 @@ async function runPage(ns, name, q) {
         banner("Cancelling " + r.name + ": its running tasks are stopped; exit handlers still run.", "info");
       } catch (e) { banner(e.message); }
     } }, "Cancel") : null;
-    header.replaceChildren(
+    fill(header, 
       h("h1", {}, r.name, badge(r.phase), r.cancelling ? h("span", { class: "muted" }, "cancelling") : null, h("span", { class: "grow" }), cancel),
       kv([
         ["Pipeline", h("span", {}, link("/ns/" + enc(ns) + "/pipelines/" + enc(r.pipeline), r.pipeline), r.version ? " version " + r.version : "")],
@@ -422,13 +428,13 @@ async function showTask(ns, base, panel, id, q) {
   const show = () => {
     if (stopLog) stopLog();
     stopLog = null;
-    tabs.replaceChildren(...["details", "inputs", "outputs", "log"].map((k) => h("button", { class: k === tab ? "active" : "", role: "tab", "data-tab": k, onclick: () => { tab = k; q.set("tab", k); setQuery(q); show(); } }, k[0].toUpperCase() + k.slice(1))));
-    if (tab === "details") body.replaceChildren(taskDetails(t));
-    if (tab === "inputs") body.replaceChildren(values(ns, tbase, t.inputs, true), t.inputsError ? h("p", { class: "muted" }, t.inputsError) : null);
-    if (tab === "outputs") body.replaceChildren(values(ns, tbase, t.outputs, false));
+    fill(tabs, ...["details", "inputs", "outputs", "log"].map((k) => h("button", { class: k === tab ? "active" : "", role: "tab", "data-tab": k, onclick: () => { tab = k; q.set("tab", k); setQuery(q); show(); } }, k[0].toUpperCase() + k.slice(1))));
+    if (tab === "details") fill(body, taskDetails(t));
+    if (tab === "inputs") fill(body, values(ns, tbase, t.inputs, true), t.inputsError ? h("p", { class: "muted" }, t.inputsError) : null);
+    if (tab === "outputs") fill(body, values(ns, tbase, t.outputs, false));
     if (tab === "log") stopLog = logView(body, tbase, t);
   };
-  panel.replaceChildren(h("h2", { "data-testid": "task-name" }, t.path || t.name, " ", badge(t.phase), t.cached ? h("span", { class: "badge cached" }, "cached") : null), tabs, body);
+  fill(panel, h("h2", { "data-testid": "task-name" }, t.path || t.name, " ", badge(t.phase), t.cached ? h("span", { class: "badge cached" }, "cached") : null), tabs, body);
   panel.refreshTask = async () => {
     const fresh = await api(tbase);
     const wasRunning = t.phase === "Running";
@@ -498,12 +504,12 @@ function values(ns, tbase, v, inputs) {
 // classification metrics as a confusion matrix and a ROC curve, HTML in a
 // sandboxed frame, Markdown rendered, the rest as text (or a file list).
 async function preview(box, abase, a) {
-  box.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  fill(box, h("p", { class: "muted" }, "Loading…"));
   try {
     const m = a.metadata || {};
     if (a.preview === "metrics") {
       const rows = Object.entries(m).filter(([k]) => k !== "display_name");
-      box.replaceChildren(h("table", { "data-testid": "metrics" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "num" }, "value")),
+      fill(box, h("table", { "data-testid": "metrics" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "num" }, "value")),
         ...rows.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", { class: "num" }, fmt(v))))));
       return;
     }
@@ -517,16 +523,16 @@ async function preview(box, abase, a) {
         const roc = rocCurve(m.confidenceMetrics.map((p) => ({ x: Number(p.falsePositiveRate), y: Number(p.recall) })));
         if (roc) parts.push(h("div", { "data-testid": "roc-curve" }, h("h2", {}, "ROC curve"), roc));
       }
-      box.replaceChildren(...(parts.length ? parts : [h("p", { class: "muted" }, "The artifact's metadata holds no confusion matrix or confidence metrics.")]));
+      fill(box, ...(parts.length ? parts : [h("p", { class: "muted" }, "The artifact's metadata holds no confusion matrix or confidence metrics.")]));
       return;
     }
     if (a.preview === "html") {
-      box.replaceChildren(h("iframe", { sandbox: "allow-scripts", src: API + "/" + abase + "/content?as=html", title: a.name, "data-testid": "html-preview" }));
+      fill(box, h("iframe", { sandbox: "allow-scripts", src: API + "/" + abase + "/content?as=html", title: a.name, "data-testid": "html-preview" }));
       return;
     }
     const info = await api(abase);
     if (info.error) {
-      box.replaceChildren(h("p", { class: "muted" }, info.error));
+      fill(box, h("p", { class: "muted" }, info.error));
       return;
     }
     const files = info.files || [];
@@ -535,17 +541,17 @@ async function preview(box, abase, a) {
       const text = await res.text();
       const size = Number(res.headers.get("X-Content-Size"));
       const note = size > 65536 ? h("p", { class: "muted" }, `First 64 KiB of ${size} bytes.`) : null;
-      if (a.preview === "markdown") into.replaceChildren(renderMarkdown(text), note);
-      else into.replaceChildren(h("pre", { class: "text", "data-testid": "text-preview" }, text), note);
+      if (a.preview === "markdown") fill(into, renderMarkdown(text), note);
+      else fill(into, h("pre", { class: "text", "data-testid": "text-preview" }, text), note);
     };
     if (files.length === 1 && !files[0].name) {
       await showFile("", box);
       return;
     }
     const fileBox = h("div", {});
-    box.replaceChildren(h("table", {}, ...files.map((f) => h("tr", {}, h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); showFile(f.name, fileBox).catch((err) => banner(err.message)); } }, f.name)), h("td", { class: "num" }, String(f.size))))), fileBox);
+    fill(box, h("table", {}, ...files.map((f) => h("tr", {}, h("td", {}, h("a", { href: "#", onclick: (e) => { e.preventDefault(); showFile(f.name, fileBox).catch((err) => banner(err.message)); } }, f.name)), h("td", { class: "num" }, String(f.size))))), fileBox);
   } catch (e) {
-    box.replaceChildren(h("p", { class: "muted" }, e.message));
+    fill(box, h("p", { class: "muted" }, e.message));
   }
 }
 
@@ -554,11 +560,11 @@ async function preview(box, abase, a) {
 function logView(body, tbase, t) {
   const attempts = (t.attemptList || []).map((a) => a.number);
   if (!t.logsAllowed) {
-    body.replaceChildren(h("p", { class: "muted" }, "You may not read logs in this namespace (pods/log)."));
+    fill(body, h("p", { class: "muted" }, "You may not read logs in this namespace (pods/log)."));
     return null;
   }
   if (!attempts.length) {
-    body.replaceChildren(h("p", { class: "muted" }, t.cached ? "The result came from the cache: the task did not run." : "The task has not started."));
+    fill(body, h("p", { class: "muted" }, t.cached ? "The result came from the cache: the task did not run." : "The task has not started."));
     return null;
   }
   const sel = h("select", { "aria-label": "attempt" }, ...attempts.map((n) => h("option", { value: n }, "attempt " + n)));
@@ -603,8 +609,8 @@ function logView(body, tbase, t) {
     }
   };
   sel.addEventListener("change", () => load().catch((e) => banner(e.message)));
-  body.replaceChildren(h("div", { class: "row" }, sel, info, followMark, h("span", { class: "grow" }), earlier), pre);
-  load().catch((e) => body.replaceChildren(h("p", { class: "muted" }, e.message)));
+  fill(body, h("div", { class: "row" }, sel, info, followMark, h("span", { class: "grow" }), earlier), pre);
+  load().catch((e) => fill(body, h("p", { class: "muted" }, e.message)));
   return stop;
 }
 
@@ -676,9 +682,11 @@ async function experimentPage(ns, name, q) {
     const runs = c.runs.filter((r) => !chosen.size || chosen.has(r.name)).slice().reverse();
     const m = metricSel.value;
     const svgChart = m ? barChart(runs.map((r) => ({ label: r.name, value: r.metrics[m] })), m) : null;
-    chart.replaceChildren(svgChart || h("p", { class: "muted" }, c.metrics.length ? "No run has this metric." : "The runs logged no metrics (system.Metrics artifacts or numeric outputs)."));
+    fill(chart, svgChart || h("p", { class: "muted" }, c.metrics.length ? "No run has this metric." : "The runs logged no metrics (system.Metrics artifacts or numeric outputs)."));
   };
   const table = h("table", { "data-testid": "comparison" },
+    h("tr", { class: "groups" }, h("th", { colspan: 5 }, ""), c.parameters.length ? h("th", { colspan: c.parameters.length }, "parameters") : null,
+      c.metrics.length ? h("th", { colspan: c.metrics.length, class: "num" }, "metrics") : null),
     h("tr", {}, h("th", {}, ""), h("th", {}, "Run"), h("th", {}, "Phase"), h("th", {}, "Started"), h("th", { class: "num" }, "Duration"),
       ...c.parameters.map((p) => h("th", {}, p)), ...c.metrics.map((m) => h("th", { class: "num" }, m))));
   for (const r of c.runs) {
@@ -764,13 +772,13 @@ async function pipelinePage(ns, name, q) {
       }
     }
     if (!d.hunks.length) lines.append(h("div", { class: "line" }, d.error || "The versions' content is the same."));
-    diffBox.replaceChildren(h("h2", {}, "Tasks"), changes, h("h2", {}, "Content"), lines);
+    fill(diffBox, h("h2", {}, "Tasks"), changes, h("h2", {}, "Content"), lines);
   };
   // Start a run.
   const formBox = h("div", {});
   const renderForm = () => {
     if (!p.actions || !p.actions.startRun) {
-      formBox.replaceChildren(h("p", { class: "muted" }, "You may not start runs in this namespace."));
+      fill(formBox, h("p", { class: "muted" }, "You may not start runs in this namespace."));
       return;
     }
     const v = versions.find((x) => String(x.number) === String(vsel.value)) || versions[0];
@@ -800,7 +808,7 @@ async function pipelinePage(ns, name, q) {
         start.disabled = false;
       }
     } }, "Start run of version " + v.number);
-    formBox.replaceChildren(form, h("p", {}, start));
+    fill(formBox, form, h("p", {}, start));
   };
   const names = await api(`namespaces/${enc(ns)}/experiments`).catch(() => []);
   setMain(
