@@ -211,7 +211,7 @@ func TestUIObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, o := range c.Manifests[0].Objects {
-		if strings.Contains(o.GetName(), "-ui") {
+		if strings.HasPrefix(o.GetName(), UIName) || o.GetKind() == "VirtualService" {
 			t.Errorf("without the UI: %s %s", o.GetKind(), o.GetName())
 		}
 	}

@@ -175,6 +175,15 @@ func TestBrowser(t *testing.T) {
 		if n := evalString(t, ctx, `document.querySelectorAll("[data-testid=graph] path.edge").length`); n != "1" {
 			t.Errorf("the graph has %s edges, want 1", n)
 		}
+		// The first task's output, the corpus, previewed as text.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid=graph] g.node[data-name="write-corpus"]`))); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, `document.querySelector("[data-testid=task-name]")?.textContent.includes("write-corpus")`)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-tab=outputs]`)), chromedp.Click(chromedp.CSS(`[data-testid=preview-corpus]`))); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, `document.querySelector("[data-testid=text-preview]")?.textContent.includes("one apply gives a team a namespace")`)
 		screenshot(t, ctx, "quickstart-run.png")
 	})
 
