@@ -160,7 +160,7 @@ func TestAccExperiment_forceDestroy(t *testing.T) {
 				Check: func(*terraform.State) error {
 					err := runtimeClient.Get(context.Background(), client.ObjectKeyFromObject(run), &v1alpha1.PipelineRun{})
 					if !apierrors.IsNotFound(err) {
-						return fmt.Errorf("the experiment's run after a forced destroy: %v, want it gone", err)
+						return fmt.Errorf("the experiment's run after a forced destroy: %w, want it gone", err)
 					}
 					return nil
 				},

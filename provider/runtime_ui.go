@@ -197,7 +197,7 @@ func refreshUI(ctx context.Context, c *clients, m *runtimeModel) error {
 		if live.Auth != want.Auth {
 			m.UI.Auth = types.StringValue(live.Auth)
 		}
-		if live.BasePath != want.BasePath && !(live.BasePath == "" && want.BasePath == "/") {
+		if live.BasePath != want.BasePath && (live.BasePath != "" || want.BasePath != "/") {
 			m.UI.BasePath = optionalString(types.StringNull(), live.BasePath)
 		}
 		if live.GroupsHeader != want.GroupsHeader {

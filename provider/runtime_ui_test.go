@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -68,8 +69,11 @@ func TestAccRuntime_ui(t *testing.T) {
 						return fmt.Errorf("UI args %v", args)
 					}
 					d, err := testCluster.Client.AppsV1().Deployments(ns).Get(context.Background(), kfruntime.UIName, metav1.GetOptions{})
-					if err != nil || d.Status.AvailableReplicas != 1 {
-						return fmt.Errorf("the UI is not available: %v", err)
+					if err != nil {
+						return err
+					}
+					if d.Status.AvailableReplicas != 1 {
+						return fmt.Errorf("the UI is not available: %d replicas available", d.Status.AvailableReplicas)
 					}
 					if _, err := testCluster.Client.RbacV1().ClusterRoles().Get(context.Background(), kfruntime.UIClusterRoleName(ns), metav1.GetOptions{}); err != nil {
 						return err
@@ -97,7 +101,7 @@ func TestAccRuntime_ui(t *testing.T) {
 					}
 					s, err := testCluster.Client.CoreV1().Secrets(ns).Get(context.Background(), kfruntime.UIName, metav1.GetOptions{})
 					if err != nil || string(s.Data["proxy-secret"]) != "a-secret-the-gateway-sends" {
-						return fmt.Errorf("the UI's Secret: %v", err)
+						return fmt.Errorf("the UI's Secret: %w", err)
 					}
 					// Edited out of band: scaled to 3.
 					patch := []byte(`{"spec":{"replicas":3}}`)
@@ -132,8 +136,10 @@ func TestAccRuntime_ui(t *testing.T) {
 							return err
 						},
 					} {
-						if err := get(); !apierrors.IsNotFound(err) {
-							return fmt.Errorf("a UI object is still there without the ui block: %v", err)
+						if err := get(); err == nil {
+							return errors.New("a UI object is still there without the ui block")
+						} else if !apierrors.IsNotFound(err) {
+							return err
 						}
 					}
 					return nil

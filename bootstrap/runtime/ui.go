@@ -260,9 +260,7 @@ func ParseUIArgs(args []string) UIOptions {
 func uiObjects(o Options, image string, common map[string]string) ([]kruntime.Object, []*unstructured.Unstructured) {
 	u := o.UI
 	ns := o.Namespace
-	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: common}
-	}
+	meta := metav1.ObjectMeta{Name: UIName, Namespace: ns, Labels: common}
 	yes, no := true, false
 	uid := int64(65532)
 	replicas := u.Replicas
@@ -276,7 +274,7 @@ func uiObjects(o Options, image string, common map[string]string) ([]kruntime.Ob
 	probe := func(path string) *corev1.Probe {
 		return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("health")}}, PeriodSeconds: 10, TimeoutSeconds: 2, FailureThreshold: 3}
 	}
-	sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(UIName)}
+	sa := &corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta}
 	if len(u.ServiceAccountAnnotations) > 0 {
 		sa.Annotations = u.ServiceAccountAnnotations
 	}
@@ -322,12 +320,12 @@ func uiObjects(o Options, image string, common map[string]string) ([]kruntime.Ob
 		for k, v := range secret {
 			data[k] = []byte(v)
 		}
-		typed = append(typed, &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: meta(UIName), Type: corev1.SecretTypeOpaque, Data: data})
+		typed = append(typed, &corev1.Secret{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: meta, Type: corev1.SecretTypeOpaque, Data: data})
 	}
 	typed = append(typed,
 		&appsv1.Deployment{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-			ObjectMeta: meta(UIName),
+			ObjectMeta: meta,
 			Spec: appsv1.DeploymentSpec{
 				Replicas: &replicas,
 				Selector: &metav1.LabelSelector{MatchLabels: uiSelector()},
@@ -350,7 +348,7 @@ func uiObjects(o Options, image string, common map[string]string) ([]kruntime.Ob
 		},
 		&corev1.Service{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-			ObjectMeta: meta(UIName),
+			ObjectMeta: meta,
 			Spec: corev1.ServiceSpec{
 				Selector: uiSelector(),
 				Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},

@@ -128,11 +128,13 @@ func TestUIObjects(t *testing.T) {
 	if _, err := cluster.Client.RbacV1().ClusterRoles().Create(ctx, &role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Client.RbacV1().ClusterRoles().Delete(ctx, role.Name, metav1.DeleteOptions{})
+	defer func() { _ = cluster.Client.RbacV1().ClusterRoles().Delete(ctx, role.Name, metav1.DeleteOptions{}) }()
 	if _, err := cluster.Client.RbacV1().ClusterRoleBindings().Create(ctx, &binding, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	defer cluster.Client.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
+	defer func() {
+		_ = cluster.Client.RbacV1().ClusterRoleBindings().Delete(ctx, binding.Name, metav1.DeleteOptions{})
+	}()
 	sa2 := "system:serviceaccount:" + ns + ":" + UIName
 	group := "pipelines.kfstack.dev"
 	for _, check := range []struct {

@@ -125,7 +125,7 @@ func TestLogFollowWhileRunning(t *testing.T) {
 // back in pages that straddle the chunks, from the end, and past the end.
 func TestLogPagesAcrossChunks(t *testing.T) {
 	store, root := openStore(t)
-	run := failingRun(t, `seq 1 200000`, 0)
+	run := failingRun(t, `seq 1 200000`, time.Minute)
 	cfg := Config{PipelineRoot: root, WorkDir: t.TempDir(), KeepRecords: true, Attempt: 1, LogFlushInterval: 5 * time.Millisecond}
 	if _, err := Run(context.Background(), run, cfg, store); err != nil {
 		t.Fatal(err)

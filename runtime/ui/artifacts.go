@@ -78,18 +78,18 @@ func (v *runView) runDir(root string) string {
 // run's tasks wrote, under the run's own directory of a root it may read.
 // An importer's URI or a URI a task made up are not read (a run's state
 // holds whatever its tasks reported).
-func (s *Server) readableURI(v *runView, uri string) (string, error) {
+func (s *Server) readableURI(v *runView, uri string) error {
 	root, err := s.rootOf(v.run)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if v.plan == nil || v.state == nil {
-		return "", errors.New("the run has no artifacts yet")
+		return errors.New("the run has no artifacts yet")
 	}
 	if !strings.HasPrefix(uri, v.runDir(root)) {
-		return "", fmt.Errorf("%s is not under the run's own directory %s: the UI reads only what the run wrote there", uri, v.runDir(root))
+		return fmt.Errorf("%s is not under the run's own directory %s: the UI reads only what the run wrote there", uri, v.runDir(root))
 	}
-	return root, nil
+	return nil
 }
 
 // previewKind says how the page previews an artifact, from its type.
@@ -146,7 +146,7 @@ func (s *Server) getArtifact(w http.ResponseWriter, r *http.Request, id *Identit
 	info := artifactInfo{artifactJSON: s.artifactJSON(r.Context(), v, output, index, a),
 		Producer: artifactRefJSON{Namespace: v.run.Namespace, Run: v.run.Name, Node: i, Task: v.eng.Path(v.state, i), Attempt: v.state.Nodes[i].Attempt, Output: output, Index: index}}
 	if info.Unreadable == "" {
-		if store, _, err := s.storeOf(r.Context(), v); err != nil {
+		if store, err := s.storeOf(r.Context(), v); err != nil {
 			info.Error = err.Error()
 		} else if files, err := store.StatArtifact(r.Context(), a.URI); err != nil {
 			info.Error = storeError(err)
@@ -172,7 +172,7 @@ func (s *Server) artifactContent(w http.ResponseWriter, r *http.Request, id *Ide
 	if !ok {
 		return
 	}
-	if _, err := s.readableURI(v, a.URI); err != nil {
+	if err := s.readableURI(v, a.URI); err != nil {
 		writeError(w, http.StatusForbidden, "%v", err)
 		return
 	}
@@ -187,7 +187,7 @@ func (s *Server) artifactContent(w http.ResponseWriter, r *http.Request, id *Ide
 		writeError(w, http.StatusBadRequest, "limit: %q is not between 1 and %d", q.Get("limit"), maxPreviewBytes)
 		return
 	}
-	store, _, err := s.storeOf(r.Context(), v)
+	store, err := s.storeOf(r.Context(), v)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "%v", err)
 		return

@@ -89,7 +89,6 @@ type authorizer struct {
 
 type answer struct {
 	allowed bool
-	reason  string
 	at      time.Time
 }
 
@@ -100,13 +99,13 @@ func newAuthorizer(sar authorizationv1client.SubjectAccessReviewInterface, ttl t
 	return &authorizer{sar: sar, ttl: ttl, answers: map[string]answer{}}
 }
 
-func (a *authorizer) allowed(ctx context.Context, id *Identity, q access) (bool, string, error) {
+func (a *authorizer) allowed(ctx context.Context, id *Identity, q access) (bool, error) {
 	key := id.User + "\x00" + strings.Join(id.Groups, "\x01") + "\x00" + q.Verb + "\x00" + q.Group + "\x00" + q.Resource + "\x00" + q.Subresource + "\x00" + q.Namespace + "\x00" + q.Name
 	now := time.Now()
 	a.mu.Lock()
 	if ans, ok := a.answers[key]; ok && now.Sub(ans.at) < a.ttl {
 		a.mu.Unlock()
-		return ans.allowed, ans.reason, nil
+		return ans.allowed, nil
 	}
 	a.mu.Unlock()
 	review, err := a.sar.Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
@@ -116,23 +115,23 @@ func (a *authorizer) allowed(ctx context.Context, id *Identity, q access) (bool,
 		},
 	}}, metav1.CreateOptions{})
 	if err != nil {
-		return false, "", fmt.Errorf("asking the API server whether %s may %s: %w", id.User, q, err)
+		return false, fmt.Errorf("asking the API server whether %s may %s: %w", id.User, q, err)
 	}
-	ans := answer{allowed: review.Status.Allowed && !review.Status.Denied, reason: review.Status.Reason, at: now}
+	ans := answer{allowed: review.Status.Allowed && !review.Status.Denied, at: now}
 	a.mu.Lock()
 	if len(a.answers) >= maxAnswers {
 		clear(a.answers)
 	}
 	a.answers[key] = ans
 	a.mu.Unlock()
-	return ans.allowed, ans.reason, nil
+	return ans.allowed, nil
 }
 
 // may answers whether the user may do q; when not (or when the
 // authoriser cannot be asked) it writes the error answer: 403 naming the
 // user and what was refused.
 func (s *Server) may(w http.ResponseWriter, r *http.Request, id *Identity, q access) bool {
-	ok, _, err := s.authz.allowed(r.Context(), id, q)
+	ok, err := s.authz.allowed(r.Context(), id, q)
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "%v", err)
 		return false
@@ -146,6 +145,6 @@ func (s *Server) may(w http.ResponseWriter, r *http.Request, id *Identity, q acc
 
 // mayQuietly answers whether the user may do q, without an answer.
 func (s *Server) mayQuietly(ctx context.Context, id *Identity, q access) bool {
-	ok, _, err := s.authz.allowed(ctx, id, q)
+	ok, err := s.authz.allowed(ctx, id, q)
 	return err == nil && ok
 }

@@ -43,7 +43,7 @@ func (s *Server) logOf(w http.ResponseWriter, r *http.Request, id *Identity) (*l
 		writeError(w, http.StatusNotFound, "task %s has no attempt %s (it has %d)", v.eng.Path(v.state, i), r.PathValue("attempt"), n.Attempt)
 		return nil, "", nil, false
 	}
-	store, _, err := s.storeOf(r.Context(), v)
+	store, err := s.storeOf(r.Context(), v)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "the log cannot be read: %v", err)
 		return nil, "", nil, false

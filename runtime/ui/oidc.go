@@ -145,7 +145,7 @@ func (a *OIDCAuth) Identify(r *http.Request) (*Identity, error) {
 	}
 	var s session
 	if err := a.open(c.Value, &s); err != nil {
-		return nil, fmt.Errorf("%w: the session is not valid (%v): sign in again at %s", errNoIdentity, err, loginPath)
+		return nil, fmt.Errorf("%w: the session is not valid (%w): sign in again at %s", errNoIdentity, err, loginPath)
 	}
 	if time.Now().Unix() > s.Expires {
 		return nil, fmt.Errorf("%w: the session expired: sign in again at %s", errNoIdentity, loginPath)

@@ -129,10 +129,10 @@ func parametersOf(plan *pipeline.Plan) []parameterJSON {
 }
 
 // versionOf resolves the {version} of a pipeline URL.
-func (s *Server) versionOf(w http.ResponseWriter, r *http.Request, id *Identity, param string) (*v1alpha1.Pipeline, *pipeline.Plan, *v1alpha1.PipelineVersion, bool) {
+func (s *Server) versionOf(w http.ResponseWriter, r *http.Request, id *Identity, param string) (*pipeline.Plan, *v1alpha1.PipelineVersion, bool) {
 	ns, name := r.PathValue("ns"), r.PathValue("pipeline")
 	if !s.may(w, r, id, readPipeline(ns, name)) {
-		return nil, nil, nil, false
+		return nil, nil, false
 	}
 	raw := r.PathValue("version")
 	if param != "" {
@@ -141,23 +141,23 @@ func (s *Server) versionOf(w http.ResponseWriter, r *http.Request, id *Identity,
 	n, err := strconv.Atoi(raw)
 	if err != nil || n < 1 {
 		writeError(w, http.StatusBadRequest, "%s: %q is not a version number", cmpOr(param, "version"), raw)
-		return nil, nil, nil, false
+		return nil, nil, false
 	}
 	p, err := s.data.pipeline(r.Context(), ns, name)
 	if err != nil {
 		httpError(w, err)
-		return nil, nil, nil, false
+		return nil, nil, false
 	}
 	plan, v, err := s.data.planOf(p, int32(n))
 	if err != nil && v == nil {
 		httpError(w, err)
-		return nil, nil, nil, false
+		return nil, nil, false
 	}
-	return p, plan, v, true
+	return plan, v, true
 }
 
 func (s *Server) pipelineGraph(w http.ResponseWriter, r *http.Request, id *Identity) {
-	_, plan, _, ok := s.versionOf(w, r, id, "")
+	plan, _, ok := s.versionOf(w, r, id, "")
 	if !ok {
 		return
 	}
@@ -216,11 +216,11 @@ type pipelineDiff struct {
 // diffPipeline compares two versions: the tasks added, removed or changed
 // (their component's definition), and a line diff of the content.
 func (s *Server) diffPipeline(w http.ResponseWriter, r *http.Request, id *Identity) {
-	_, fromPlan, from, ok := s.versionOf(w, r, id, "from")
+	fromPlan, from, ok := s.versionOf(w, r, id, "from")
 	if !ok {
 		return
 	}
-	_, toPlan, to, ok := s.versionOf(w, r, id, "to")
+	toPlan, to, ok := s.versionOf(w, r, id, "to")
 	if !ok {
 		return
 	}

@@ -161,7 +161,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request, id *Identity) {
 
 func (s *Server) artifactJSON(ctx context.Context, v *runView, name string, index int, a engine.Artifact) artifactJSON {
 	aj := artifactJSON{Name: name, Index: index, URI: a.URI, Type: a.SchemaTitle, Metadata: a.Metadata}
-	if _, err := s.readableURI(v, a.URI); err != nil {
+	if err := s.readableURI(v, a.URI); err != nil {
 		aj.Unreadable = err.Error()
 	}
 	aj.Preview = previewKind(a)
@@ -199,7 +199,7 @@ func (s *Server) attempts(ctx context.Context, v *runView, i int32) []attemptJSO
 	_ = s.data.cache.List(ctx, pods, client.InNamespace(v.run.Namespace), client.MatchingLabels{
 		v1alpha1.LabelRunUID: string(v.run.UID), v1alpha1.LabelNode: strconv.Itoa(int(i)),
 	})
-	store, _, storeErr := s.storeOf(ctx, v)
+	store, storeErr := s.storeOf(ctx, v)
 	var out []attemptJSON
 	for a := int32(1); a <= n.Attempt; a++ {
 		at := attemptJSON{Number: a, Logs: storeErr == nil && !n.Cached}
@@ -232,7 +232,7 @@ func (v *runView) producers() map[string]artifactRefJSON {
 		}
 		for i := range v.state.Nodes {
 			n := &v.state.Nodes[i]
-			if i == 0 || len(n.Artifacts) == 0 || !(v.eng.IsContainer(v.state, int32(i)) || kindOf(v.eng.Task(v.state, int32(i))) == "importer") {
+			if i == 0 || len(n.Artifacts) == 0 || !v.eng.IsContainer(v.state, int32(i)) && kindOf(v.eng.Task(v.state, int32(i))) != "importer" {
 				continue
 			}
 			for name, list := range n.Artifacts {
@@ -255,17 +255,17 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // storeOf opens the run's pipeline root, if the UI may read it.
-func (s *Server) storeOf(ctx context.Context, v *runView) (*launcher.Store, string, error) {
+func (s *Server) storeOf(ctx context.Context, v *runView) (*launcher.Store, error) {
 	root, err := s.rootOf(v.run)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if v.plan == nil || v.state == nil {
-		return nil, "", fmt.Errorf("the run has no artifacts yet")
+		return nil, fmt.Errorf("the run has no artifacts yet")
 	}
 	st, err := s.stores.open(ctx, root)
 	if err != nil {
-		return nil, "", fmt.Errorf("opening the run's pipeline root: %w", err)
+		return nil, fmt.Errorf("opening the run's pipeline root: %w", err)
 	}
-	return st, root, nil
+	return st, nil
 }

@@ -291,7 +291,7 @@ func TestReadableRoots(t *testing.T) {
 		{"s3://b/x?endpoint=http://evil:9000", "s3://b/x/train/r1/out", false},
 		{"file:///data/root/../etc", "file:///data/root/../etc/train/r1/x", false},
 	} {
-		_, err := s.readableURI(view(c.root), c.uri)
+		err := s.readableURI(view(c.root), c.uri)
 		if (err == nil) != c.ok {
 			t.Errorf("root %q, uri %q: %v, want readable %v", c.root, c.uri, err, c.ok)
 		}
