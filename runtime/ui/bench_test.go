@@ -257,8 +257,8 @@ func BenchmarkLogFollow(b *testing.B) {
 	for i := range 10 {
 		lat = append(lat, followOnce(b, i))
 	}
-	row := fmt.Sprintf("| log follow: a line printed by a running task (local executor) to the page's event, 10 times | %s | launcher flush every %s, UI looks every %s |",
-		spread(lat), "1 s", "250 ms")
+	row := fmt.Sprintf("| log follow: the last line a task prints (local executor), from its printing to the followed log's event, 10 times | %s | the launcher writes it as the process exits; a line printed mid-run also waits for the launcher's next flush (every %s), so up to about %s more; the UI looks every %s |",
+		spread(lat), "1 s", "1 s", "250 ms")
 	b.Log(row)
 	uiResults["follow"] = row
 	writeUIResults(b)
