@@ -107,6 +107,7 @@ type runDataSourceModel struct {
 	Name       types.String `tfsdk:"name"`
 	Namespace  types.String `tfsdk:"namespace"`
 	Pipeline   types.String `tfsdk:"pipeline"`
+	Experiment types.String `tfsdk:"experiment"`
 	Version    types.Int64  `tfsdk:"version"`
 	Parameters types.Map    `tfsdk:"parameters"`
 	Phase      types.String `tfsdk:"phase"`
@@ -127,6 +128,7 @@ func (d *runDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, re
 			"name":       schema.StringAttribute{Required: true, MarkdownDescription: "Name of the run."},
 			"namespace":  schema.StringAttribute{Required: true, MarkdownDescription: "Its namespace."},
 			"pipeline":   schema.StringAttribute{Computed: true, MarkdownDescription: "The pipeline it runs."},
+			"experiment": schema.StringAttribute{Computed: true, MarkdownDescription: "The experiment it belongs to."},
 			"version":    schema.Int64Attribute{Computed: true, MarkdownDescription: "The pipeline version it runs (0 until resolved)."},
 			"parameters": schema.MapAttribute{Computed: true, ElementType: types.StringType, MarkdownDescription: "Its parameters."},
 			"phase":      schema.StringAttribute{Computed: true, MarkdownDescription: "`Pending`, `Running`, `Succeeded`, `Failed` or `Cancelled`."},
@@ -161,6 +163,7 @@ func (d *runDataSource) Read(ctx context.Context, req datasource.ReadRequest, re
 	}
 	m.ID = types.StringValue(ns + "/" + name)
 	m.Pipeline, m.Version = types.StringValue(run.Spec.Pipeline), types.Int64Value(int64(run.Status.PipelineVersion))
+	m.Experiment = types.StringValue(v1alpha1.ExperimentOf(run))
 	m.Phase, m.Message = types.StringValue(string(run.Status.Phase)), types.StringValue(run.Status.Message)
 	var diags = resp.Diagnostics
 	params, dg := types.MapValueFrom(ctx, types.StringType, orEmptyMap(run.Spec.Parameters))

@@ -213,6 +213,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		func() resource.Resource { return NewRuntimeResource(p.version) },
 		NewPipelineResource,
 		NewRunResource,
+		NewExperimentResource,
 		NewGKEClusterResource,
 		NewGKENodePoolResource,
 		NewMPIJobResource,

@@ -58,6 +58,7 @@ type runResourceModel struct {
 	Namespace       types.String   `tfsdk:"namespace"`
 	Pipeline        types.String   `tfsdk:"pipeline"`
 	PipelineVersion types.Int64    `tfsdk:"pipeline_version"`
+	Experiment      types.String   `tfsdk:"experiment"`
 	Parameters      types.Map      `tfsdk:"parameters"`
 	Sensitive       types.Map      `tfsdk:"sensitive_parameters"`
 	FromSecret      types.Map      `tfsdk:"parameters_from_secret"`
@@ -114,6 +115,16 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				MarkdownDescription: "Version to run; the latest when unset (recorded in `version`).",
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 				PlanModifiers:       []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"experiment": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(v1alpha1.DefaultExperiment),
+				MarkdownDescription: "Name of the experiment the run belongs to (`default` when unset): the runs of an experiment are compared " +
+					"side by side in the runtime's UI. A `kubeflow_experiment` of that name is optional; a run in an archived one is refused " +
+					"(with the runtime's webhooks).",
+				Validators:    []validator.String{dnsSubdomainValidator},
+				PlanModifiers: replace,
 			},
 			"parameters": schema.MapAttribute{
 				Optional:            true,
@@ -208,7 +219,7 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 // that set them.
 var runAttributes = map[string]string{
 	"spec.parameters": "parameters", "spec.executor": "executor", "spec.parallelism": "parallelism",
-	"spec.serviceAccountName": "service_account", "spec.pipelineRoot": "pipeline_root",
+	"spec.serviceAccountName": "service_account", "spec.pipelineRoot": "pipeline_root", "spec.experiment": "experiment",
 	"spec.parameterSecrets": "parameters_from_secret",
 }
 
@@ -225,6 +236,9 @@ func (m *runResourceModel) spec(ctx context.Context) (v1alpha1.PipelineRunSpec, 
 	spec := v1alpha1.PipelineRunSpec{Pipeline: m.Pipeline.ValueString(), PipelineVersion: int32(m.PipelineVersion.ValueInt64())}
 	if known(m.ServiceAccount) {
 		spec.ServiceAccountName = m.ServiceAccount.ValueString()
+	}
+	if known(m.Experiment) {
+		spec.Experiment = m.Experiment.ValueString()
 	}
 	if known(m.Executor) {
 		spec.Executor = v1alpha1.Executor(m.Executor.ValueString())
@@ -513,6 +527,7 @@ func (r *runResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 	s := run.Spec
 	state.ID = types.StringValue(ns + "/" + name)
 	state.Pipeline = types.StringValue(s.Pipeline)
+	state.Experiment = types.StringValue(v1alpha1.ExperimentOf(run))
 	if s.PipelineVersion > 0 {
 		state.PipelineVersion = types.Int64Value(int64(s.PipelineVersion))
 	}

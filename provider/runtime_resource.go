@@ -42,6 +42,7 @@ type runtimeModel struct {
 	Webhooks     types.Bool             `tfsdk:"webhooks"`
 	MaxRunning   types.Int64            `tfsdk:"max_running_tasks"`
 	TaskMirrors  map[string]string      `tfsdk:"task_image_mirrors"`
+	UI           *runtimeUIModel        `tfsdk:"ui"`
 	MPIJobs      types.String           `tfsdk:"mpi_jobs"`
 	MPIGang      types.String           `tfsdk:"mpi_gang_scheduler"`
 	MPIStatus    types.String           `tfsdk:"mpi_job_controller"`
@@ -146,8 +147,8 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 	return componentKind[runtimeModel, *runtimeModel]{
 		typeName: "_runtime",
 		title:    "the kfstack runtime",
-		description: "Installs the kfstack runtime: the `Pipeline` and `PipelineRun` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
-			"which `kubeflow_pipeline` and `kubeflow_run` need, and the controller that runs pipelines as pods: a Deployment " +
+		description: "Installs the kfstack runtime: the `Pipeline`, `PipelineRun` and `Experiment` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
+			"which `kubeflow_pipeline`, `kubeflow_run` and `kubeflow_experiment` need, optionally its web UI (`ui`), and the controller that runs pipelines as pods: a Deployment " +
 			"(leader election, `/healthz` and `/readyz` probes, non-root with a read-only root filesystem), its ServiceAccount, " +
 			"a ClusterRole with exactly what the controller uses (read pipelines and runs, write their status, create, watch " +
 			"and delete task pods, record events, review the tokens of metrics scrapers), a Role for its leader-election Lease " +
@@ -251,6 +252,7 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 					"least 1, since Pipelines and PipelineRuns cannot be created or changed while no controller answers; " +
 					"use 2 for changes during the controller's restarts.",
 			},
+			"ui": uiAttribute(),
 			"mpi_jobs": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString("auto"),
 				MarkdownDescription: "Run MPIJobs (`kubeflow.org/v2beta1`, the API of kubeflow/mpi-operator) with the runtime's " +
@@ -302,6 +304,7 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 // apply: tolerations, and webhooks with the replicas that serve them.
 func validateRuntime(ctx context.Context, config tfsdk.Config) diag.Diagnostics {
 	diags := validateTolerations(ctx, config)
+	diags.Append(validateUI(ctx, config)...)
 	var webhooks types.Bool
 	var replicas types.Int64
 	diags.Append(config.GetAttribute(ctx, path.Root("webhooks"), &webhooks)...)
@@ -365,6 +368,7 @@ func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, 
 		Webhooks:         m.Webhooks.ValueBool(),
 		MaxRunningTasks:  m.MaxRunning.ValueInt64(),
 		TaskImageMirrors: m.TaskMirrors,
+		UI:               m.UI.options(),
 		MPIJobs:          m.MPIJobs.ValueString(),
 		MPIGangScheduler: m.MPIGang.ValueString(),
 	}
@@ -461,6 +465,9 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 	}
 	if !apiequality.Semantic.DeepEqual(emptyAsNil(mirrors), emptyAsNil(want.TaskImageMirrors)) {
 		m.TaskMirrors = mirrors
+	}
+	if err := refreshUI(ctx, c, m); err != nil {
+		return err
 	}
 	if root != want.PipelineRoot {
 		m.PipelineRoot = types.StringNull()

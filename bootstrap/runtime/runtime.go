@@ -119,6 +119,8 @@ type Options struct {
 	// registry prefix (docker.io, gcr.io/team) to the prefix that
 	// replaces it (--image-mirror).
 	TaskImageMirrors map[string]string
+	// UI installs the web UI (ui.go); nil for none.
+	UI *UIOptions
 	// MPIJobs runs the MPIJob controller: "true", "false" or "auto" (the
 	// default when empty: on unless another controller, such as
 	// mpi-operator, installed the MPIJob CRD). Unless "false", the MPIJob
@@ -225,6 +227,9 @@ func (o Options) validate() error {
 	}
 	if err := CheckTaskImageMirrors(o.TaskImageMirrors); err != nil {
 		errs = append(errs, "task_image_mirrors: "+err.Error())
+	}
+	if err := CheckUI(o.UI); err != nil {
+		errs = append(errs, "ui: "+err.Error())
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -650,10 +655,16 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 				addWebhookServer(d)
 			}
 		}
-		var more []kruntime.Object
-		more, certManager = webhookObjects(ns, common)
+		more, issuer := webhookObjects(ns, common)
 		addMPIJobWebhook(o, more)
 		typed = append(typed, more...)
+		certManager = append(certManager, issuer...)
+	}
+	// After the webhooks: the UI's Deployment does not serve them.
+	if o.UI != nil {
+		more, istio := uiObjects(o, image, common)
+		typed = append(typed, more...)
+		certManager = append(certManager, istio...)
 	}
 	all, err := crds.All()
 	if err != nil {

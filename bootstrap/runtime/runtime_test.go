@@ -88,8 +88,8 @@ func TestInstallDriftUninstall(t *testing.T) {
 	// Namespace, ServiceAccount, RBAC (the controller's, its MPIJob
 	// permissions, the aggregated MPIJob roles of profile members),
 	// Deployment, metrics Service, the metrics-reader role and the CRDs (Pipeline, PipelineRun,
-	// MPIJob), and the members' aggregated roles (view, edit).
-	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 18 {
+	// Experiment, MPIJob), and the members' aggregated roles (view, edit).
+	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 19 {
 		t.Fatalf("status = %+v", status)
 	}
 	deploy, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{})
@@ -124,6 +124,8 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Group: "pipelines.kfstack.dev", Resource: "experiments"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "experiments"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "pods"}, false},
 		// The metrics filter asks who scrapes and whether they may.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
@@ -92,9 +93,11 @@ func TestWebhookObjects(t *testing.T) {
 	if got := config.Annotations["cert-manager.io/inject-ca-from"]; got != "kf-rt/"+WebhookCertificateName {
 		t.Errorf("inject-ca-from = %q", got)
 	}
-	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath}
-	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns"}
-	if len(config.Webhooks) != 2 {
+	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath, MPIJobWebhookName: kubeflow.WebhookPath}
+	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", MPIJobWebhookName: "mpijobs"}
+	groups := map[string]string{PipelineWebhookName: v1alpha1.GroupVersion.Group, PipelineRunWebhookName: v1alpha1.GroupVersion.Group, MPIJobWebhookName: kubeflow.GroupVersion.Group}
+	// The runtime's own kinds and, MPI jobs being on by default, MPIJob.
+	if len(config.Webhooks) != 3 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)
 	}
 	for _, h := range config.Webhooks {
@@ -105,7 +108,7 @@ func TestWebhookObjects(t *testing.T) {
 		if h.FailurePolicy == nil || *h.FailurePolicy != admissionregistrationv1.Fail || h.SideEffects == nil || *h.SideEffects != admissionregistrationv1.SideEffectClassNone {
 			t.Errorf("%s: failurePolicy %v, sideEffects %v", h.Name, h.FailurePolicy, h.SideEffects)
 		}
-		if len(h.Rules) != 1 || !slices.Equal(h.Rules[0].APIGroups, []string{"pipelines.kfstack.dev"}) || !slices.Equal(h.Rules[0].Resources, []string{resources[h.Name]}) ||
+		if len(h.Rules) != 1 || !slices.Equal(h.Rules[0].APIGroups, []string{groups[h.Name]}) || !slices.Equal(h.Rules[0].Resources, []string{resources[h.Name]}) ||
 			!slices.Equal(h.Rules[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}) {
 			t.Errorf("%s: rules = %+v", h.Name, h.Rules)
 		}
@@ -123,7 +126,7 @@ func TestWebhookObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 13 {
+	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 14 {
 		t.Errorf("without webhooks: wait %v, %d objects", c.WaitForWebhooks, len(c.Manifests[0].Objects))
 	}
 	for _, o := range c.Manifests[0].Objects {

@@ -183,7 +183,23 @@ func readPID(dir string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(string(data)))
 }
 
+// stopDemo stops what make demo left running against the cluster (the
+// runtime controller and UI processes listed in demo/pids).
+func stopDemo(dir string) {
+	data, err := os.ReadFile(filepath.Join(dir, "demo", "pids"))
+	if err != nil {
+		return
+	}
+	for _, field := range strings.Fields(string(data)) {
+		if pid, err := strconv.Atoi(field); err == nil && pid > 1 {
+			_ = syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	_ = os.Remove(filepath.Join(dir, "demo", "pids"))
+}
+
 func down(dir string) error {
+	stopDemo(dir)
 	pid, err := readPID(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		fmt.Fprintln(os.Stderr, "no local cluster is running")

@@ -7,25 +7,50 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 echo "==> starting the local cluster (the first run builds Kubernetes: about 15 minutes)"
 kubeconfig=$("$CLUSTER" up)
+state=$(dirname "$(dirname "$kubeconfig")")
+demo="$state/demo"
+ui_port=${DEMO_UI_PORT:-8082}
+
+# What an earlier demo left running against this cluster goes first.
+stop_demo() {
+  if [ -f "$demo/pids" ]; then
+    while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$demo/pids"
+    rm -f "$demo/pids"
+  fi
+}
+stop_demo
+mkdir -p "$demo"
 
 # The local cluster's nodes are simulated (KWOK), so the runtime controller
 # runs here, as `make run` does in kubebuilder projects, with the local
 # executor (tasks are processes of the controller; images are ignored).
 # --allow-local-executor is what makes that possible: never give it to a
 # controller in a shared cluster (docs/security.md). kubeflow_runtime
-# installs the CRDs and RBAC with 0 replicas.
+# installs the CRDs and RBAC with 0 replicas. The web UI runs here too, on
+# 127.0.0.1 only, signing no one in (--auth=none): every request acts as a
+# member of the platform-admins group, which owns the platform-sandbox
+# profile. Both keep running after this script, in their own session;
+# make cluster-down stops them with the cluster.
+root="file://$demo/runs/artifacts"
+KUBECONFIG=$kubeconfig setsid "$RUNTIME" controller --leader-elect --leader-election-namespace=kube-system \
+  --metrics-bind-address=0 --health-probe-bind-address=0 --allow-local-executor --workdir "$demo/runs" --pipeline-root "$root" \
+  >"$demo/controller.log" 2>&1 </dev/null &
+controller=$!
+echo $controller >>"$demo/pids"
+KUBECONFIG=$kubeconfig setsid "$RUNTIME" ui --auth=none --user=demo@example.com --groups=platform-admins \
+  --bind-address="127.0.0.1:$ui_port" --health-probe-bind-address=0 --pipeline-root "$root" \
+  >"$demo/ui.log" 2>&1 </dev/null &
+echo $! >>"$demo/pids"
+
 work=$(mktemp -d)
 rc="$work/terraformrc"
-KUBECONFIG=$kubeconfig "$RUNTIME" controller --leader-elect --leader-election-namespace=kube-system \
-  --metrics-bind-address=0 --health-probe-bind-address=0 --allow-local-executor --workdir "$work/runs" >"$work/controller.log" 2>&1 &
-controller=$!
-trap 'kill "$controller" 2>/dev/null; wait "$controller" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT
 # Plan only once the controller has said on the PipelineRun CRD that it
 # allows the local executor (kubeflow_run's plan reads it), or waits for
 # the CRDs that this apply installs.
 for _ in $(seq 600); do
-  grep -q -e "the local executor is allowed" -e "waiting for the cluster to serve" "$work/controller.log" && break
-  kill -0 "$controller" 2>/dev/null || { cat "$work/controller.log" >&2; exit 1; }
+  grep -q -e "the local executor is allowed" -e "waiting for the cluster to serve" "$demo/controller.log" && break
+  kill -0 "$controller" 2>/dev/null || { cat "$demo/controller.log" >&2; exit 1; }
   sleep 0.1
 done
 
@@ -45,7 +70,8 @@ echo "==> terraform apply examples/quickstart"
 if ! "$TERRAFORM" -chdir="$here" apply -auto-approve -input=false -var "kubeconfig=$kubeconfig" \
   -var runtime_replicas=0 -var executor=local; then
   echo "==> the controller's log:" >&2
-  tail -n 30 "$work/controller.log" >&2
+  tail -n 30 "$demo/controller.log" >&2
+  stop_demo
   exit 1
 fi
 
@@ -63,5 +89,9 @@ if command -v kubectl >/dev/null 2>&1; then
 fi
 echo
 echo "The cluster keeps running: KUBECONFIG=$kubeconfig"
-echo "The controller stopped with this script; runs applied later wait for one."
-echo "Stop it with: make cluster-down"
+echo "The runtime controller keeps running here too (log: $demo/controller.log)."
+echo
+echo "==> the web UI: http://127.0.0.1:$ui_port/#/ns/platform-sandbox/runs"
+echo "    (on this machine only; it signs no one in and acts as demo@example.com of group platform-admins; log: $demo/ui.log)"
+echo
+echo "Stop them all with: make cluster-down"

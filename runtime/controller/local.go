@@ -73,7 +73,7 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, root str
 	if err != nil {
 		return nil, err
 	}
-	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir}
+	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir, KeepRecords: true}
 	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), store: store, started: map[int32]int32{}}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	lr.cancel = cancel

@@ -41,6 +41,7 @@ func podName(run string, node, attempt int32) string {
 func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string, a engine.Action) (*corev1.Pod, error) {
 	spec := launcher.NewTaskSpec(a.Task, root)
 	secretEnv := secretParameterEnv(run, spec)
+	spec.Attempt = a.Attempt
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encoding task spec: %w", err)

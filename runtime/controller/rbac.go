@@ -9,7 +9,8 @@ package controller
 // verb missing here fails a test and a verb added here shows in review.
 //
 // Pipelines and runs are read, never written but for their status: the
-// members who made them own their spec. The finalizers subresource lets
+// members who made them own their spec. Experiments are read by the run
+// webhook, which refuses runs in an archived one. The finalizers subresource lets
 // task pods carry an owner reference with blockOwnerDeletion, which
 // OwnerReferencesPermissionEnforcement checks. Task pods are created and
 // deleted, never updated (a new attempt is a new pod). Namespaces are
@@ -22,6 +23,7 @@ package controller
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines;pipelineruns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines/status;pipelineruns/status,verbs=update
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns/finalizers,verbs=update
+// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=experiments,verbs=get
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

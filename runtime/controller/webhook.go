@@ -142,6 +142,8 @@ func (v PipelineRunValidator) ValidateCreate(ctx context.Context, run *v1alpha1.
 		var more field.ErrorList
 		warnings, more = v.checkPipeline(ctx, run)
 		errs = append(errs, more...)
+		expWarnings, expErrs := v.checkExperiment(ctx, run)
+		warnings, errs = append(warnings, expWarnings...), append(errs, expErrs...)
 	}
 	return warnings, invalid(pipelineRunGK, run.Name, errs)
 }

@@ -54,6 +54,17 @@ type Config struct {
 	Log io.Writer
 	// LogTailBytes is how much of the end of the output a failure reports.
 	LogTailBytes int
+	// KeepRecords keeps the attempt's output and a Record of it in the
+	// store, under AttemptDir(run, Attempt), so that they outlive the pod
+	// or process that ran it.
+	KeepRecords bool
+	// Attempt is the attempt's number (KeepRecords).
+	Attempt int32
+	// LogFlushInterval is how often the kept output is brought up to
+	// date while the command runs (0: DefaultLogFlushInterval).
+	LogFlushInterval time.Duration
+	// MaxLogBytes bounds the output kept (0: DefaultMaxLogBytes).
+	MaxLogBytes int64
 }
 
 // ExecutorInput is the JSON handed to a component through `{{$}}`, in the
@@ -362,8 +373,17 @@ func (e *TaskError) Error() string {
 // Unwrap exposes the cause.
 func (e *TaskError) Unwrap() error { return e.Err }
 
-// Run stages inputs, runs the command and collects outputs.
+// Run stages inputs, runs the command and collects outputs; with
+// cfg.KeepRecords it also keeps the output and a record of the attempt in
+// the store (records.go).
 func Run(ctx context.Context, run *engine.TaskRun, cfg Config, store *Store) (*Result, error) {
+	if cfg.KeepRecords {
+		return runRecorded(ctx, run, cfg, store)
+	}
+	return runAttempt(ctx, run, cfg, store)
+}
+
+func runAttempt(ctx context.Context, run *engine.TaskRun, cfg Config, store *Store) (*Result, error) {
 	p, err := Prepare(run, cfg)
 	if err != nil {
 		return nil, err

@@ -42,6 +42,9 @@ type TaskSpec struct {
 	// pipeline.SecretParameter), the environment variable of the task's
 	// container that holds the value; the kubelet sets it from the Secret.
 	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+	// Attempt is the attempt's number; when set, the launcher keeps the
+	// attempt's output and record in the store (Config.KeepRecords).
+	Attempt int32 `json:"attempt,omitempty"`
 }
 
 // ResolveSecrets replaces the references of secret input parameters with

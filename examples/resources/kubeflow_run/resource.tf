@@ -2,6 +2,7 @@ resource "kubeflow_run" "nightly" {
   name            = "report-2026-11-28"
   namespace       = "team-vision"
   pipeline        = kubeflow_pipeline.report.name
+  experiment      = "nightly-reports" # "default" when unset
   parameters      = { rows = "5000" }
   service_account = "pipeline-runner" # the profile's default; others must be in its run_service_accounts
 

@@ -1,6 +1,6 @@
 // Package v1alpha1 is the pipelines.kfstack.dev/v1alpha1 API: Pipeline
-// (versioned pipeline content) and PipelineRun (one execution, driven by
-// the runtime controller).
+// (versioned pipeline content), PipelineRun (one execution, driven by
+// the runtime controller) and Experiment (a group of runs to compare).
 //
 // +kubebuilder:object:generate=true
 // +groupName=pipelines.kfstack.dev
@@ -26,7 +26,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Pipeline{}, &PipelineList{}, &PipelineRun{}, &PipelineRunList{})
+	s.AddKnownTypes(GroupVersion, &Pipeline{}, &PipelineList{}, &PipelineRun{}, &PipelineRunList{}, &Experiment{}, &ExperimentList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

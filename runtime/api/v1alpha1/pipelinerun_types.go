@@ -60,6 +60,7 @@ func (p RunPhase) Terminal() bool {
 // +kubebuilder:validation:XValidation:rule="(has(self.parallelism) ? self.parallelism : 0) == (has(oldSelf.parallelism) ? oldSelf.parallelism : 0)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".parallelism",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="has(self.timeout) == has(oldSelf.timeout) && (!has(self.timeout) || self.timeout == oldSelf.timeout)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".timeout",reason=FieldValueForbidden
 // +kubebuilder:validation:XValidation:rule="(has(self.executor) ? self.executor : 'pod') == (has(oldSelf.executor) ? oldSelf.executor : 'pod')",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".executor",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.experiment) || (has(self.experiment) && self.experiment == oldSelf.experiment)",message="experiment is immutable"
 type PipelineRunSpec struct {
 	// pipeline names the Pipeline in the run's namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -69,6 +70,14 @@ type PipelineRunSpec struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	PipelineVersion int32 `json:"pipelineVersion,omitempty"`
+	// experiment names the Experiment the run belongs to, in the run's
+	// namespace ("default" when unset). The Experiment object is
+	// optional: runs are grouped by this name.
+	// +optional
+	// +kubebuilder:default=default
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Experiment string `json:"experiment,omitempty"`
 	// parameters are the run parameters, as text parsed by each
 	// parameter's type (JSON for lists and structs).
 	// +optional
@@ -203,6 +212,7 @@ type PipelineRunStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=kfrun
 // +kubebuilder:printcolumn:name="Pipeline",type=string,JSONPath=`.spec.pipeline`
+// +kubebuilder:printcolumn:name="Experiment",type=string,JSONPath=`.spec.experiment`,priority=1
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.pipelineVersion`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Started",type=date,JSONPath=`.status.startTime`

@@ -107,6 +107,11 @@ func ValidatePipelineRunSpec(s v1alpha1.PipelineRunSpec) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("serviceAccountName"), s.ServiceAccountName, msg))
 		}
 	}
+	if s.Experiment != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(s.Experiment) {
+			errs = append(errs, field.Invalid(spec.Child("experiment"), s.Experiment, "must be the name of an Experiment: "+msg))
+		}
+	}
 	return append(errs, ValidateParameterSecrets(s)...)
 }
 
@@ -129,12 +134,20 @@ func PipelineRunSpecChanges(old, s v1alpha1.PipelineRunSpec) field.ErrorList {
 	immutable("serviceAccountName", old.ServiceAccountName != s.ServiceAccountName)
 	immutable("parallelism", old.Parallelism != s.Parallelism)
 	immutable("timeout", durationOf(old) != durationOf(s))
+	immutable("experiment", experimentOrDefault(old.Experiment) != experimentOrDefault(s.Experiment))
 	return errs
 }
 
 func executorOrDefault(e v1alpha1.Executor) v1alpha1.Executor {
 	if e == "" {
 		return v1alpha1.ExecutorPod
+	}
+	return e
+}
+
+func experimentOrDefault(e string) string {
+	if e == "" {
+		return v1alpha1.DefaultExperiment
 	}
 	return e
 }

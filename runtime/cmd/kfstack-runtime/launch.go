@@ -77,7 +77,8 @@ func launchCommand(args []string, stdout, stderr io.Writer) int {
 	if *local {
 		mode = launcher.LocalMode
 	}
-	res, runErr := launcher.Run(ctx, run, launcher.Config{Mode: mode, PipelineRoot: spec.PipelineRoot, WorkDir: *workDir, Log: stdout}, store)
+	res, runErr := launcher.Run(ctx, run, launcher.Config{Mode: mode, PipelineRoot: spec.PipelineRoot, WorkDir: *workDir, Log: stdout,
+		KeepRecords: spec.Attempt > 0, Attempt: spec.Attempt}, store)
 	msg, err := launcher.EncodeResult(ctx, store, &spec, res, runErr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

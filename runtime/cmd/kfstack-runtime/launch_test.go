@@ -135,3 +135,43 @@ func TestLaunchReadsTheSpecFromTheEnvironment(t *testing.T) {
 		t.Errorf("unset variable: exit %d:\n%s", code, out)
 	}
 }
+
+// TestLaunchKeepsRecords: a task spec with an attempt number (as the
+// controller writes it) makes launch keep the attempt's output and record
+// in the store, where the UI reads them after the pod is gone.
+func TestLaunchKeepsRecords(t *testing.T) {
+	b, _ := os.ReadFile(ownFixture("artifacts.yaml"))
+	plan, err := pipeline.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := "file://" + filepath.Join(t.TempDir(), "root")
+	specFile := launchSpec(t, plan, "produce", root, map[string]any{"rows": 2.0})
+	var spec launcher.TaskSpec
+	data, _ := os.ReadFile(specFile)
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec.Attempt = 3
+	data, _ = json.Marshal(spec)
+	writeFile(t, specFile, string(data), 0o644)
+	if code, out := runCLI(t, "launch", "--spec", specFile, "--result", filepath.Join(t.TempDir(), "termination-log"), "--workdir", t.TempDir()); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	store, err := launcher.OpenStore(context.Background(), root, launcher.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	dir := launcher.AttemptDirOf(plan.Name, "r1", "produce", 3)
+	rec, err := launcher.ReadRecord(context.Background(), store, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Succeeded || rec.Outputs.Artifacts["data"][0].Metadata["rows"] != 2.0 {
+		t.Errorf("record %+v", rec)
+	}
+	if _, err := launcher.ReadLog(context.Background(), store, dir+"/log", 0, 100); err != nil {
+		t.Error(err)
+	}
+}

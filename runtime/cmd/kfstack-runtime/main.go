@@ -24,6 +24,7 @@ var commands = map[string]command{
 	"validate":   {summary: "check pipeline files without running them", run: validateCommand},
 	"controller": {summary: "run the Pipeline and PipelineRun controller", run: controllerCommand},
 	"install":    {summary: "copy this binary into a directory (the task pod's init container)", run: installCommand},
+	"ui":         {summary: "serve the web UI (runs, task graphs, logs, artifacts, experiments, lineage)", run: uiCommand},
 }
 
 func main() {

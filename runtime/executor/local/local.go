@@ -84,6 +84,7 @@ func (x *Executor) run(ctx context.Context, a engine.Action) engine.Event {
 		}
 	}
 	cfg := x.cfg
+	cfg.Attempt = a.Attempt
 	if x.Log != nil {
 		cfg.Log = &prefixWriter{w: x.Log, prefix: "[" + a.Task.Path + "] "}
 	}
