@@ -25,8 +25,7 @@ import (
 // configuration fails closed on Pipelines and PipelineRuns only.
 func TestWebhookObjects(t *testing.T) {
 	const ns = "kf-rt"
-	// MPI jobs off: their webhook has a test of its own.
-	c, err := Component(Options{Version: "v1", Namespace: ns, Replicas: 2, Webhooks: true, MPIJobs: "false"})
+	c, err := Component(Options{Version: "v1", Namespace: ns, Replicas: 2, Webhooks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
