@@ -69,7 +69,9 @@ func TestScheduleInvalid(t *testing.T) {
 		{"zone prefix", "", func(s *v1alpha1.ScheduleSpec) { s.Cron = []string{"CRON_TZ=UTC 0 0 * * *"} }, "spec.cron[0]", "set timeZone"},
 		{"both cron and interval", "", func(s *v1alpha1.ScheduleSpec) { s.Interval = &metav1.Duration{Duration: time.Hour} }, "spec.interval", "exactly one of cron and interval"},
 		{"neither", "", func(s *v1alpha1.ScheduleSpec) { s.Cron = nil }, "spec.cron", "exactly one of cron"},
-		{"interval below a second", "", func(s *v1alpha1.ScheduleSpec) { s.Cron, s.Interval = nil, &metav1.Duration{Duration: 100 * time.Millisecond} }, "spec.interval", "at least 1s"},
+		{"interval below a second", "", func(s *v1alpha1.ScheduleSpec) {
+			s.Cron, s.Interval = nil, &metav1.Duration{Duration: 100 * time.Millisecond}
+		}, "spec.interval", "at least 1s"},
 		{"@every below a second", "", func(s *v1alpha1.ScheduleSpec) { s.Cron = []string{"@every 10ms"} }, "spec.cron[0]", "at least 1s"},
 		{"cronSeconds without cron", "", func(s *v1alpha1.ScheduleSpec) {
 			s.Cron, s.CronSeconds, s.Interval = nil, true, &metav1.Duration{Duration: time.Hour}
@@ -81,7 +83,9 @@ func TestScheduleInvalid(t *testing.T) {
 		}, "spec.endTime", "must be after startTime"},
 		{"maxConcurrency with Forbid", "", func(s *v1alpha1.ScheduleSpec) { s.ConcurrencyPolicy, s.MaxConcurrency = v1alpha1.ConcurrencyForbid, 2 }, "spec.maxConcurrency", "applies to concurrencyPolicy Allow"},
 		{"unknown policy", "", func(s *v1alpha1.ScheduleSpec) { s.ConcurrencyPolicy = "Queue" }, "spec.concurrencyPolicy", "Unsupported value"},
-		{"catchup All with Replace", "", func(s *v1alpha1.ScheduleSpec) { s.ConcurrencyPolicy, s.Catchup = v1alpha1.ConcurrencyReplace, v1alpha1.CatchupAll }, "spec.catchup", "would cancel each late run"},
+		{"catchup All with Replace", "", func(s *v1alpha1.ScheduleSpec) {
+			s.ConcurrencyPolicy, s.Catchup = v1alpha1.ConcurrencyReplace, v1alpha1.CatchupAll
+		}, "spec.catchup", "would cancel each late run"},
 		{"catchupFromSuspended without All", "", func(s *v1alpha1.ScheduleSpec) { s.CatchupFromSuspended = true }, "spec.catchupFromSuspended", "only with catchup All"},
 		{"maxCatchup too big", "", func(s *v1alpha1.ScheduleSpec) { s.MaxCatchup = 5000 }, "spec.maxCatchup", "between 0 and 1000"},
 		{"startingDeadline zero", "", func(s *v1alpha1.ScheduleSpec) { s.StartingDeadline = &metav1.Duration{} }, "spec.startingDeadline", "at least 1s"},
