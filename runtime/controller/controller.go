@@ -1,6 +1,7 @@
 // Package controller is the runtime's controller: reconcilers for Pipeline
 // (content versions) and PipelineRun (the engine driven from the run's
-// status, tasks as Pods or local processes).
+// status, tasks as Pods or local processes), and Schedule (package
+// schedules).
 package controller
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller/schedules"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
@@ -54,10 +57,14 @@ type Options struct {
 	// across all runs (0: no cap). Ready tasks beyond it wait, oldest run
 	// first, and start as soon as a pod ends.
 	MaxRunningTasks int
-	// RunSelector is the selector of the runs this controller drives (as
-	// given to CacheOptions), nil for all. With one, MaxRunningTasks
-	// counts only the pods of these runs.
+	// RunSelector is the selector of the runs and schedules this
+	// controller drives (as given to CacheOptions), nil for all. With one,
+	// MaxRunningTasks counts only the pods of these runs. A schedule's
+	// runs carry its labels, so they go to the controller of the schedule.
 	RunSelector labels.Selector
+	// Clock tells schedules the time and wakes them at their fire times
+	// (default: the real clock; tests use a fake one).
+	Clock clock.WithDelayedExecution
 }
 
 // Validate reports options no controller can run with.
@@ -107,11 +114,13 @@ func CacheOptions(runSelector labels.Selector) cache.Options {
 	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}}
 	if runSelector != nil {
 		by[&v1alpha1.PipelineRun{}] = cache.ByObject{Label: runSelector}
+		by[&v1alpha1.Schedule{}] = cache.ByObject{Label: runSelector}
 	}
 	return cache.Options{ByObject: by}
 }
 
-// Setup registers the Pipeline and PipelineRun reconcilers with mgr.
+// Setup registers the Pipeline, PipelineRun and Schedule reconcilers with
+// mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
@@ -124,7 +133,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := runs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the PipelineRun controller: %w", err)
 	}
-	return nil
+	return schedules.Setup(mgr, schedules.Options{Clock: opts.Clock})
 }
 
 // errVersionGone marks a run whose version is no longer kept.

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller/schedules"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
@@ -32,8 +33,8 @@ const (
 // answer (the rest follow once the first are fixed).
 const maxReportedProblems = 20
 
-// SetupWebhooks registers the validating admission webhooks of Pipeline and
-// PipelineRun on the manager's webhook server. They run the checks the
+// SetupWebhooks registers the validating admission webhooks of Pipeline,
+// PipelineRun and Schedule on the manager's webhook server. They run the checks the
 // controller runs (and the provider runs at plan time), so bad content is
 // refused at admission, with the field that is wrong, instead of being
 // reported later in a status condition.
@@ -50,7 +51,7 @@ func SetupWebhooks(mgr ctrl.Manager) error {
 		Complete(); err != nil {
 		return fmt.Errorf("setting up the PipelineRun webhook: %w", err)
 	}
-	return nil
+	return schedules.SetupWebhook(mgr)
 }
 
 // PipelineValidator validates Pipelines at admission: the content compiles

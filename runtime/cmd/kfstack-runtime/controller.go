@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,9 +30,10 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
-// controllerCommand runs the controller manager: Pipeline and PipelineRun
-// reconcilers, leader election, health probes and Prometheus metrics, and
-// with --webhook-port the validating admission webhooks of both kinds.
+// controllerCommand runs the controller manager: Pipeline, PipelineRun and
+// Schedule reconcilers, leader election, health probes and Prometheus
+// metrics, and with --webhook-port the validating admission webhooks of
+// the three kinds.
 func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -51,8 +54,8 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.IntVar(&opts.MaxRunningTasks, "max-running-tasks", 0, "task pods unfinished at once across all runs (0: unlimited); ready tasks beyond it wait, oldest run first")
 	qps := fs.Float64("kube-api-qps", 20, "queries per second to the API server (a run costs about 3 writes and 2 events)")
 	burst := fs.Int("kube-api-burst", 30, "burst of queries to the API server")
-	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
-	webhookPort := fs.Int("webhook-port", 0, "port of the validating admission webhooks of Pipeline and PipelineRun (0: no webhook server)")
+	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns and Schedules this controller drives (empty: all), to split them between controllers; a schedule's runs carry its labels")
+	webhookPort := fs.Int("webhook-port", 0, "port of the validating admission webhooks of Pipeline, PipelineRun and Schedule (0: no webhook server)")
 	webhookCertDir := fs.String("webhook-cert-dir", defaultWebhookCertDir, "directory of the webhook server's tls.crt and tls.key (as cert-manager writes a Certificate's Secret); reloaded when they change")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	if err := fs.Parse(args); err != nil {
@@ -212,7 +215,7 @@ func waitForAPI(ctx context.Context, cfg *rest.Config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("creating a discovery client: %w", err)
 	}
-	want := map[string]bool{"pipelines": false, "pipelineruns": false}
+	want := map[string]bool{"pipelines": false, "pipelineruns": false, "schedules": false}
 	var last time.Time
 	for {
 		list, err := disc.ServerResourcesForGroupVersion(v1alpha1.GroupVersion.String())
@@ -222,7 +225,7 @@ func waitForAPI(ctx context.Context, cfg *rest.Config, stderr io.Writer) error {
 					want[r.Name] = true
 				}
 			}
-			if want["pipelines"] && want["pipelineruns"] {
+			if !slices.Contains(slices.Collect(maps.Values(want)), false) {
 				return nil
 			}
 		} else if !apierrors.IsNotFound(err) {
