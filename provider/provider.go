@@ -178,6 +178,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		func() resource.Resource { return NewRuntimeResource(p.version) },
 		NewPipelineResource,
 		NewRunResource,
+		NewScheduleResource,
 	}
 }
 
@@ -186,5 +187,6 @@ func (p *kubeflowProvider) DataSources(context.Context) []func() datasource.Data
 		NewProfileDataSource,
 		NewPipelineDataSource,
 		NewRunDataSource,
+		NewScheduleDataSource,
 	}
 }
