@@ -1,5 +1,5 @@
-// Package runtime is the kfstack runtime component: the Pipeline and
-// PipelineRun CRDs (runtime/api/crds) and the controller that drives them
+// Package runtime is the kfstack runtime component: the Pipeline,
+// PipelineRun and Schedule CRDs (runtime/api/crds) and the controller that drives them
 // (kfstack-runtime controller), with its ServiceAccount, least-privilege
 // RBAC, a metrics Service and its namespace, built in Go and applied
 // server-side as one manifest set.
@@ -346,20 +346,42 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 }
 
 // Rules are the controller's cluster-wide permissions, exactly what
-// runtime/controller uses: it reads Pipelines and PipelineRuns and writes
-// only their status; it creates, reads and deletes task pods; it records
-// events. The finalizers subresource lets it set blockOwnerDeletion on
-// the owner reference of task pods where OwnerReferencesPermissionEnforcement
-// is on.
+// runtime/controller uses: it reads Pipelines and writes only their
+// status; it drives PipelineRuns (status), and for Schedules creates
+// their runs, cancels them under Replace (patch), deletes them beyond the
+// history limits, and suspends a Schedule after too many failures
+// (patch); it creates, reads and deletes task pods; it records events.
+// The finalizers subresources let it set blockOwnerDeletion on the owner
+// reference of task pods and of a schedule's runs where
+// OwnerReferencesPermissionEnforcement is on.
 func Rules() []rbacv1.PolicyRule {
 	group := v1alpha1.GroupVersion.Group
 	return []rbacv1.PolicyRule{
-		{APIGroups: []string{group}, Resources: []string{"pipelines", "pipelineruns"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status"}, Verbs: []string{"update"}},
-		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
+		{APIGroups: []string{group}, Resources: []string{"pipelines"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{group}, Resources: []string{"pipelineruns"}, Verbs: []string{"get", "list", "watch", "create", "delete", "patch"}},
+		{APIGroups: []string{group}, Resources: []string{"schedules"}, Verbs: []string{"get", "list", "watch", "patch"}},
+		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status", "schedules/status"}, Verbs: []string{"update"}},
+		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers", "schedules/finalizers"}, Verbs: []string{"update"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
+}
+
+// WebhookRules are what the admission webhooks need beyond Rules: the
+// Schedule webhook asks the API server whether a schedule's author may
+// create PipelineRuns in its namespace (a schedule runs only what its
+// author could run).
+func WebhookRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+}
+
+func clusterRules(o Options) []rbacv1.PolicyRule {
+	if o.Webhooks {
+		return append(Rules(), WebhookRules()...)
+	}
+	return Rules()
 }
 
 // LeaderElectionRules are the controller's permissions in its own
@@ -440,7 +462,7 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		&rbacv1.ClusterRole{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
 			ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName(ns), Labels: common},
-			Rules:      Rules(),
+			Rules:      clusterRules(o),
 		},
 		&rbacv1.ClusterRoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},

@@ -109,6 +109,20 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, false},
+		// Schedules: their runs are created, cancelled (patch) and deleted
+		// beyond the history limits; a schedule is suspended (patch) after
+		// too many failures and never otherwise changed.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "patch", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "watch", Group: "pipelines.kfstack.dev", Resource: "schedules"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "patch", Group: "pipelines.kfstack.dev", Resource: "schedules"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "schedules", Subresource: "status"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
+		// Without webhooks, no SubjectAccessReviews.
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "pods"}, false},

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
@@ -86,14 +88,25 @@ func TestWebhookObjects(t *testing.T) {
 		t.Errorf("Certificate spec = %v", cert.Object["spec"])
 	}
 
+	// The Schedule webhook asks whether a schedule's author may create
+	// runs: the controller may create SubjectAccessReviews, with webhooks
+	// only.
+	var role rbacv1.ClusterRole
+	fromUnstructured(t, objects["ClusterRole/"+ClusterRoleName(ns)], &role)
+	if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool {
+		return slices.Contains(r.Resources, "subjectaccessreviews") && slices.Equal(r.Verbs, []string{"create"})
+	}) {
+		t.Errorf("the controller's ClusterRole lacks subjectaccessreviews: %+v", role.Rules)
+	}
+
 	var config admissionregistrationv1.ValidatingWebhookConfiguration
 	fromUnstructured(t, objects["ValidatingWebhookConfiguration/kfstack-runtime-kf-rt"], &config)
 	if got := config.Annotations["cert-manager.io/inject-ca-from"]; got != "kf-rt/"+WebhookCertificateName {
 		t.Errorf("inject-ca-from = %q", got)
 	}
-	paths := map[string]string{PipelineWebhookName: controller.PipelineWebhookPath, PipelineRunWebhookName: controller.PipelineRunWebhookPath}
-	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns"}
-	if len(config.Webhooks) != 2 {
+	paths := map[string]string{PipelineWebhookName: controller.PipelineWebhookPath, PipelineRunWebhookName: controller.PipelineRunWebhookPath, ScheduleWebhookName: v1alpha1.ScheduleWebhookPath}
+	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", ScheduleWebhookName: "schedules"}
+	if len(config.Webhooks) != 3 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)
 	}
 	for _, h := range config.Webhooks {
