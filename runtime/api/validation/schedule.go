@@ -1,3 +1,6 @@
+// Package validation holds the checks of the runtime's objects that the
+// admission webhooks, the controllers and the provider's plan share, so
+// that an object is refused or reported for the same reasons everywhere.
 package validation
 
 import (
@@ -120,10 +123,10 @@ func scheduleSpec(s v1alpha1.ScheduleSpec) field.ErrorList {
 	if d := s.StartingDeadline; d != nil && d.Duration < time.Second {
 		errs = append(errs, field.Invalid(spec.Child("startingDeadline"), d.Duration.String(), "must be at least 1s (leave it unset for no deadline)"))
 	}
-	errs = append(errs, between(spec.Child("stopAfterFailures"), int64(s.StopAfterFailures), 0, v1alpha1.MaxScheduleStopAfterFailures, "0 never stops")...)
+	errs = append(errs, between(spec.Child("stopAfterFailures"), int64(s.StopAfterFailures), v1alpha1.MaxScheduleStopAfterFailures, "0 never stops")...)
 	for name, limit := range map[string]*int32{"successfulRunsHistoryLimit": s.SuccessfulRunsHistoryLimit, "failedRunsHistoryLimit": s.FailedRunsHistoryLimit} {
 		if limit != nil {
-			errs = append(errs, between(spec.Child(name), int64(*limit), 0, v1alpha1.MaxScheduleHistoryLimit, "0 keeps none")...)
+			errs = append(errs, between(spec.Child(name), int64(*limit), v1alpha1.MaxScheduleHistoryLimit, "0 keeps none")...)
 		}
 	}
 	errs = append(errs, runTemplate(s.Run)...)
@@ -142,7 +145,7 @@ func concurrency(s v1alpha1.ScheduleSpec) field.ErrorList {
 	default:
 		errs = append(errs, field.NotSupported(spec.Child("concurrencyPolicy"), s.ConcurrencyPolicy, []string{string(v1alpha1.ConcurrencyAllow), string(v1alpha1.ConcurrencyForbid), string(v1alpha1.ConcurrencyReplace)}))
 	}
-	return append(errs, between(spec.Child("maxConcurrency"), int64(s.MaxConcurrency), 0, v1alpha1.MaxScheduleMaxConcurrency, "0 or unset is 1")...)
+	return append(errs, between(spec.Child("maxConcurrency"), int64(s.MaxConcurrency), v1alpha1.MaxScheduleMaxConcurrency, "0 or unset is 1")...)
 }
 
 func catchup(s v1alpha1.ScheduleSpec) field.ErrorList {
@@ -160,7 +163,7 @@ func catchup(s v1alpha1.ScheduleSpec) field.ErrorList {
 	if s.CatchupFromSuspended && s.Catchup != v1alpha1.CatchupAll {
 		errs = append(errs, field.Invalid(spec.Child("catchupFromSuspended"), true, "applies only with catchup All: a resumed schedule runs no fire it missed while suspended otherwise"))
 	}
-	return append(errs, between(spec.Child("maxCatchup"), int64(s.MaxCatchup), 0, v1alpha1.MaxCatchupLimit, "0 or unset is 100")...)
+	return append(errs, between(spec.Child("maxCatchup"), int64(s.MaxCatchup), v1alpha1.MaxCatchupLimit, "0 or unset is 100")...)
 }
 
 // runTemplate checks the run each fire makes, as far as it is known
@@ -296,9 +299,9 @@ func parameterName(f string) (string, bool) {
 	return name, err == nil
 }
 
-func between(at *field.Path, v, lo, hi int64, note string) field.ErrorList {
-	if v < lo || v > hi {
-		return field.ErrorList{field.Invalid(at, v, fmt.Sprintf("must be between %d and %d (%s)", lo, hi, note))}
+func between(at *field.Path, v, hi int64, note string) field.ErrorList {
+	if v < 0 || v > hi {
+		return field.ErrorList{field.Invalid(at, v, fmt.Sprintf("must be between 0 and %d (%s)", hi, note))}
 	}
 	return nil
 }

@@ -125,10 +125,10 @@ func (g gates) open(t testing.TB, index int, result string) {
 	}
 }
 
-// openAll ends every run of the test from now on with result.
-func (g gates) openAll(t testing.TB, upTo int, result string) {
+// openAll lets the first upTo runs of the test succeed at once.
+func (g gates) openAll(t testing.TB, upTo int) {
 	for i := 1; i <= upTo; i++ {
-		g.open(t, i, result)
+		g.open(t, i, "ok")
 	}
 }
 

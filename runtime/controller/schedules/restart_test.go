@@ -88,7 +88,7 @@ func TestKillNineAroundAFire(t *testing.T) {
 	bin := runtimeBinary(t)
 	ns := namespace(t)
 	g := newGates(t)
-	g.openAll(t, 200, "ok")
+	g.openAll(t, 200)
 	proc := controllerProcess(t, bin, "controller-0.log")
 	create(t, newSchedule(ns, "every2s", g, func(s *v1alpha1.Schedule) {
 		s.Labels = map[string]string{labelController: subprocessController}

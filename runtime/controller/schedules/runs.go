@@ -2,6 +2,7 @@ package schedules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -324,8 +325,8 @@ func (p *pass) newRun(ctx context.Context, at time.Time, index int64) (*v1alpha1
 type expandError struct{ error }
 
 func isExpandError(err error) bool {
-	_, ok := err.(expandError)
-	return ok
+	var e expandError
+	return errors.As(err, &e)
 }
 
 // replace cancels the schedule's unfinished runs for fire times before

@@ -85,7 +85,7 @@ func TestCatchupAfterOutage(t *testing.T) {
 		t.Run(string(c.catchup), func(t *testing.T) {
 			ns := namespace(t)
 			g := newGates(t)
-			g.openAll(t, 20, "ok")
+			g.openAll(t, 20)
 			clk, f1 := fakeClock()
 			first := startController(t, ns, clk)
 			create(t, newSchedule(ns, "outage", g, func(s *v1alpha1.Schedule) {
@@ -211,7 +211,7 @@ func TestSuspendResume(t *testing.T) {
 		t.Run(fmt.Sprintf("catchupFromSuspended=%v", replay), func(t *testing.T) {
 			ns := namespace(t)
 			g := newGates(t)
-			g.openAll(t, 20, "ok")
+			g.openAll(t, 20)
 			clk, f1 := fakeClock()
 			startController(t, ns, clk)
 			create(t, newSchedule(ns, "pause", g, func(s *v1alpha1.Schedule) {
@@ -370,7 +370,7 @@ func TestTwoControllersNeverFireTwice(t *testing.T) {
 	t.Run("both active", func(t *testing.T) {
 		ns := namespace(t)
 		g := newGates(t)
-		g.openAll(t, 30, "ok")
+		g.openAll(t, 30)
 		clk, f1 := fakeClock()
 		startController(t, ns, clk)
 		startController(t, ns, clk)
@@ -397,7 +397,7 @@ func TestTwoControllersNeverFireTwice(t *testing.T) {
 	t.Run("leader election", func(t *testing.T) {
 		ns := namespace(t)
 		g := newGates(t)
-		g.openAll(t, 30, "ok")
+		g.openAll(t, 30)
 		clk, f1 := fakeClock()
 		ctls := []*ctl{startController(t, ns, clk, withLeaderElection("sched-test", ns)), startController(t, ns, clk, withLeaderElection("sched-test", ns))}
 		create(t, newSchedule(ns, "led", g, func(s *v1alpha1.Schedule) { s.Spec.MaxConcurrency = 20 }))

@@ -216,7 +216,12 @@ func serveWebhook(ctx context.Context, t *testing.T, ns string) {
 	mctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("webhook manager: %v", err)
+		}
+	})
 	started := mgr.GetWebhookServer().StartedChecker()
 	eventually(t, 30*time.Second, func() (bool, string) {
 		err := started(nil)
