@@ -143,7 +143,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, fmt.Errorf("updating Schedule status: %w", err)
 		}
 	}
-	r.timers.set(req.NamespacedName, wake, now)
+	r.timers.set(req.NamespacedName, wake)
 	return reconcile.Result{}, nil
 }
 

@@ -302,7 +302,11 @@ func waitFires(t testing.TB, ns, name string, want ...time.Time) {
 	t.Helper()
 	eventually(t, 30*time.Second, func() (bool, string) {
 		got := fireTimes(t, ns, name)
-		return slices.EqualFunc(got, want, time.Time.Equal), fmt.Sprintf("fire times of %s: %s, want %s", name, fmtTimes(got), fmtTimes(want))
+		var phases []string
+		for _, r := range runsOf(t, ns, name) {
+			phases = append(phases, string(r.Status.Phase))
+		}
+		return slices.EqualFunc(got, want, time.Time.Equal), fmt.Sprintf("fire times of %s: %s (%v), want %s; status %+v", name, fmtTimes(got), phases, fmtTimes(want), get(t, ns, name).Status)
 	})
 }
 
