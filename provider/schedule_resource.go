@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -53,77 +54,53 @@ type scheduleResource struct {
 
 // scheduleResourceModel is a Schedule and its timeouts.
 type scheduleResourceModel struct {
-	ID                         types.String   `tfsdk:"id"`
-	UID                        types.String   `tfsdk:"uid"`
-	Name                       types.String   `tfsdk:"name"`
-	Namespace                  types.String   `tfsdk:"namespace"`
-	Labels                     types.Map      `tfsdk:"labels"`
-	Cron                       types.List     `tfsdk:"cron"`
-	CronSeconds                types.Bool     `tfsdk:"cron_seconds"`
-	Interval                   types.String   `tfsdk:"interval"`
-	TimeZone                   types.String   `tfsdk:"time_zone"`
-	StartTime                  types.String   `tfsdk:"start_time"`
-	EndTime                    types.String   `tfsdk:"end_time"`
-	Suspend                    types.Bool     `tfsdk:"suspend"`
-	ConcurrencyPolicy          types.String   `tfsdk:"concurrency_policy"`
-	MaxConcurrency             types.Int64    `tfsdk:"max_concurrency"`
-	Catchup                    types.String   `tfsdk:"catchup"`
-	MaxCatchup                 types.Int64    `tfsdk:"max_catchup"`
-	CatchupFromSuspended       types.Bool     `tfsdk:"catchup_from_suspended"`
-	StartingDeadline           types.String   `tfsdk:"starting_deadline"`
-	StopAfterFailures          types.Int64    `tfsdk:"stop_after_failures"`
-	SuccessfulRunsHistoryLimit types.Int64    `tfsdk:"successful_runs_history_limit"`
-	FailedRunsHistoryLimit     types.Int64    `tfsdk:"failed_runs_history_limit"`
-	Run                        types.Object   `tfsdk:"run"`
-	NextRunTimes               types.List     `tfsdk:"next_run_times"`
-	LastRunTime                types.String   `tfsdk:"last_run_time"`
-	ActiveRuns                 types.List     `tfsdk:"active_runs"`
-	SucceededRuns              types.Int64    `tfsdk:"succeeded_runs"`
-	FailedRuns                 types.Int64    `tfsdk:"failed_runs"`
-	Timeouts                   timeouts.Value `tfsdk:"timeouts"`
+	ID                         types.String         `tfsdk:"id"`
+	UID                        types.String         `tfsdk:"uid"`
+	Name                       types.String         `tfsdk:"name"`
+	Namespace                  types.String         `tfsdk:"namespace"`
+	Labels                     types.Map            `tfsdk:"labels"`
+	Cron                       types.List           `tfsdk:"cron"`
+	CronSeconds                types.Bool           `tfsdk:"cron_seconds"`
+	Interval                   timetypes.GoDuration `tfsdk:"interval"`
+	TimeZone                   types.String         `tfsdk:"time_zone"`
+	StartTime                  timetypes.RFC3339    `tfsdk:"start_time"`
+	EndTime                    timetypes.RFC3339    `tfsdk:"end_time"`
+	Suspend                    types.Bool           `tfsdk:"suspend"`
+	ConcurrencyPolicy          types.String         `tfsdk:"concurrency_policy"`
+	MaxConcurrency             types.Int64          `tfsdk:"max_concurrency"`
+	Catchup                    types.String         `tfsdk:"catchup"`
+	MaxCatchup                 types.Int64          `tfsdk:"max_catchup"`
+	CatchupFromSuspended       types.Bool           `tfsdk:"catchup_from_suspended"`
+	StartingDeadline           timetypes.GoDuration `tfsdk:"starting_deadline"`
+	StopAfterFailures          types.Int64          `tfsdk:"stop_after_failures"`
+	SuccessfulRunsHistoryLimit types.Int64          `tfsdk:"successful_runs_history_limit"`
+	FailedRunsHistoryLimit     types.Int64          `tfsdk:"failed_runs_history_limit"`
+	Run                        types.Object         `tfsdk:"run"`
+	NextRunTimes               types.List           `tfsdk:"next_run_times"`
+	LastRunTime                types.String         `tfsdk:"last_run_time"`
+	ActiveRuns                 types.List           `tfsdk:"active_runs"`
+	SucceededRuns              types.Int64          `tfsdk:"succeeded_runs"`
+	FailedRuns                 types.Int64          `tfsdk:"failed_runs"`
+	Timeouts                   timeouts.Value       `tfsdk:"timeouts"`
 }
 
 // scheduleRunModel is the run template.
 type scheduleRunModel struct {
-	Pipeline        types.String `tfsdk:"pipeline"`
-	PipelineVersion types.Int64  `tfsdk:"pipeline_version"`
-	Parameters      types.Map    `tfsdk:"parameters"`
-	PipelineRoot    types.String `tfsdk:"pipeline_root"`
-	ServiceAccount  types.String `tfsdk:"service_account"`
-	Executor        types.String `tfsdk:"executor"`
-	Parallelism     types.Int64  `tfsdk:"parallelism"`
-	Timeout         types.String `tfsdk:"timeout"`
-	Experiment      types.String `tfsdk:"experiment"`
+	Pipeline        types.String         `tfsdk:"pipeline"`
+	PipelineVersion types.Int64          `tfsdk:"pipeline_version"`
+	Parameters      types.Map            `tfsdk:"parameters"`
+	PipelineRoot    types.String         `tfsdk:"pipeline_root"`
+	ServiceAccount  types.String         `tfsdk:"service_account"`
+	Executor        types.String         `tfsdk:"executor"`
+	Parallelism     types.Int64          `tfsdk:"parallelism"`
+	Timeout         timetypes.GoDuration `tfsdk:"timeout"`
+	Experiment      types.String         `tfsdk:"experiment"`
 }
 
 const defaultScheduleTimeout = 2 * time.Minute
 
 func (r *scheduleResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_schedule"
-}
-
-// durationFormat accepts a Go duration; validation.Schedule checks its
-// range.
-var durationFormat = stringCheck{
-	description: "a duration such as 90m or 1h30m",
-	summary:     "Invalid duration",
-	check: func(s string) error {
-		if _, err := time.ParseDuration(s); err != nil {
-			return fmt.Errorf("%q is not a duration such as 90m or 1h30m", s)
-		}
-		return nil
-	},
-}
-
-var rfc3339Check = stringCheck{
-	description: "an RFC 3339 time such as 2026-12-01T02:00:00Z",
-	summary:     "Invalid time",
-	check: func(s string) error {
-		if _, err := time.Parse(time.RFC3339, s); err != nil {
-			return fmt.Errorf("%q is not an RFC 3339 time such as 2026-12-01T02:00:00Z or 2026-12-01T02:00:00+01:00", s)
-		}
-		return nil
-	},
 }
 
 func (r *scheduleResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -175,7 +152,7 @@ func scheduleAttributes(ctx context.Context) map[string]schema.Attribute {
 			MarkdownDescription: "Six-field expressions, seconds first, as Kubeflow Pipelines writes them (`0 0 * * * *` is hourly). Default `false`.",
 		},
 		"interval": schema.StringAttribute{
-			Optional: true, Validators: []validator.String{durationFormat},
+			Optional: true, CustomType: timetypes.GoDurationType{},
 			MarkdownDescription: "Fire every interval (a duration such as `90m`, at least `1s`, whole seconds), counted from `start_time`, or from the schedule's creation.",
 		},
 		"time_zone": schema.StringAttribute{
@@ -183,11 +160,11 @@ func scheduleAttributes(ctx context.Context) map[string]schema.Attribute {
 			MarkdownDescription: "IANA time zone of the cron expressions, such as `Europe/Berlin`. Default `UTC`, whatever the controller's zone.",
 		},
 		"start_time": schema.StringAttribute{
-			Optional: true, Validators: []validator.String{rfc3339Check},
+			Optional: true, CustomType: timetypes.RFC3339Type{},
 			MarkdownDescription: "RFC 3339 time before which the schedule does not fire; `interval` counts from it.",
 		},
 		"end_time": schema.StringAttribute{
-			Optional: true, Validators: []validator.String{rfc3339Check},
+			Optional: true, CustomType: timetypes.RFC3339Type{},
 			MarkdownDescription: "RFC 3339 time after which the schedule fires no more (it is then Completed).",
 		},
 		"suspend": schema.BoolAttribute{
@@ -218,7 +195,7 @@ func scheduleAttributes(ctx context.Context) map[string]schema.Attribute {
 			MarkdownDescription: "With `catchup = \"All\"`, a resumed schedule runs the fires it missed while suspended. Default `false`.",
 		},
 		"starting_deadline": schema.StringAttribute{
-			Optional: true, Validators: []validator.String{durationFormat},
+			Optional: true, CustomType: timetypes.GoDurationType{},
 			MarkdownDescription: "A fire that cannot start within this duration of its time is missed, not run (unset: no deadline).",
 		},
 		"stop_after_failures": schema.Int64Attribute{
@@ -284,7 +261,7 @@ func scheduleRunAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "Most tasks of one run running at once (unset: no limit of the run's own).",
 		},
 		"timeout": schema.StringAttribute{
-			Optional: true, Validators: []validator.String{durationFormat},
+			Optional: true, CustomType: timetypes.GoDurationType{},
 			MarkdownDescription: "Bound on each run's duration, such as `2h`.",
 		},
 		"experiment": schema.StringAttribute{
@@ -443,22 +420,19 @@ func (m *scheduleResourceModel) spec(ctx context.Context) (v1alpha1.ScheduleSpec
 		diags.Append(m.Cron.ElementsAs(ctx, &s.Cron, false)...)
 	}
 	if !unknown["trigger"] {
-		str(m.Interval, "spec.interval", func(v string) {
-			d, _ := time.ParseDuration(v)
-			s.Interval = &metav1.Duration{Duration: d}
-		})
+		str(m.Interval.StringValue, "spec.interval", func(v string) { s.Interval = parseDuration(v) })
 	}
 	s.CronSeconds = m.CronSeconds.ValueBool()
 	str(m.TimeZone, "spec.timeZone", func(v string) { s.TimeZone = v })
-	str(m.StartTime, "spec.startTime", func(v string) { s.StartTime = parseTime(v) })
-	str(m.EndTime, "spec.endTime", func(v string) { s.EndTime = parseTime(v) })
+	str(m.StartTime.StringValue, "spec.startTime", func(v string) { s.StartTime = parseTime(v) })
+	str(m.EndTime.StringValue, "spec.endTime", func(v string) { s.EndTime = parseTime(v) })
 	s.Suspend = m.Suspend.ValueBool()
 	str(m.ConcurrencyPolicy, "spec.concurrencyPolicy", func(v string) { s.ConcurrencyPolicy = v1alpha1.ConcurrencyPolicy(v) })
 	i64(m.MaxConcurrency, "spec.maxConcurrency", func(v int64) { s.MaxConcurrency = int32(v) })
 	str(m.Catchup, "spec.catchup", func(v string) { s.Catchup = v1alpha1.CatchupPolicy(v) })
 	i64(m.MaxCatchup, "spec.maxCatchup", func(v int64) { s.MaxCatchup = int32(v) })
 	s.CatchupFromSuspended = m.CatchupFromSuspended.ValueBool()
-	str(m.StartingDeadline, "spec.startingDeadline", func(v string) { s.StartingDeadline = parseDuration(v) })
+	str(m.StartingDeadline.StringValue, "spec.startingDeadline", func(v string) { s.StartingDeadline = parseDuration(v) })
 	i64(m.StopAfterFailures, "spec.stopAfterFailures", func(v int64) { s.StopAfterFailures = int32(v) })
 	i64(m.SuccessfulRunsHistoryLimit, "spec.successfulRunsHistoryLimit", func(v int64) { s.SuccessfulRunsHistoryLimit = ptrTo(int32(v)) })
 	i64(m.FailedRunsHistoryLimit, "spec.failedRunsHistoryLimit", func(v int64) { s.FailedRunsHistoryLimit = ptrTo(int32(v)) })
@@ -491,7 +465,7 @@ func (m *scheduleResourceModel) spec(ctx context.Context) (v1alpha1.ScheduleSpec
 	str(run.ServiceAccount, "spec.run.serviceAccountName", func(v string) { t.ServiceAccountName = v })
 	str(run.Executor, "spec.run.executor", func(v string) { t.Executor = v1alpha1.Executor(v) })
 	i64(run.Parallelism, "spec.run.parallelism", func(v int64) { t.Parallelism = int32(max(v, 0)) })
-	str(run.Timeout, "spec.run.timeout", func(v string) { t.Timeout = parseDuration(v) })
+	str(run.Timeout.StringValue, "spec.run.timeout", func(v string) { t.Timeout = parseDuration(v) })
 	str(run.Experiment, "spec.run.experiment", func(v string) { t.Experiment = v })
 	if unknown["spec.run.pipeline"] {
 		t.Pipeline = "unknown" // a stand-in, so that the rest is checked
@@ -499,8 +473,8 @@ func (m *scheduleResourceModel) spec(ctx context.Context) (v1alpha1.ScheduleSpec
 	return s, unknown, diags
 }
 
-// parseTime parses an RFC 3339 time the attribute's validator accepted
-// (nil otherwise: the validator reports it).
+// parseTime parses an RFC 3339 time the attribute's type accepted (nil
+// otherwise: the type reports it).
 func parseTime(s string) *metav1.Time {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
@@ -713,7 +687,7 @@ func (m *scheduleResourceModel) applySpec(ctx context.Context, live *v1alpha1.Sc
 		m.Cron = cron
 	}
 	m.CronSeconds = types.BoolValue(s.CronSeconds)
-	m.Interval = durationAttr(m.Interval, s.Interval)
+	m.Interval = durationAttr(s.Interval)
 	m.TimeZone = types.StringValue(orDefaultString(s.TimeZone, v1alpha1.DefaultScheduleTimeZone))
 	m.StartTime = timeAttr(m.StartTime, s.StartTime)
 	m.EndTime = timeAttr(m.EndTime, s.EndTime)
@@ -723,7 +697,7 @@ func (m *scheduleResourceModel) applySpec(ctx context.Context, live *v1alpha1.Sc
 	m.Catchup = types.StringValue(orDefaultString(string(s.Catchup), string(v1alpha1.DefaultCatchupPolicy)))
 	m.MaxCatchup = types.Int64Value(int64(orDefaultInt(s.MaxCatchup, v1alpha1.DefaultMaxCatchup)))
 	m.CatchupFromSuspended = types.BoolValue(s.CatchupFromSuspended)
-	m.StartingDeadline = durationAttr(m.StartingDeadline, s.StartingDeadline)
+	m.StartingDeadline = durationAttr(s.StartingDeadline)
 	m.StopAfterFailures = types.Int64Value(int64(s.StopAfterFailures))
 	m.SuccessfulRunsHistoryLimit = types.Int64Value(int64(historyLimit(s.SuccessfulRunsHistoryLimit)))
 	m.FailedRunsHistoryLimit = types.Int64Value(int64(historyLimit(s.FailedRunsHistoryLimit)))
@@ -731,7 +705,7 @@ func (m *scheduleResourceModel) applySpec(ctx context.Context, live *v1alpha1.Sc
 	if !m.Run.IsNull() && !m.Run.IsUnknown() {
 		diags.Append(m.Run.As(ctx, &prior, basetypes.ObjectAsOptions{})...)
 	} else {
-		prior = scheduleRunModel{Parameters: types.MapNull(types.StringType)}
+		prior = scheduleRunModel{Parameters: types.MapNull(types.StringType), Timeout: timetypes.NewGoDurationNull()}
 	}
 	t := s.Run
 	run := scheduleRunModel{
@@ -742,7 +716,7 @@ func (m *scheduleResourceModel) applySpec(ctx context.Context, live *v1alpha1.Sc
 		ServiceAccount:  optionalString(prior.ServiceAccount, t.ServiceAccountName),
 		Executor:        types.StringValue(orDefaultString(string(t.Executor), string(v1alpha1.ExecutorPod))),
 		Parallelism:     types.Int64Null(),
-		Timeout:         durationAttr(prior.Timeout, t.Timeout),
+		Timeout:         durationAttr(t.Timeout),
 		Experiment:      optionalString(prior.Experiment, t.Experiment),
 	}
 	if t.PipelineVersion > 0 {
@@ -762,28 +736,26 @@ func (m *scheduleResourceModel) applySpec(ctx context.Context, live *v1alpha1.Sc
 	return diags
 }
 
-// durationAttr keeps the configured spelling (90m) when the live value is
-// the same duration (1h30m0s).
-func durationAttr(cur types.String, live *metav1.Duration) types.String {
+// durationAttr is a live duration; its type's semantic equality keeps the
+// configured spelling (90m) when the live value is the same (1h30m0s).
+func durationAttr(live *metav1.Duration) timetypes.GoDuration {
 	if live == nil {
-		return types.StringNull()
+		return timetypes.NewGoDurationNull()
 	}
-	if d, err := time.ParseDuration(cur.ValueString()); err == nil && !cur.IsNull() && d == live.Duration {
-		return cur
-	}
-	return types.StringValue(live.Duration.String())
+	return timetypes.NewGoDurationValue(live.Duration)
 }
 
-// timeAttr keeps the configured spelling when the live time is the same
-// instant.
-func timeAttr(cur types.String, live *metav1.Time) types.String {
+// timeAttr is a live time, in the prior spelling when that is the same
+// instant (2026-12-01T08:00:00+01:00 for 2026-12-01T07:00:00Z): the type's
+// semantic equality only covers spellings of the same offset.
+func timeAttr(prior timetypes.RFC3339, live *metav1.Time) timetypes.RFC3339 {
 	if live == nil {
-		return types.StringNull()
+		return timetypes.NewRFC3339Null()
 	}
-	if t, err := time.Parse(time.RFC3339, cur.ValueString()); err == nil && !cur.IsNull() && t.Equal(live.Time) {
-		return cur
+	if t, diags := prior.ValueRFC3339Time(); !prior.IsNull() && !prior.IsUnknown() && !diags.HasError() && t.Equal(live.Time) {
+		return prior
 	}
-	return types.StringValue(live.UTC().Format(time.RFC3339))
+	return timetypes.NewRFC3339TimeValue(live.UTC())
 }
 
 func orDefaultString(v, def string) string {

@@ -117,7 +117,10 @@ func TestKillNineAroundAFire(t *testing.T) {
 				time.Sleep(2 * time.Millisecond)
 			}
 			kill(t, proc)
-			t.Logf("killed after a fire at %s", time.Now().Format("15:04:05.000"))
+			runs := fireTimes(t, ns, "every2s")
+			recorded := get(t, ns, "every2s").Status.LastScheduleTime
+			t.Logf("killed after the fire at %s, at %s; the status had recorded up to %s", runs[len(runs)-1].Format("15:04:05"),
+				time.Now().Format("15:04:05.000"), recorded.UTC().Format("15:04:05"))
 		}
 		time.Sleep(3 * time.Second) // fires pass while no controller runs
 		proc = controllerProcess(t, bin, fmt.Sprintf("controller-%d.log", i+1))
