@@ -341,7 +341,7 @@ func addScheduleErrors(diags *diag.Diagnostics, errs field.ErrorList, unknown ma
 	}
 }
 
-// ValidateConfig runs validation.Schedule, the check of the runtime's
+// ValidateConfig runs validation.ValidateSchedule, the check of the runtime's
 // admission webhook and controller, on the known attributes.
 func (r *scheduleResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m scheduleResourceModel
@@ -358,7 +358,7 @@ func (r *scheduleResource) ValidateConfig(ctx context.Context, req resource.Vali
 	if known(m.Name) {
 		name = m.Name.ValueString()
 	}
-	errs, _ := validation.Schedule(name, spec, nil)
+	errs, _ := validation.ValidateSchedule(name, spec, nil)
 	addScheduleErrors(&resp.Diagnostics, errs, unknown, false)
 }
 
@@ -387,7 +387,7 @@ func (r *scheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if err := cl.Get(ctx, client.ObjectKey{Namespace: plan.Namespace.ValueString(), Name: spec.Run.Pipeline}, p); err != nil {
 		return // made in this apply, or no runtime yet: checked at apply
 	}
-	addScheduleErrors(&resp.Diagnostics, validation.ScheduleRun(spec.Run, p), nil, true)
+	addScheduleErrors(&resp.Diagnostics, validation.ValidateScheduleRun(spec.Run, p), nil, true)
 }
 
 // spec builds the Schedule's spec from the model; unknown names the
@@ -537,11 +537,11 @@ func (r *scheduleResource) Create(ctx context.Context, req resource.CreateReques
 	}
 }
 
-// checkAgainstPipeline runs validation.Schedule with the pipeline as the
+// checkAgainstPipeline runs validation.ValidateSchedule with the pipeline as the
 // cluster has it now (made earlier in this apply, if it is new).
 func checkAgainstPipeline(ctx context.Context, cl client.Client, ns, name string, spec v1alpha1.ScheduleSpec) diag.Diagnostics {
 	var diags diag.Diagnostics
-	errs, err := validation.Schedule(name, spec, func(pl string) (*v1alpha1.Pipeline, error) {
+	errs, err := validation.ValidateSchedule(name, spec, func(pl string) (*v1alpha1.Pipeline, error) {
 		p := &v1alpha1.Pipeline{}
 		if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: pl}, p); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -598,7 +598,7 @@ func (m *scheduleResourceModel) applyStatus(ctx context.Context, live *v1alpha1.
 		for _, t := range st.NextScheduleTimes {
 			next = append(next, t.UTC().Format(time.RFC3339))
 		}
-	} else if trigger, errs := validation.Trigger(live.Spec, live.CreationTimestamp.Time); len(errs) == 0 && !live.Spec.Suspend {
+	} else if trigger, errs := validation.ScheduleTrigger(live.Spec, live.CreationTimestamp.Time); len(errs) == 0 && !live.Spec.Suspend {
 		for _, t := range trigger.Upcoming(time.Now(), v1alpha1.NextScheduleTimesShown) {
 			if live.Spec.EndTime == nil || !t.After(live.Spec.EndTime.Time) {
 				next = append(next, t.UTC().Format(time.RFC3339))

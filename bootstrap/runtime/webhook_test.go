@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
 // TestWebhookObjects checks what webhooks = true renders: the controller
@@ -104,7 +103,7 @@ func TestWebhookObjects(t *testing.T) {
 	if got := config.Annotations["cert-manager.io/inject-ca-from"]; got != "kf-rt/"+WebhookCertificateName {
 		t.Errorf("inject-ca-from = %q", got)
 	}
-	paths := map[string]string{PipelineWebhookName: controller.PipelineWebhookPath, PipelineRunWebhookName: controller.PipelineRunWebhookPath, ScheduleWebhookName: v1alpha1.ScheduleWebhookPath}
+	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath, ScheduleWebhookName: v1alpha1.ScheduleWebhookPath}
 	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", ScheduleWebhookName: "schedules"}
 	if len(config.Webhooks) != 3 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)

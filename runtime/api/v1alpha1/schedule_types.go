@@ -313,19 +313,3 @@ const (
 	ScheduleReasonMissed           = "Missed"
 	ScheduleReasonReplaced         = "Replaced"
 )
-
-// Labels and annotations on the runs a schedule makes.
-const (
-	// LabelSchedule names the schedule that made a run.
-	LabelSchedule = "pipelines.kfstack.dev/schedule"
-	// LabelExperiment names the run's experiment.
-	LabelExperiment = "pipelines.kfstack.dev/experiment"
-	// AnnotationScheduledTime is the fire time a run is for (RFC 3339).
-	AnnotationScheduledTime = "pipelines.kfstack.dev/scheduled-time"
-	// AnnotationRunIndex is the run's [[Index]].
-	AnnotationRunIndex = "pipelines.kfstack.dev/run-index"
-)
-
-// ScheduleWebhookPath is the path of the Schedule validating webhook on
-// the controller's webhook server.
-const ScheduleWebhookPath = "/validate-pipelines-kfstack-dev-v1alpha1-schedule"

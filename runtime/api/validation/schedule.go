@@ -1,6 +1,3 @@
-// Package validation holds the checks of the runtime's objects that the
-// admission webhooks, the controllers and the provider's plan share, so
-// that an object is refused or reported for the same reasons everywhere.
 package validation
 
 import (
@@ -23,7 +20,7 @@ import (
 // namespace, or (nil, nil) when there is none.
 type PipelineLookup func(name string) (*v1alpha1.Pipeline, error)
 
-// Schedule checks a Schedule: its name, its spec and, with a lookup, its
+// ValidateSchedule checks a Schedule: its name, its spec and, with a lookup, its
 // run template against the pipeline (the pipeline exists, a pinned
 // version is kept, the parameters are ones the pipeline declares, of their
 // types). The admission webhook, the controller (before every fire) and
@@ -31,7 +28,7 @@ type PipelineLookup func(name string) (*v1alpha1.Pipeline, error)
 // is refused or reported for the same reasons everywhere. Each error names
 // its field as the object spells it (spec.cron[1], spec.run.parameters[lr]).
 // err is a failed lookup, which says nothing about the schedule.
-func Schedule(name string, spec v1alpha1.ScheduleSpec, lookup PipelineLookup) (errs field.ErrorList, err error) {
+func ValidateSchedule(name string, spec v1alpha1.ScheduleSpec, lookup PipelineLookup) (errs field.ErrorList, err error) {
 	errs = append(errs, scheduleName(name)...)
 	errs = append(errs, scheduleSpec(spec)...)
 	if lookup == nil || spec.Run.Pipeline == "" {
@@ -41,7 +38,7 @@ func Schedule(name string, spec v1alpha1.ScheduleSpec, lookup PipelineLookup) (e
 	if err != nil {
 		return errs, err
 	}
-	return append(errs, ScheduleRun(spec.Run, p)...), nil
+	return append(errs, ValidateScheduleRun(spec.Run, p)...), nil
 }
 
 // scheduleName checks what the CRD cannot say well: a name whose runs'
@@ -61,10 +58,10 @@ func scheduleName(name string) field.ErrorList {
 	return errs
 }
 
-// Trigger parses the fire times of a spec: cron or interval in its time
+// ScheduleTrigger parses the fire times of a spec: cron or interval in its time
 // zone, anchored at startTime or, without one, at anchor (the schedule's
 // creation).
-func Trigger(spec v1alpha1.ScheduleSpec, anchor time.Time) (*schedule.Trigger, field.ErrorList) {
+func ScheduleTrigger(spec v1alpha1.ScheduleSpec, anchor time.Time) (*schedule.Trigger, field.ErrorList) {
 	s := schedule.Spec{Cron: spec.Cron, CronSeconds: spec.CronSeconds, TimeZone: spec.TimeZone, Anchor: anchor}
 	if spec.Interval != nil {
 		s.Interval = spec.Interval.Duration
@@ -113,7 +110,7 @@ func scheduleSpec(s v1alpha1.ScheduleSpec) field.ErrorList {
 			errs = append(errs, field.TooLong(spec.Child("cron").Index(i), c, v1alpha1.MaxCronExpressionLength))
 		}
 	}
-	_, terrs := Trigger(s, time.Unix(0, 0))
+	_, terrs := ScheduleTrigger(s, time.Unix(0, 0))
 	errs = append(errs, terrs...)
 	if s.StartTime != nil && s.EndTime != nil && !s.EndTime.After(s.StartTime.Time) {
 		errs = append(errs, field.Invalid(spec.Child("endTime"), s.EndTime.UTC().Format(time.RFC3339), "must be after startTime ("+s.StartTime.UTC().Format(time.RFC3339)+")"))
@@ -181,29 +178,18 @@ func runTemplate(r v1alpha1.ScheduleRunTemplate) field.ErrorList {
 	if r.PipelineVersion < 0 {
 		errs = append(errs, field.Invalid(run.Child("pipelineVersion"), r.PipelineVersion, "must not be negative (0 or unset: the latest version at each fire)"))
 	}
+	// What a PipelineRun's admission checks, at the template's paths.
+	runSpec := v1alpha1.PipelineRunSpec{
+		Parameters: r.Parameters, Executor: r.Executor, Parallelism: r.Parallelism,
+		Timeout: r.Timeout, ServiceAccountName: r.ServiceAccountName, PipelineRoot: r.PipelineRoot,
+	}
+	for _, e := range ValidatePipelineRunSpec(runSpec) {
+		e.Field = "spec.run." + strings.TrimPrefix(e.Field, "spec.")
+		errs = append(errs, e)
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
-		if strings.TrimSpace(k) == "" {
-			errs = append(errs, field.Invalid(run.Child("parameters"), k, "a parameter name must not be empty"))
-			continue
-		}
-		if err := schedule.CheckMacros(r.Parameters[k]); err != nil {
+		if err := schedule.CheckMacros(r.Parameters[k]); err != nil && strings.TrimSpace(k) != "" {
 			errs = append(errs, field.Invalid(run.Child("parameters").Key(k), r.Parameters[k], err.Error()))
-		}
-	}
-	switch r.Executor {
-	case "", v1alpha1.ExecutorPod, v1alpha1.ExecutorLocal:
-	default:
-		errs = append(errs, field.NotSupported(run.Child("executor"), r.Executor, []string{string(v1alpha1.ExecutorPod), string(v1alpha1.ExecutorLocal)}))
-	}
-	if r.Parallelism < 0 {
-		errs = append(errs, field.Invalid(run.Child("parallelism"), r.Parallelism, "must not be negative (0: no cap of the run's own)"))
-	}
-	if r.Timeout != nil && r.Timeout.Duration <= 0 {
-		errs = append(errs, field.Invalid(run.Child("timeout"), r.Timeout.Duration.String(), "must be positive, such as 1h30m (leave it unset for no timeout)"))
-	}
-	if r.ServiceAccountName != "" {
-		for _, msg := range k8svalidation.IsDNS1123Subdomain(r.ServiceAccountName) {
-			errs = append(errs, field.Invalid(run.Child("serviceAccountName"), r.ServiceAccountName, msg))
 		}
 	}
 	if r.Experiment != "" {
@@ -214,12 +200,12 @@ func runTemplate(r v1alpha1.ScheduleRunTemplate) field.ErrorList {
 	return errs
 }
 
-// ScheduleRun checks a run template against its pipeline p (nil: the
+// ValidateScheduleRun checks a run template against its pipeline p (nil: the
 // pipeline does not exist): a pinned version must be kept, and the
 // parameters, with sample values for their macros, must bind to the
 // version each fire would run: the pinned one, or the pipeline's current
 // content (which becomes its latest version).
-func ScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) field.ErrorList {
+func ValidateScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) field.ErrorList {
 	run := field.NewPath("spec", "run")
 	if p == nil {
 		return field.ErrorList{&field.Error{Type: field.ErrorTypeNotFound, Field: run.Child("pipeline").String(), BadValue: r.Pipeline,
@@ -241,7 +227,7 @@ func ScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) field.Err
 		}
 		spec, dag, version = v.Spec, v.DAG, fmt.Sprintf("version %d", v.Number)
 	}
-	plan, err := compile(spec, dag)
+	plan, err := CompileContent(spec, dag)
 	if err != nil {
 		if r.PipelineVersion == 0 && p.Status.LatestVersion > 0 {
 			// Content that does not compile never becomes a version: the
@@ -250,7 +236,7 @@ func ScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) field.Err
 			if v == nil {
 				return nil
 			}
-			if plan, err = compile(v.Spec, v.DAG); err != nil {
+			if plan, err = CompileContent(v.Spec, v.DAG); err != nil {
 				return nil
 			}
 			version = fmt.Sprintf("version %d", v.Number)
@@ -278,14 +264,6 @@ func ScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) field.Err
 		return errs
 	}
 	return nil
-}
-
-// compile compiles a version's content: a KFP spec or a native DAG.
-func compile(spec, dag string) (*pipeline.Plan, error) {
-	if spec != "" {
-		return pipeline.Load([]byte(spec))
-	}
-	return pipeline.LoadNative([]byte(dag))
 }
 
 // parameterName extracts the name from a field `parameters["name"]` of a

@@ -32,7 +32,7 @@ func TestScheduleValid(t *testing.T) {
 	for name, mutate := range specs {
 		s := validSpec()
 		mutate(&s)
-		if errs, err := Schedule("nightly", s, nil); len(errs) > 0 || err != nil {
+		if errs, err := ValidateSchedule("nightly", s, nil); len(errs) > 0 || err != nil {
 			t.Errorf("%s: %v %v", name, errs, err)
 		}
 	}
@@ -108,7 +108,7 @@ func TestScheduleInvalid(t *testing.T) {
 		if name == "" {
 			name = "nightly"
 		}
-		errs, err := Schedule(name, s, nil)
+		errs, err := ValidateSchedule(name, s, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestScheduleAgainstPipeline(t *testing.T) {
 		s := validSpec()
 		s.Run.Parameters = nil
 		c.mutate(&s)
-		errs, err := Schedule("nightly", s, lookup(c.p))
+		errs, err := ValidateSchedule("nightly", s, lookup(c.p))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,12 +173,12 @@ func TestScheduleAgainstPipeline(t *testing.T) {
 	// Macros bind with sample values: an int parameter may be [[Index]].
 	s := validSpec()
 	s.Run.Parameters = map[string]string{"who": "run [[Index]] at [[ScheduledTime]]", "times": "[[Index]]"}
-	if errs, err := Schedule("nightly", s, lookup(greet(1))); len(errs) > 0 || err != nil {
+	if errs, err := ValidateSchedule("nightly", s, lookup(greet(1))); len(errs) > 0 || err != nil {
 		t.Errorf("macros: %v %v", errs, err)
 	}
 	// A failed lookup is not the schedule's fault.
 	boom := errors.New("connection refused")
-	if _, err := Schedule("nightly", s, func(string) (*v1alpha1.Pipeline, error) { return nil, boom }); !errors.Is(err, boom) {
+	if _, err := ValidateSchedule("nightly", s, func(string) (*v1alpha1.Pipeline, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Errorf("lookup error: %v", err)
 	}
 }

@@ -193,7 +193,7 @@ func (p *pass) run(ctx context.Context) (time.Time, error) {
 		p.invalid(errs)
 		return time.Time{}, nil
 	}
-	trigger, terrs := validation.Trigger(p.s.Spec, p.s.CreationTimestamp.Time)
+	trigger, terrs := validation.ScheduleTrigger(p.s.Spec, p.s.CreationTimestamp.Time)
 	if len(terrs) > 0 {
 		p.invalid(terrs)
 		return time.Time{}, nil
@@ -210,7 +210,7 @@ func (p *pass) run(ctx context.Context) (time.Time, error) {
 	return wake, nil
 }
 
-// validate runs validation.Schedule, memoised: the result can change only
+// validate runs validation.ValidateSchedule, memoised: the result can change only
 // with the schedule's spec or its pipeline.
 func (p *pass) validate(ctx context.Context) (field.ErrorList, error) {
 	key := client.ObjectKeyFromObject(p.s)
@@ -232,7 +232,7 @@ func (p *pass) validate(ctx context.Context) (field.ErrorList, error) {
 	if ok && v.key == memo {
 		return v.errs, nil
 	}
-	errs, err := validation.Schedule(p.s.Name, p.s.Spec, func(string) (*v1alpha1.Pipeline, error) { return pl, nil })
+	errs, err := validation.ValidateSchedule(p.s.Name, p.s.Spec, func(string) (*v1alpha1.Pipeline, error) { return pl, nil })
 	if err != nil {
 		return nil, err
 	}

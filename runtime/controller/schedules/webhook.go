@@ -30,7 +30,7 @@ func SetupWebhook(mgr ctrl.Manager) error {
 	return nil
 }
 
-// Validator validates Schedules at admission with validation.Schedule,
+// Validator validates Schedules at admission with validation.ValidateSchedule,
 // the check the controller runs before each fire and kubeflow_schedule
 // runs at plan time. The controller makes a schedule's runs with its own
 // identity, so the validator also makes sure that whoever sets what a
@@ -84,7 +84,7 @@ func (v Validator) check(ctx context.Context, s *v1alpha1.Schedule, withPipeline
 			return p, err
 		}
 	}
-	errs, err := validation.Schedule(s.Name, s.Spec, lookup)
+	errs, err := validation.ValidateSchedule(s.Name, s.Spec, lookup)
 	if err != nil {
 		return admission.Warnings{fmt.Sprintf("spec.run.pipeline: pipeline %q was not checked: %v", s.Spec.Run.Pipeline, err)}, errs
 	}
