@@ -137,19 +137,21 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 	return componentKind[runtimeModel, *runtimeModel]{
 		typeName: "_runtime",
 		title:    "the kfstack runtime",
-		description: "Installs the kfstack runtime: the `Pipeline` and `PipelineRun` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
-			"which `kubeflow_pipeline` and `kubeflow_run` need, and the controller that runs pipelines as pods: a Deployment " +
+		description: "Installs the kfstack runtime: the `Pipeline`, `PipelineRun` and `Schedule` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
+			"which `kubeflow_pipeline`, `kubeflow_run` and `kubeflow_schedule` need, and the controller that runs pipelines as pods " +
+			"and makes the runs of schedules at their fire times: a Deployment " +
 			"(leader election, `/healthz` and `/readyz` probes, non-root with a read-only root filesystem), its ServiceAccount, " +
-			"a ClusterRole with exactly what the controller uses (read pipelines and runs, write their status, create, watch " +
-			"and delete task pods, record events), a Role for its leader-election Lease, and a Service for its Prometheus " +
+			"a ClusterRole with exactly what the controller uses (read pipelines, runs and schedules, write their status, create, " +
+			"cancel and delete the runs of schedules, create, watch and delete task pods, record events), a Role for its " +
+			"leader-election Lease, and a Service for its Prometheus " +
 			"metrics (`:8080/metrics`). Everything is applied server-side and recorded in an inventory ConfigMap; ready means " +
 			"the CRDs are Established and the Deployment is Available.\n\n" +
 			"Pipelines and PipelineRuns are validated by their CRDs' schemas; with `webhooks = true` the controller also serves " +
 			"validating admission webhooks, so that `kubectl apply` of content that does not compile, or of a changed run, is " +
 			"refused with the field at fault (see `webhooks`). " +
 			"CRDs that already exist when the runtime is first installed (made by another tool) are adopted: brought up to " +
-			"date, but left in place with their pipelines and runs on destroy. Otherwise destroy deletes every Pipeline and " +
-			"PipelineRun first, while the controller still runs, then the controller, RBAC, CRDs and namespace; so does " +
+			"date, but left in place with their pipelines, runs and schedules on destroy. Otherwise destroy deletes every " +
+			"Pipeline, PipelineRun and Schedule first, while the controller still runs, then the controller, RBAC, CRDs and namespace; so does " +
 			"changing `namespace`, which reinstalls the runtime.",
 		defaultVersion:   version,
 		defaultNamespace: kfruntime.DefaultNamespace,

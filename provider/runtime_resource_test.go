@@ -171,9 +171,10 @@ func TestAccRuntime_uninstall(t *testing.T) {
 			Config: runtimeConfig(ns, `  replicas = 2`),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("ready"), knownvalue.Bool(true)),
-				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(10)),
+				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(11)),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("crds"), knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.StringExact("pipelineruns.pipelines.kfstack.dev"), knownvalue.StringExact("pipelines.pipelines.kfstack.dev"),
+					knownvalue.StringExact("schedules.pipelines.kfstack.dev"),
 				})),
 			},
 			Check: func(*terraform.State) error {

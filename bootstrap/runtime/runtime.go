@@ -218,7 +218,7 @@ func (o Options) validate() error {
 // PipelineRun.
 func CheckWebhookReplicas(webhooks bool, replicas int64) error {
 	if webhooks && replicas == 0 {
-		return fmt.Errorf("webhooks: the controller serves the admission webhooks, so they need replicas of at least 1 (with none, the API server would refuse every Pipeline and PipelineRun); set webhooks = false to stop the controller")
+		return fmt.Errorf("webhooks: the controller serves the admission webhooks, so they need replicas of at least 1 (with none, the API server would refuse every Pipeline, PipelineRun and Schedule); set webhooks = false to stop the controller")
 	}
 	return nil
 }

@@ -74,7 +74,7 @@ func TestInstallDriftUninstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 10 {
+	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 11 {
 		t.Fatalf("status = %+v", status)
 	}
 	deploy, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{})

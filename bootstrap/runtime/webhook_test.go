@@ -134,7 +134,7 @@ func TestWebhookObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 10 {
+	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 11 {
 		t.Errorf("without webhooks: wait %v, %d objects", c.WaitForWebhooks, len(c.Manifests[0].Objects))
 	}
 	for _, o := range c.Manifests[0].Objects {
