@@ -66,6 +66,10 @@ type Options struct {
 	// Clock tells schedules the time and wakes them at their fire times
 	// (default: the real clock; tests use a fake one).
 	Clock clock.WithDelayedExecution
+	// MaxConcurrentSchedules is how many schedules are handled at once
+	// (default 16): many schedules that fire at the same second make
+	// their runs this many at a time.
+	MaxConcurrentSchedules int
 }
 
 // Validate reports options no controller can run with.
@@ -130,7 +134,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := runs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the PipelineRun controller: %w", err)
 	}
-	return schedules.Setup(mgr, schedules.Options{Clock: opts.Clock})
+	return schedules.Setup(mgr, schedules.Options{Clock: opts.Clock, MaxConcurrentReconciles: opts.MaxConcurrentSchedules})
 }
 
 // errVersionGone marks a run whose version is no longer kept.

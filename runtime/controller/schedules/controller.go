@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -90,6 +91,8 @@ type Reconciler struct {
 	// valid memoises validation by schedule generation and pipeline
 	// resourceVersion, which name immutable inputs.
 	valid map[types.NamespacedName]validated
+	// made holds the runs made and not yet recorded in the status.
+	made map[types.NamespacedName]madeRuns
 }
 
 type validated struct {
@@ -135,6 +138,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 		return reconcile.Result{}, err
 	}
+	r.timers.set(req.NamespacedName, wake)
+	if len(p.made) > 0 {
+		// The runs are made; their record can wait until the schedules
+		// that fire at the same second have made theirs. The next pass
+		// knows them from here, or from the cache, or (after a restart)
+		// adopts them.
+		r.remember(req.NamespacedName, cached.UID, p.made)
+		return reconcile.Result{RequeueAfter: statusDelay}, nil
+	}
 	if !equality.Semantic.DeepEqual(cached.Status, p.s.Status) {
 		if err := r.Status().Update(ctx, p.s); err != nil {
 			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
@@ -143,8 +155,52 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			return reconcile.Result{}, fmt.Errorf("updating Schedule status: %w", err)
 		}
 	}
-	r.timers.set(req.NamespacedName, wake)
+	r.mu.Lock()
+	delete(r.made, req.NamespacedName)
+	r.mu.Unlock()
 	return reconcile.Result{}, nil
+}
+
+// statusDelay is how long the status write waits after a fire: a fire
+// costs one write (the run) on its way, and the status write (the second)
+// comes after those of every schedule that fired at the same time.
+const statusDelay = 250 * time.Millisecond
+
+// madeRun is a run this controller made whose record in the status is
+// still to be written.
+type madeRun struct {
+	name  string
+	at    time.Time
+	index int64
+}
+
+type madeRuns struct {
+	uid  types.UID
+	runs map[string]madeRun
+}
+
+// remember keeps runs made for the schedule until its status records them.
+func (r *Reconciler) remember(key types.NamespacedName, uid types.UID, runs []madeRun) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.made[key]
+	if !ok || m.uid != uid {
+		m = madeRuns{uid: uid, runs: map[string]madeRun{}}
+	}
+	for _, run := range runs {
+		m.runs[run.name] = run
+	}
+	r.made[key] = m
+}
+
+// madeFor returns the runs made for the schedule and not yet recorded.
+func (r *Reconciler) madeFor(key types.NamespacedName, uid types.UID) map[string]madeRun {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m, ok := r.made[key]; ok && m.uid == uid {
+		return maps.Clone(m.runs)
+	}
+	return nil
 }
 
 // seen records a reconcile of the schedule at now and returns the one
@@ -162,6 +218,7 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	delete(r.lastSeen, key)
 	delete(r.valid, key)
+	delete(r.made, key)
 	r.mu.Unlock()
 }
 
@@ -174,6 +231,8 @@ type pass struct {
 	runs     ownedRuns
 	// failed explains a fire that could not make its run in this pass.
 	failed string
+	// made lists the runs this pass created.
+	made []madeRun
 }
 
 // run takes the schedule through its phases, leaving the new status in
@@ -400,6 +459,7 @@ func (p *pass) condition(typ string, status metav1.ConditionStatus, reason, msg 
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	r.lastSeen = map[types.NamespacedName]time.Time{}
 	r.valid = map[types.NamespacedName]validated{}
+	r.made = map[types.NamespacedName]madeRuns{}
 	r.timers = newTimers(r.Clock)
 	ctx := context.Background()
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.Schedule{}, indexPipeline, func(o client.Object) []string {

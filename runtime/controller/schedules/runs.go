@@ -50,23 +50,52 @@ func (p *pass) observeRuns(ctx context.Context) error {
 	for _, name := range st.Active {
 		active[name] = true
 	}
+	// A run for a fire after the recorded lastScheduleTime was made and
+	// not recorded: it is adopted. Compared with the recorded time, not a
+	// running maximum, so the order runs are looked at in does not matter.
+	var recorded time.Time
+	if st.LastScheduleTime != nil {
+		recorded = st.LastScheduleTime.Time
+	}
+	latest := recorded
+	adopt := func(name string, at time.Time) {
+		if recorded.IsZero() || at.After(recorded) {
+			active[name] = true
+			if at.After(latest) {
+				latest = at
+			}
+		}
+	}
+	// Runs this controller made and has not recorded yet, which the cache
+	// may not show yet.
+	made := p.r.madeFor(client.ObjectKeyFromObject(p.s), p.s.UID)
+	for _, m := range made {
+		if _, cached := p.runs[m.name]; cached {
+			continue // the loop below sees it
+		}
+		adopt(m.name, m.at)
+		st.LastRunIndex = max(st.LastRunIndex, m.index)
+	}
 	for _, name := range slices.Sorted(maps.Keys(p.runs)) {
 		o := p.runs[name]
 		if i, err := strconv.ParseInt(o.run.Annotations[v1alpha1.AnnotationRunIndex], 10, 64); err == nil && i > st.LastRunIndex {
 			st.LastRunIndex = i
 		}
-		if st.LastScheduleTime == nil || o.at.After(st.LastScheduleTime.Time) {
-			st.LastScheduleTime = &metav1.Time{Time: o.at}
-			active[name] = true // adopted
-		}
+		adopt(name, o.at)
 		if active[name] && o.run.Status.Phase.Terminal() {
 			p.count(o.run)
 			delete(active, name)
 		}
 	}
+	if latest.After(recorded) {
+		st.LastScheduleTime = &metav1.Time{Time: latest.UTC()}
+	}
 	for name := range active {
 		if _, ok := p.runs[name]; ok {
 			continue
+		}
+		if _, ok := made[name]; ok {
+			continue // made a moment ago
 		}
 		// Not in the cache: deleted, or made a moment ago and not seen yet.
 		gone, err := p.gone(ctx, name)
@@ -207,7 +236,8 @@ func (p *pass) makeRun(ctx context.Context, at time.Time) error {
 	}
 	switch {
 	case err == nil:
-		p.made(run, at)
+		p.record(run, at)
+		p.made = append(p.made, madeRun{name: run.Name, at: at, index: st.LastRunIndex})
 		lateness := p.r.Clock.Since(at)
 		kind := "catch_up"
 		if !at.Before(p.r.started) && (p.lastSeen.IsZero() || at.After(p.lastSeen)) {
@@ -238,8 +268,8 @@ func (p *pass) fireFailed(at time.Time, msg string) {
 	}
 }
 
-// made records a run in the status.
-func (p *pass) made(run *v1alpha1.PipelineRun, at time.Time) {
+// record records a run in the status.
+func (p *pass) record(run *v1alpha1.PipelineRun, at time.Time) {
 	st := &p.s.Status
 	st.Active = append(st.Active, run.Name)
 	slices.Sort(st.Active)
@@ -271,7 +301,7 @@ func (p *pass) adopt(ctx context.Context, name string, at time.Time) error {
 		}
 		return nil
 	}
-	p.made(run, at)
+	p.record(run, at)
 	return nil
 }
 
