@@ -137,7 +137,7 @@ func BenchmarkSchedules1000(b *testing.B) {
 			heading += " (spread)"
 		}
 		section := strings.Replace(report.String(), fmt.Sprintf("## Schedules: %d schedules firing every minute for %d minutes", n, minutes), heading+fmt.Sprintf(" for %d minutes", minutes), 1)
-		if err := writeSection("RESULTS.md", heading, section); err != nil {
+		if err := writeSection(heading, section); err != nil {
 			b.Fatal(err)
 		}
 	}
