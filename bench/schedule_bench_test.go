@@ -268,7 +268,7 @@ func (rw *runWatch) lateness(start, end time.Time, schedules int, spread bool) (
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
 	var late []time.Duration
-	byMinute := map[time.Time][]time.Duration{}
+	byMinute := map[int64][]time.Duration{} // by the minute's unix seconds: time.Time keys differ by location
 	stray := 0
 	for name, at := range rw.seen {
 		sched, _, _ := strings.Cut(name, "-")
@@ -286,7 +286,7 @@ func (rw *runWatch) lateness(start, end time.Time, schedules int, spread bool) (
 			continue
 		}
 		late = append(late, at.Sub(fire))
-		minute := fire.Truncate(time.Minute)
+		minute := fire.Truncate(time.Minute).Unix()
 		byMinute[minute] = append(byMinute[minute], at.Sub(fire))
 	}
 	missing := schedules*int(end.Sub(start)/time.Minute) - len(late)
@@ -304,7 +304,7 @@ func (rw *runWatch) lateness(start, end time.Time, schedules int, spread bool) (
 	per := fmt.Sprintf("exactly 1 for %d fires (runs are named by their fire time); runs at times that are no fire time: %d", len(late), stray)
 	var minutes []string
 	for m := start; m.Before(end); m = m.Add(time.Minute) {
-		l := byMinute[m]
+		l := byMinute[m.Unix()]
 		slices.Sort(l)
 		if len(l) == 0 {
 			minutes = append(minutes, "none")
