@@ -110,7 +110,7 @@ graph (cert-manager beside Istio; Dex beside Knative after Istio) saves whole wa
 Measured %s.
 `, installRounds, table.String(), time.Now().UTC().Format("2006-01-02"))
 	fmt.Print(report)
-	if err := writeSection("RESULTS.md", "## Bootstrap:", report); err != nil {
+	if err := writeSection("## Bootstrap:", report); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -221,10 +221,13 @@ func apiRequests(config *rest.Config) (float64, error) {
 	return total, scanner.Err()
 }
 
+// resultsFile is where the benchmarks write their figures.
+const resultsFile = "RESULTS.md"
+
 // writeSection replaces the section starting with heading in the results
 // file, or appends it.
-func writeSection(path, heading, section string) error {
-	data, err := os.ReadFile(path)
+func writeSection(heading, section string) error {
+	data, err := os.ReadFile(resultsFile)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
@@ -240,5 +243,5 @@ func writeSection(path, heading, section string) error {
 			text = text[:start] + text[start+len(heading)+end+1:]
 		}
 	}
-	return os.WriteFile(path, []byte(strings.TrimRight(text, "\n")+"\n\n"+section), 0o644)
+	return os.WriteFile(resultsFile, []byte(strings.TrimRight(text, "\n")+"\n\n"+section), 0o644)
 }

@@ -150,7 +150,7 @@ controller-runtime: the API server's priority and fairness queues what it cannot
 most 5 s. Measured %s on the 2-core machine, with other builds sharing it.
 `, profileCount, applied.Seconds(), strings.Join(rows, "\n"), time.Now().UTC().Format("2006-01-02"))
 	fmt.Print(report)
-	if err := writeSection("RESULTS.md", "## Plan: 100 profiles", report); err != nil {
+	if err := writeSection("## Plan: 100 profiles", report); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -241,7 +241,7 @@ from nothing took %.1f s (operations of 20 ms a step).
 Measured %s on the 2-core machine, with other builds sharing it.
 `, applied.Seconds(), seconds(times), mean(requests), calls["GetCluster"], calls["GetNodePool"], calls["GetOperation"], time.Now().UTC().Format("2006-01-02"))
 	fmt.Print(report)
-	if err := writeSection("RESULTS.md", "## Plan: examples/gke", report); err != nil {
+	if err := writeSection("## Plan: examples/gke", report); err != nil {
 		b.Fatal(err)
 	}
 }

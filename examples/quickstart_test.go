@@ -27,7 +27,8 @@ func TestMain(m *testing.M) {
 // local cluster through the real terraform binary and a dev override of the
 // provider, as make demo does: the runtime controller runs as a process
 // here (the cluster's nodes are simulated) with the local executor, and
-// both runs must produce their outputs. It plans again to prove nothing
+// both runs must produce their outputs, and both schedules (one through
+// the module) their next fire times. It plans again to prove nothing
 // drifts, and destroys it.
 func TestQuickstart(t *testing.T) {
 	tf := terraformIn(t, "examples/quickstart", "modules/profiles")
@@ -47,6 +48,9 @@ func TestQuickstart(t *testing.T) {
 				Outputs map[string]string `json:"outputs"`
 			} `json:"value"`
 		} `json:"run_outputs"`
+		Schedules struct {
+			Value map[string][]string `json:"value"`
+		} `json:"schedules"`
 	}
 	if err := json.Unmarshal([]byte(tf.run("output", "-json")), &outputs); err != nil {
 		t.Fatal(err)
@@ -64,6 +68,11 @@ func TestQuickstart(t *testing.T) {
 		got := outputs.RunOutputs.Value[run]
 		if got.Phase != "Succeeded" || fmt.Sprint(got.Outputs) != fmt.Sprint(want) {
 			t.Errorf("run %s: phase %s, outputs %v; want Succeeded with %v", run, got.Phase, got.Outputs, want)
+		}
+	}
+	for _, key := range []string{"vision/word-count-nightly", "platform/triangle-every-6h"} {
+		if next := outputs.Schedules.Value[key]; len(next) != 3 {
+			t.Errorf("schedule %s: next fire times %v, want 3", key, next)
 		}
 	}
 	// A second plan against the same cluster must be empty: no drift

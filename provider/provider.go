@@ -217,6 +217,7 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		NewGKEClusterResource,
 		NewGKENodePoolResource,
 		NewMPIJobResource,
+		NewScheduleResource,
 	}
 }
 
@@ -227,5 +228,6 @@ func (p *kubeflowProvider) DataSources(context.Context) []func() datasource.Data
 		NewRunDataSource,
 		NewGKEClusterDataSource,
 		NewMPIJobDataSource,
+		NewScheduleDataSource,
 	}
 }

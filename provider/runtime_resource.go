@@ -147,10 +147,11 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 	return componentKind[runtimeModel, *runtimeModel]{
 		typeName: "_runtime",
 		title:    "the kfstack runtime",
-		description: "Installs the kfstack runtime: the `Pipeline`, `PipelineRun` and `Experiment` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
-			"which `kubeflow_pipeline`, `kubeflow_run` and `kubeflow_experiment` need, optionally its web UI (`ui`), and the controller that runs pipelines as pods: a Deployment " +
+		description: "Installs the kfstack runtime: the `Pipeline`, `PipelineRun`, `Experiment` and `Schedule` CRDs (`pipelines.kfstack.dev/v1alpha1`), " +
+			"which `kubeflow_pipeline`, `kubeflow_run`, `kubeflow_experiment` and `kubeflow_schedule` need, optionally its web UI (`ui`), and the controller that runs pipelines as pods " +
+			"and makes the runs of schedules at their fire times: a Deployment " +
 			"(leader election, `/healthz` and `/readyz` probes, non-root with a read-only root filesystem), its ServiceAccount, " +
-			"a ClusterRole with exactly what the controller uses (read pipelines and runs, write their status, create, watch " +
+			"a ClusterRole with exactly what the controller uses (read pipelines, runs and schedules, write their status, create, cancel and delete the runs of schedules, create, watch " +
 			"and delete task pods, record events, review the tokens of metrics scrapers), a Role for its leader-election Lease " +
 			"and the Secret of its task cache's signing key, and a Service for its Prometheus metrics (`https` on 8443, " +
 			"served only to callers allowed `get` on `/metrics`: bind the installed ClusterRole " +
@@ -161,8 +162,8 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 			"validating admission webhooks, so that `kubectl apply` of content that does not compile, or of a changed run, is " +
 			"refused with the field at fault (see `webhooks`). " +
 			"CRDs that already exist when the runtime is first installed (made by another tool) are adopted: brought up to " +
-			"date, but left in place with their pipelines and runs on destroy. Otherwise destroy deletes every Pipeline and " +
-			"PipelineRun first, while the controller still runs, then the controller, RBAC, CRDs and namespace; so does " +
+			"date, but left in place with their pipelines, runs and schedules on destroy. Otherwise destroy deletes every " +
+			"Pipeline, PipelineRun and Schedule first, while the controller still runs, then the controller, RBAC, CRDs and namespace; so does " +
 			"changing `namespace`, which reinstalls the runtime.",
 		defaultVersion:   version,
 		defaultNamespace: kfruntime.DefaultNamespace,

@@ -179,14 +179,15 @@ func TestAccRuntime_uninstall(t *testing.T) {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("ready"), knownvalue.Bool(true)),
 				// The namespace, ServiceAccount, RBAC (with the MPIJob
-				// permissions and roles), Deployment, metrics Service, the metrics-reader role, 4 CRDs
+				// permissions and roles), Deployment, metrics Service, the metrics-reader role, 5 CRDs
 				// and the members' aggregated roles (view, edit).
-				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(19)),
+				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(20)),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("mpi_jobs"), knownvalue.StringExact("auto")),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("mpi_job_controller"), knownvalue.StringRegexp(mpi)),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("crds"), knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.StringExact("experiments.pipelines.kfstack.dev"), knownvalue.StringExact("mpijobs.kubeflow.org"),
 					knownvalue.StringExact("pipelineruns.pipelines.kfstack.dev"), knownvalue.StringExact("pipelines.pipelines.kfstack.dev"),
+					knownvalue.StringExact("schedules.pipelines.kfstack.dev"),
 				})),
 			},
 			Check: func(*terraform.State) error {

@@ -1,5 +1,5 @@
-// Package runtime is the kfstack runtime component: the Pipeline and
-// PipelineRun CRDs (runtime/api/crds) and the controller that drives them
+// Package runtime is the kfstack runtime component: the Pipeline,
+// PipelineRun and Schedule CRDs (runtime/api/crds) and the controller that drives them
 // (kfstack-runtime controller), with its ServiceAccount, least-privilege
 // RBAC, a metrics Service and its namespace, built in Go and applied
 // server-side as one manifest set.
@@ -243,7 +243,7 @@ func (o Options) validate() error {
 // PipelineRun.
 func CheckWebhookReplicas(webhooks bool, replicas int64) error {
 	if webhooks && replicas == 0 {
-		return fmt.Errorf("webhooks: the controller serves the admission webhooks, so they need replicas of at least 1 (with none, the API server would refuse every Pipeline and PipelineRun); set webhooks = false to stop the controller")
+		return fmt.Errorf("webhooks: the controller serves the admission webhooks, so they need replicas of at least 1 (with none, the API server would refuse every Pipeline, PipelineRun and Schedule); set webhooks = false to stop the controller")
 	}
 	return nil
 }
@@ -370,12 +370,31 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 
 // Rules are the controller's cluster-wide permissions, generated from the
 // +kubebuilder:rbac markers of runtime/controller (runtime/rbac): it reads
-// Pipelines and PipelineRuns and writes only their status; it creates,
+// Pipelines and PipelineRuns and writes only their status; for Schedules
+// it creates their runs, cancels them under Replace, deletes them beyond
+// the history limits and suspends a Schedule after too many failures; it creates,
 // reads and deletes task pods; it records events; it asks the API server
 // who calls its metrics endpoint and whether they may (TokenReview,
 // SubjectAccessReview).
 func Rules() []rbacv1.PolicyRule {
 	return rbac.ClusterRules()
+}
+
+// WebhookRules are what the admission webhooks need beyond Rules: the
+// Schedule webhook asks the API server whether a schedule's author may
+// create PipelineRuns in its namespace (a schedule runs only what its
+// author could run).
+func WebhookRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+}
+
+func clusterRules(o Options) []rbacv1.PolicyRule {
+	if o.Webhooks {
+		return append(Rules(), WebhookRules()...)
+	}
+	return Rules()
 }
 
 // LeaderElectionRules are the controller's permissions in its own
@@ -566,7 +585,7 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		&rbacv1.ClusterRole{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
 			ObjectMeta: metav1.ObjectMeta{Name: ClusterRoleName(ns), Labels: common},
-			Rules:      Rules(),
+			Rules:      clusterRules(o),
 		},
 		&rbacv1.ClusterRoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},

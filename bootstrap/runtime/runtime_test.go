@@ -88,8 +88,8 @@ func TestInstallDriftUninstall(t *testing.T) {
 	// Namespace, ServiceAccount, RBAC (the controller's, its MPIJob
 	// permissions, the aggregated MPIJob roles of profile members),
 	// Deployment, metrics Service, the metrics-reader role and the CRDs (Pipeline, PipelineRun,
-	// Experiment, MPIJob), and the members' aggregated roles (view, edit).
-	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 19 {
+	// Experiment, MPIJob, Schedule), and the members' aggregated roles (view, edit).
+	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 20 {
 		t.Fatalf("status = %+v", status)
 	}
 	deploy, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{})
@@ -123,6 +123,20 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "coordination.k8s.io", Resource: "leases"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, false},
+		// Schedules: their runs are created, cancelled (patch) and deleted
+		// beyond the history limits; a schedule is suspended (patch) after
+		// too many failures and never otherwise changed.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "patch", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelineruns"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "watch", Group: "pipelines.kfstack.dev", Resource: "schedules"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "patch", Group: "pipelines.kfstack.dev", Resource: "schedules"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "schedules", Subresource: "status"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
+		// Without webhooks, no SubjectAccessReviews.
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Group: "pipelines.kfstack.dev", Resource: "experiments"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "experiments"}, false},

@@ -33,10 +33,12 @@ const (
 	WebhookSecretName = "kfstack-runtime-webhook-tls"
 	// WebhookCertDir is where the controller reads tls.crt and tls.key.
 	WebhookCertDir = "/etc/kfstack/webhook-certs"
-	// PipelineWebhookName and PipelineRunWebhookName name the webhooks,
-	// as the API server's refusals show them.
+	// PipelineWebhookName, PipelineRunWebhookName and
+	// ScheduleWebhookName name the webhooks, as the API server's refusals
+	// show them.
 	PipelineWebhookName    = "pipelines.kfstack.dev"
 	PipelineRunWebhookName = "pipelineruns.kfstack.dev"
+	ScheduleWebhookName    = "schedules.kfstack.dev"
 )
 
 // WebhookConfigurationName names the ValidatingWebhookConfiguration, which
@@ -110,6 +112,7 @@ func webhookObjects(ns string, common map[string]string) (typed []kruntime.Objec
 			Webhooks: []admissionregistrationv1.ValidatingWebhook{
 				hook(PipelineWebhookName, "pipelines", v1alpha1.PipelineWebhookPath),
 				hook(PipelineRunWebhookName, "pipelineruns", v1alpha1.PipelineRunWebhookPath),
+				hook(ScheduleWebhookName, "schedules", v1alpha1.ScheduleWebhookPath),
 			},
 		},
 	}

@@ -9,6 +9,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
@@ -87,14 +88,25 @@ func TestWebhookObjects(t *testing.T) {
 		t.Errorf("Certificate spec = %v", cert.Object["spec"])
 	}
 
+	// The Schedule webhook asks whether a schedule's author may create
+	// runs: the controller may create SubjectAccessReviews, with webhooks
+	// only.
+	var role rbacv1.ClusterRole
+	fromUnstructured(t, objects["ClusterRole/"+ClusterRoleName(ns)], &role)
+	if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool {
+		return slices.Contains(r.Resources, "subjectaccessreviews") && slices.Equal(r.Verbs, []string{"create"})
+	}) {
+		t.Errorf("the controller's ClusterRole lacks subjectaccessreviews: %+v", role.Rules)
+	}
+
 	var config admissionregistrationv1.ValidatingWebhookConfiguration
 	fromUnstructured(t, objects["ValidatingWebhookConfiguration/kfstack-runtime-kf-rt"], &config)
 	if got := config.Annotations["cert-manager.io/inject-ca-from"]; got != "kf-rt/"+WebhookCertificateName {
 		t.Errorf("inject-ca-from = %q", got)
 	}
-	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath, MPIJobWebhookName: kubeflow.WebhookPath}
-	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", MPIJobWebhookName: "mpijobs"}
-	groups := map[string]string{PipelineWebhookName: v1alpha1.GroupVersion.Group, PipelineRunWebhookName: v1alpha1.GroupVersion.Group, MPIJobWebhookName: kubeflow.GroupVersion.Group}
+	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath, ScheduleWebhookName: v1alpha1.ScheduleWebhookPath, MPIJobWebhookName: kubeflow.WebhookPath}
+	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", ScheduleWebhookName: "schedules", MPIJobWebhookName: "mpijobs"}
+	groups := map[string]string{PipelineWebhookName: v1alpha1.GroupVersion.Group, PipelineRunWebhookName: v1alpha1.GroupVersion.Group, ScheduleWebhookName: v1alpha1.GroupVersion.Group, MPIJobWebhookName: kubeflow.GroupVersion.Group}
 	// The runtime's own kinds and, MPI jobs being on by default, MPIJob.
 	if len(config.Webhooks) != 3 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)
@@ -125,7 +137,7 @@ func TestWebhookObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 14 {
+	if c.WaitForWebhooks || len(c.Manifests[0].Objects) != 15 {
 		t.Errorf("without webhooks: wait %v, %d objects", c.WaitForWebhooks, len(c.Manifests[0].Objects))
 	}
 	for _, o := range c.Manifests[0].Objects {

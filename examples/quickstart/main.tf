@@ -1,7 +1,7 @@
 # The quickstart: team environments, the pipeline runtime, two pipelines
-# (one compiled by the KFP SDK, one written in HCL) and a run of each, on
-# the local cluster that `make demo` starts (or on any cluster: set
-# kubeconfig).
+# (one compiled by the KFP SDK, one written in HCL), a run of each and
+# nightly schedules, on the local cluster that `make demo` starts (or on
+# any cluster: set kubeconfig).
 terraform {
   required_providers {
     kubeflow = {
@@ -62,6 +62,22 @@ module "teams" {
     memory         = "8Gi"
     request_cpu    = "250m"
     request_memory = "512Mi"
+  }
+
+  # The vision team counts the words of its reports every night at 02:00
+  # in Berlin; the runs use the team's pipeline service account.
+  schedules = {
+    vision = {
+      "word-count-nightly" = {
+        pipeline           = kubeflow_pipeline.vision_word_count.name
+        cron               = ["0 2 * * *"]
+        time_zone          = "Europe/Berlin"
+        concurrency_policy = "Forbid"
+        parameters         = { text = "the reports of [[ScheduledTime.2006-01-02]]" }
+        executor           = var.executor
+        pipeline_root      = var.pipeline_root
+      }
+    }
   }
 }
 
@@ -125,6 +141,33 @@ resource "kubeflow_pipeline" "triangle" {
   depends_on = [kubeflow_runtime.this]
 }
 
+# The word count again, in the vision team's namespace, for its schedule.
+resource "kubeflow_pipeline" "vision_word_count" {
+  name      = "word-count"
+  namespace = module.teams.namespaces["vision"]
+  spec      = file("${path.module}/pipelines/word_count.yaml")
+
+  depends_on = [kubeflow_runtime.this]
+}
+
+# The triangle every six hours: a run per fire, named
+# triangle-every-6h-<unix seconds of the fire time>; fires missed while
+# the controller was down run once, for the latest; the last 5 succeeded
+# runs are kept. Every change of it applies in place from the next fire.
+resource "kubeflow_schedule" "triangle" {
+  name                          = "triangle-every-6h"
+  namespace                     = kubeflow_profile.platform.id
+  cron                          = ["0 */6 * * *"]
+  successful_runs_history_limit = 5
+
+  run = {
+    pipeline      = kubeflow_pipeline.triangle.name
+    parameters    = { n = "[[Index]]" }
+    executor      = var.executor
+    pipeline_root = var.pipeline_root
+  }
+}
+
 # A run of each; apply waits until they finish and fails, naming the
 # task, if one fails.
 resource "kubeflow_run" "word_count" {
@@ -151,6 +194,14 @@ output "run_outputs" {
     for name, run in { word_count = kubeflow_run.word_count, triangle = kubeflow_run.triangle } :
     name => { phase = run.phase, outputs = run.outputs }
   }
+}
+
+output "schedules" {
+  description = "Each schedule's next fire times."
+  value = merge(
+    { for key, s in module.teams.schedules : key => s.next_run_times },
+    { "platform/triangle-every-6h" = kubeflow_schedule.triangle.next_run_times },
+  )
 }
 
 output "namespaces" {

@@ -81,11 +81,14 @@ echo "==> what it made"
 echo
 echo "==> the runs' outputs"
 "$TERRAFORM" -chdir="$here" output run_outputs
+echo
+echo "==> the schedules' next fire times"
+"$TERRAFORM" -chdir="$here" output schedules
 if command -v kubectl >/dev/null 2>&1; then
   kubectl --kubeconfig "$kubeconfig" get namespaces -l app.kubernetes.io/managed-by=kfstack
   kubectl --kubeconfig "$kubeconfig" get resourcequota,rolebindings -A -l app.kubernetes.io/managed-by=kfstack
   kubectl --kubeconfig "$kubeconfig" get nodes -L cloud.google.com/gke-nodepool,cloud.google.com/gke-accelerator,cloud.google.com/gke-tpu-accelerator
-  kubectl --kubeconfig "$kubeconfig" get pipelines,pipelineruns -A
+  kubectl --kubeconfig "$kubeconfig" get pipelines,pipelineruns,schedules -A
 fi
 echo
 echo "The cluster keeps running: KUBECONFIG=$kubeconfig"

@@ -1,6 +1,7 @@
 // Package controller is the runtime's controller: reconcilers for Pipeline
 // (content versions) and PipelineRun (the engine driven from the run's
-// status, tasks as Pods or local processes).
+// status, tasks as Pods or local processes), and Schedule (package
+// schedules).
 package controller
 
 import (
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,6 +25,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller/schedules"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
@@ -72,10 +75,18 @@ type Options struct {
 	// of the entries read (launcher.StoreCache); a random key, valid for
 	// this process only, when nil.
 	CacheSigningKey []byte
-	// RunSelector is the selector of the runs this controller drives (as
-	// given to CacheOptions), nil for all. With one, MaxRunningTasks
-	// counts only the pods of these runs.
+	// RunSelector is the selector of the runs and schedules this
+	// controller drives (as given to CacheOptions), nil for all. With one,
+	// MaxRunningTasks counts only the pods of these runs. A schedule's
+	// runs carry its labels, so they go to the controller of the schedule.
 	RunSelector labels.Selector
+	// Clock tells schedules the time and wakes them at their fire times
+	// (default: the real clock; tests use a fake one).
+	Clock clock.WithDelayedExecution
+	// MaxConcurrentSchedules is how many schedules are handled at once
+	// (default 16): many schedules that fire at the same second make
+	// their runs this many at a time.
+	MaxConcurrentSchedules int
 }
 
 // runPolicy is what the controller allows of runs.
@@ -135,6 +146,7 @@ func CacheOptions(runSelector labels.Selector) cache.Options {
 	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: TaskPodSelector(), Transform: slimPod}}
 	if runSelector != nil {
 		by[&v1alpha1.PipelineRun{}] = cache.ByObject{Label: runSelector}
+		by[&v1alpha1.Schedule{}] = cache.ByObject{Label: runSelector}
 	}
 	return cache.Options{ByObject: by}
 }
@@ -157,7 +169,8 @@ func TaskPodSelector() labels.Selector {
 	return labels.NewSelector().Add(*req)
 }
 
-// Setup registers the Pipeline and PipelineRun reconcilers with mgr.
+// Setup registers the Pipeline, PipelineRun and Schedule reconcilers with
+// mgr.
 func Setup(mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
@@ -175,7 +188,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			return fmt.Errorf("publishing the local executor notice: %w", err)
 		}
 	}
-	return nil
+	return schedules.Setup(mgr, schedules.Options{Clock: opts.Clock, MaxConcurrentReconciles: opts.MaxConcurrentSchedules})
 }
 
 // errVersionGone marks a run whose version is no longer kept.

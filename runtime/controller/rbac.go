@@ -8,8 +8,9 @@ package controller
 // (internal/runtimetest impersonates the installed ServiceAccount), so a
 // verb missing here fails a test and a verb added here shows in review.
 //
-// Pipelines and runs are read, never written but for their status: the
-// members who made them own their spec. Experiments are read by the run
+// Pipelines are read, never written but for their status: the members
+// who made them own their spec; so are runs, but for those a schedule
+// makes (below). Experiments are read by the run
 // webhook, which refuses runs in an archived one. The finalizers subresource lets
 // task pods carry an owner reference with blockOwnerDeletion, which
 // OwnerReferencesPermissionEnforcement checks. Task pods are created and
@@ -23,6 +24,17 @@ package controller
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines;pipelineruns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines/status;pipelineruns/status,verbs=update
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns/finalizers,verbs=update
+//
+// Schedules: the controller makes their runs (create), cancels a running
+// one under Replace (patch of spec.cancel), deletes runs beyond the
+// history limits, suspends a schedule after too many failed runs (patch)
+// and writes its status; a schedule's runs carry an owner reference with
+// blockOwnerDeletion (finalizers). The runs it makes pass the same
+// admission and service account checks as a member's.
+//
+// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns,verbs=create;delete;patch
+// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=schedules,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=schedules/status;schedules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=experiments,verbs=get
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get

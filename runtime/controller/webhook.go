@@ -19,11 +19,12 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller/schedules"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
-// SetupWebhooks registers the validating admission webhooks of Pipeline and
-// PipelineRun on the manager's webhook server. They run the checks the
+// SetupWebhooks registers the validating admission webhooks of Pipeline,
+// PipelineRun and Schedule on the manager's webhook server. They run the checks the
 // controller runs (and the provider runs at plan time), so bad content is
 // refused at admission, with the field that is wrong, instead of being
 // reported later in a status condition. opts are the controller's: what it
@@ -42,7 +43,7 @@ func SetupWebhooks(mgr ctrl.Manager, opts Options) error {
 		Complete(); err != nil {
 		return fmt.Errorf("setting up the PipelineRun webhook: %w", err)
 	}
-	return nil
+	return schedules.SetupWebhook(mgr)
 }
 
 // PipelineValidator validates Pipelines at admission: the content compiles

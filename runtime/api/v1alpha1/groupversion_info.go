@@ -1,6 +1,7 @@
 // Package v1alpha1 is the pipelines.kfstack.dev/v1alpha1 API: Pipeline
 // (versioned pipeline content), PipelineRun (one execution, driven by
-// the runtime controller) and Experiment (a group of runs to compare).
+// the runtime controller), Experiment (a group of runs to compare) and
+// Schedule (runs made on a cron schedule or an interval).
 //
 // +kubebuilder:object:generate=true
 // +groupName=pipelines.kfstack.dev
@@ -26,7 +27,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &Pipeline{}, &PipelineList{}, &PipelineRun{}, &PipelineRunList{}, &Experiment{}, &ExperimentList{})
+	s.AddKnownTypes(GroupVersion, &Pipeline{}, &PipelineList{}, &PipelineRun{}, &PipelineRunList{}, &Experiment{}, &ExperimentList{}, &Schedule{}, &ScheduleList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

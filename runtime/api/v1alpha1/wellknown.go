@@ -85,9 +85,22 @@ const PipelineRunCRDName = "pipelineruns.pipelines.kfstack.dev"
 const (
 	PipelineWebhookPath    = "/validate-pipelines-kfstack-dev-v1alpha1-pipeline"
 	PipelineRunWebhookPath = "/validate-pipelines-kfstack-dev-v1alpha1-pipelinerun"
+	ScheduleWebhookPath    = "/validate-pipelines-kfstack-dev-v1alpha1-schedule"
 )
 
 // RuntimeBinaryPath is where the runtime image (make image, internal/image)
 // holds kfstack-runtime: the controller's entrypoint, and what the init
 // container of every task pod copies into the pod.
 const RuntimeBinaryPath = "/usr/local/bin/kfstack-runtime"
+
+// Labels and annotations on the runs a schedule makes.
+const (
+	// LabelSchedule names the schedule that made a run.
+	LabelSchedule = "pipelines.kfstack.dev/schedule"
+	// LabelExperiment names the run's experiment.
+	LabelExperiment = "pipelines.kfstack.dev/experiment"
+	// AnnotationScheduledTime is the fire time a run is for (RFC 3339).
+	AnnotationScheduledTime = "pipelines.kfstack.dev/scheduled-time"
+	// AnnotationRunIndex is the run's [[Index]].
+	AnnotationRunIndex = "pipelines.kfstack.dev/run-index"
+)

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -40,9 +42,10 @@ const (
 	defaultBurst = 0
 )
 
-// controllerCommand runs the controller manager: Pipeline and PipelineRun
-// reconcilers, leader election, health probes and Prometheus metrics, and
-// with --webhook-port the validating admission webhooks of both kinds.
+// controllerCommand runs the controller manager: Pipeline, PipelineRun and
+// Schedule reconcilers, leader election, health probes and Prometheus
+// metrics, and with --webhook-port the validating admission webhooks of
+// the three kinds.
 func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -62,6 +65,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.Var((*listFlag)(&opts.AllowedFileRoots), "allowed-file-root", "DIR: a directory under which runs may name a file:// pipeline root of their own (repeatable); the controller reads and writes it with its own identity")
 	cacheKeySecret := fs.String("cache-key-secret", "", "NAMESPACE/NAME of the Secret holding the key that signs task cache entries (made when missing); empty: a key of this process only, so entries are not reused after a restart")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-runs", 4, "runs reconciled at once")
+	fs.IntVar(&opts.MaxConcurrentSchedules, "max-concurrent-schedules", 16, "schedules handled at once: schedules that fire at the same second make their runs this many at a time")
 	opts.ImageRules.Exact, opts.ImageRules.Mirrors = map[string]string{}, map[string]string{}
 	fs.Var(pairFlag(opts.ImageRules.Exact), "image-map", "FROM=TO: run task images named FROM as TO (repeatable; \"alpine\" matches docker.io/library/alpine:latest)")
 	fs.Var(pairFlag(opts.ImageRules.Mirrors), "image-mirror", "PREFIX=MIRROR: pull task images under the registry prefix PREFIX from MIRROR (repeatable)")
@@ -69,8 +73,8 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.IntVar(&opts.MaxRunningTasks, "max-running-tasks", 0, "task pods unfinished at once across all runs (0: unlimited); ready tasks beyond it wait, oldest run first")
 	qps := fs.Float64("kube-api-qps", defaultQPS, "queries per second to the API server; negative: no client-side limit, the API server's priority and fairness queues the controller's requests beside everyone else's")
 	burst := fs.Int("kube-api-burst", defaultBurst, "burst of queries to the API server (with a positive --kube-api-qps)")
-	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
-	webhookPort := fs.Int("webhook-port", 0, "port of the validating admission webhooks of Pipeline and PipelineRun (0: no webhook server)")
+	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns and Schedules this controller drives (empty: all), to split them between controllers; a schedule's runs carry its labels")
+	webhookPort := fs.Int("webhook-port", 0, "port of the validating admission webhooks of Pipeline, PipelineRun and Schedule (0: no webhook server)")
 	webhookCertDir := fs.String("webhook-cert-dir", defaultWebhookCertDir, "directory of the webhook server's tls.crt and tls.key (as cert-manager writes a Certificate's Secret); reloaded when they change")
 	verbosity := fs.Int("v", 0, "log verbosity")
 	var mpi mpiFlags
@@ -284,7 +288,7 @@ func waitForAPI(ctx context.Context, cfg *rest.Config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("creating a discovery client: %w", err)
 	}
-	want := map[string]bool{"pipelines": false, "pipelineruns": false}
+	want := map[string]bool{"pipelines": false, "pipelineruns": false, "schedules": false}
 	var last time.Time
 	for {
 		list, err := disc.ServerResourcesForGroupVersion(v1alpha1.GroupVersion.String())
@@ -294,7 +298,7 @@ func waitForAPI(ctx context.Context, cfg *rest.Config, stderr io.Writer) error {
 					want[r.Name] = true
 				}
 			}
-			if want["pipelines"] && want["pipelineruns"] {
+			if !slices.Contains(slices.Collect(maps.Values(want)), false) {
 				return nil
 			}
 		} else if !apierrors.IsNotFound(err) {
