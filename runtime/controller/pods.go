@@ -62,7 +62,7 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 	if image == "" {
 		return nil, fmt.Errorf("task %s has no container image", a.Task.Path)
 	}
-	p := a.Task.Task.Placement
+	p := a.Task.Placement
 	main := corev1.Container{
 		Name:                     mainContainer,
 		Image:                    image,

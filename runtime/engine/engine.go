@@ -21,6 +21,10 @@ type Options struct {
 	MaxParallel int
 	// PipelineRoot is substituted for `{{$.pipeline_root}}` in constants.
 	PipelineRoot string
+	// WorkspacePath is substituted for `{{$.workspace_path}}` in constants:
+	// where the run's workspace is for its tasks (a directory of the local
+	// executor, the mount path in pods).
+	WorkspacePath string
 	// DryRun makes the engine accept symbolic values (outputs that do not
 	// exist yet): conditions are taken as true, a loop over an unknown list
 	// gets one symbolic iteration, and type checks of such values are
@@ -73,6 +77,10 @@ type Event struct {
 	Artifacts map[string][]Artifact
 	// Message explains a failure (with the log tail when there is one).
 	Message string
+	// Notes say how the attempt ran (which kfp a Python component used,
+	// settings the executor could not honour); the engine ignores them,
+	// callers report them.
+	Notes []string
 }
 
 // ActionKind says what the engine wants done.
@@ -122,6 +130,10 @@ type TaskRun struct {
 	CacheKey string
 	// Timeout bounds the attempt (0: none); the engine also enforces it.
 	Timeout time.Duration
+	// Placement is where and with what resources it runs, resolved.
+	Placement pipeline.Placement
+	// Pod is the task's kfp-kubernetes config, resolved (nil: none).
+	Pod *pipeline.PodConfig
 }
 
 // Change records a node's phase change, for progress output.
@@ -881,6 +893,12 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 		RunID: s.RunID, RunStart: time.UnixMilli(s.Start).UTC(), PipelineName: st.e.plan.Name,
 		Path: st.e.Path(s, i), Name: t.Name, Task: t, Component: t.Component,
 		Params: params, Artifacts: arts, Timeout: t.Timeout,
+	}
+	if run.Placement, err = pipeline.TaskPlacement(t, params); err != nil && !st.e.opts.DryRun {
+		return nil, err
+	}
+	if run.Pod, err = st.podConfig(s.Nodes[i].Parent, t); err != nil {
+		return nil, fmt.Errorf("kubernetes config: %w", err)
 	}
 	if t.Cache {
 		run.CacheKey = cacheKey(t.Component, params, arts)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,9 +18,9 @@ import (
 type Document struct {
 	// Spec is the pipeline IR.
 	Spec *Spec
-	// PlatformSpec is the optional second document (kubernetes platform
-	// config: node selectors, tolerations, secrets); kept as decoded JSON.
-	PlatformSpec map[string]any
+	// Platform is the optional second document: the kubernetes platform's
+	// per-executor config (kfp-kubernetes) and pipeline config.
+	Platform *PlatformSpec
 	// lines maps dotted paths to source lines for error messages.
 	lines lineIndex
 }
@@ -70,6 +71,9 @@ func indexLines(n *yaml.Node, prefix string, into lineIndex) {
 	}
 }
 
+// platformPrefix roots the line index of the platform spec.
+const platformPrefix = "platform"
+
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
 // Parse reads a KFP pipeline spec from YAML or JSON (JSON is YAML), with an
@@ -100,16 +104,22 @@ func Parse(data []byte) (*Document, error) {
 		return nil, ErrorList{{Line: 1, Err: errors.New("pipeline spec must be a mapping")}}
 	}
 	var spec Spec
+	normalizeProto(nodes[0], reflect.TypeFor[Spec]())
 	if err := nodes[0].Decode(&spec); err != nil {
 		return nil, parseError(err)
 	}
 	doc.Spec = &spec
 	if len(nodes) == 2 {
-		var platform map[string]any
+		if nodes[1].Kind != yaml.DocumentNode || len(nodes[1].Content) == 0 || nodes[1].Content[0].Kind != yaml.MappingNode {
+			return nil, ErrorList{{Field: "platform spec", Line: nodes[1].Line, Err: errors.New("the second YAML document (the platform spec) must be a mapping")}}
+		}
+		indexLines(nodes[1], platformPrefix, doc.lines)
+		var platform PlatformSpec
+		normalizeProto(nodes[1], reflect.TypeFor[PlatformSpec]())
 		if err := nodes[1].Decode(&platform); err != nil {
 			return nil, parseError(err)
 		}
-		doc.PlatformSpec = platform
+		doc.Platform = &platform
 	}
 	return doc, nil
 }

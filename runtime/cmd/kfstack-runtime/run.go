@@ -35,6 +35,7 @@ func (p paramFlags) Set(v string) error {
 
 type runOptions struct {
 	file, outputDir, root, workDir, runID string
+	pythonExecutor, python                string
 	params                                paramFlags
 	dryRun, quiet, noCache                bool
 	parallel                              int
@@ -53,6 +54,8 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "do not echo task output")
 	fs.BoolVar(&o.noCache, "no-cache", false, "ignore and do not write cached results")
 	fs.IntVar(&o.parallel, "parallelism", 4, "maximum tasks running at once")
+	fs.StringVar(&o.pythonExecutor, "python-executor", "", "kfp for Python-function components: auto (the installed kfp, else kfstack's built-in one), builtin, or kfp (the SDK's own prelude, pip install included); default $"+launcher.PythonEnv+" or auto")
+	fs.StringVar(&o.python, "python", os.Getenv("KFSTACK_PYTHON"), "python3 interpreter for Python-function components (default $KFSTACK_PYTHON, else python3 on PATH)")
 	// Flags may follow the pipeline file, as in the documented usage.
 	var positional []string
 	rest := args
@@ -101,10 +104,31 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 	if runID == "" {
 		runID = fmt.Sprintf("%s-%s", plan.Name, time.Now().UTC().Format("20060102-150405"))
 	}
-	opts := engine.Options{MaxParallel: o.parallel, PipelineRoot: root}
+	pyExec, err := launcher.ParsePythonExecutor(o.pythonExecutor)
+	if o.pythonExecutor == "" {
+		pyExec = ""
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "--python-executor: %v\n", err)
+		return 2
+	}
+	workDir := filepath.Join(outDir, "runs", runID)
+	workspace := ""
+	if plan.Workspace != nil {
+		// The run's workspace: a directory shared by its tasks, as the
+		// PVC the pod executor mounts at /kfp-workspace.
+		workspace = filepath.Join(workDir, "workspace")
+		if !o.dryRun {
+			if err := os.MkdirAll(workspace, 0o755); err != nil {
+				fmt.Fprintf(stderr, "creating the workspace: %v\n", err)
+				return 2
+			}
+		}
+	}
+	opts := engine.Options{MaxParallel: o.parallel, PipelineRoot: root, WorkspacePath: workspace}
 	if o.dryRun {
 		// One task at a time, so the printed order is an execution order.
-		opts = engine.Options{MaxParallel: 1, PipelineRoot: root, DryRun: true}
+		opts = engine.Options{MaxParallel: 1, PipelineRoot: root, WorkspacePath: workspace, DryRun: true}
 	}
 	eng := engine.New(plan, opts)
 	state, err := eng.Start(runID, o.params, time.Now())
@@ -112,7 +136,8 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 		printInvalid(stderr, o.file, err)
 		return 2
 	}
-	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: filepath.Join(outDir, "runs", runID), Dir: o.workDir}
+	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: workDir, Dir: o.workDir,
+		WorkspacePath: workspace, PythonExecutor: pyExec, Python: o.python}
 	if o.dryRun {
 		return dryRun(eng, state, cfg, stdout)
 	}
