@@ -180,6 +180,40 @@ func (e *Engine) Start(runID string, params map[string]any, now time.Time) (*Sta
 	return s, nil
 }
 
+// StartWithInputs is Start for a pipeline whose root takes input
+// artifacts: inputs maps each to its URI.
+func (e *Engine) StartWithInputs(runID string, params map[string]any, inputs map[string]string, now time.Time) (*State, error) {
+	s, err := e.Start(runID, params, now)
+	if err != nil {
+		return nil, err
+	}
+	var errs pipeline.ErrorList
+	for _, name := range sortedNames(inputs) {
+		def, ok := e.plan.Root.Inputs.Artifacts[name]
+		if !ok {
+			errs = append(errs, &pipeline.FieldError{Field: fmt.Sprintf("artifacts[%q]", name), Err: fmt.Errorf("the pipeline has no input artifact %q", name)})
+			continue
+		}
+		if s.Inputs == nil {
+			s.Inputs = map[string][]Artifact{}
+		}
+		s.Inputs[name] = []Artifact{{Name: name, URI: inputs[name], SchemaTitle: def.ArtifactType.SchemaTitle}}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return s, nil
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // symbolicParameters lets a dry run go ahead without values for required
 // parameters: each shows as {{name}} in the printed commands. Any other
 // binding error still stops it.

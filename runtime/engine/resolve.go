@@ -31,7 +31,10 @@ func (st *stepper) scopeOf(d int32) (*scope, error) {
 	var sc *scope
 	switch {
 	case d == 0:
-		sc = &scope{params: s.Params, arts: map[string][]Artifact{}}
+		sc = &scope{params: s.Params, arts: s.Inputs}
+		if sc.arts == nil {
+			sc.arts = map[string][]Artifact{}
+		}
 	case n.Iter >= 0:
 		loop := &s.Nodes[n.Parent]
 		lt := st.e.task(s, n.Parent)
@@ -98,10 +101,8 @@ func (st *stepper) resolve(d int32, t *pipeline.Task) (map[string]any, map[strin
 			}
 			return nil, nil, &missingInput{fmt.Sprintf("input %q: task %q produced no output %q", name, b.TaskOutputParameter.ProducerTask, b.TaskOutputParameter.OutputParameterKey)}
 		}
-		if b.RuntimeValue != nil {
-			if str, isStr := v.(string); isStr && strings.Contains(str, "{{$") {
-				constants = append(constants, name)
-			}
+		if b.RuntimeValue != nil && hasPlaceholder(v) {
+			constants = append(constants, name)
 		}
 		if prg := t.Selectors[name]; prg != nil {
 			sel, err := pipeline.EvalSelector(prg, v)
@@ -125,16 +126,19 @@ func (st *stepper) resolve(d int32, t *pipeline.Task) (map[string]any, map[strin
 	for name, def := range comp.Inputs.Parameters {
 		if _, ok := params[name]; !ok && def.DefaultValue != nil {
 			params[name] = def.DefaultValue
+			if hasPlaceholder(def.DefaultValue) {
+				// Google's components default inputs to run placeholders.
+				constants = append(constants, name)
+			}
 		}
 	}
 	for _, name := range constants {
-		text, err := st.substitute(params[name].(string), params, t)
+		v, err := st.substituteValue(params[name], params, t)
 		if err != nil {
 			return nil, nil, fmt.Errorf("input %q: %w", name, err)
 		}
-		var v any = text
 		if def := comp.Inputs.Parameters[name]; def != nil && !st.symbolic(v) {
-			if v, err = pipeline.CoerceParameter(def.ParameterType, text); err != nil {
+			if v, err = pipeline.CoerceParameter(def.ParameterType, v); err != nil {
 				return nil, nil, fmt.Errorf("input %q: %w", name, err)
 			}
 		}
@@ -233,6 +237,61 @@ func (st *stepper) symbolic(v any) bool {
 	}
 	s, ok := v.(string)
 	return ok && strings.Contains(s, "{{")
+}
+
+// hasPlaceholder reports a constant with a placeholder anywhere in it (a
+// string, or a string inside a list or struct constant).
+func hasPlaceholder(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.Contains(x, "{{$")
+	case []any:
+		for _, e := range x {
+			if hasPlaceholder(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasPlaceholder(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// substituteValue expands placeholders in a constant, inside lists and
+// structs too (a list of worker specs whose fields take other inputs).
+func (st *stepper) substituteValue(v any, params map[string]any, t *pipeline.Task) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if !strings.Contains(x, "{{$") {
+			return x, nil
+		}
+		return st.substitute(x, params, t)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := st.substituteValue(e, params, t)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := st.substituteValue(e, params, t)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // substitute expands the placeholders KFP allows inside constants: other

@@ -385,7 +385,13 @@ func Run(ctx context.Context, run *engine.TaskRun, cfg Config, store *Store) (*R
 		if cfg.Mode != LocalMode {
 			return nil, fmt.Errorf("task %q: %s tasks are performed by the controller, not in a pod", run.Path, kind)
 		}
-		return localPVCTask(run)
+		res, err := localPVCTask(run)
+		if err == nil && cfg.Log != nil {
+			for _, n := range res.Notes {
+				fmt.Fprintf(cfg.Log, "kfstack: %s\n", n)
+			}
+		}
+		return res, err
 	}
 	p, err := Prepare(run, cfg)
 	if err != nil {
@@ -424,6 +430,10 @@ func Run(ctx context.Context, run *engine.TaskRun, cfg Config, store *Store) (*R
 	env = mergeEnv(env, p.Env)
 	argv := p.Argv
 	var notes []string
+	if pl := run.Placement; cfg.Mode == LocalMode && (pl.CPU != "" || pl.Memory != "" || pl.CPURequest != "" || pl.MemoryRequest != "" || pl.AcceleratorCount > 0) {
+		notes = append(notes, fmt.Sprintf("the local executor does not reserve or limit resources (cpu %s, memory %s, %d accelerator(s) %s)",
+			orNone(pl.CPU), orNone(pl.Memory), pl.AcceleratorCount, pl.AcceleratorType))
+	}
 	if cfg.Mode == LocalMode && run.Pod != nil {
 		// A local process has no pod: say what it cannot have, and give
 		// it the pod fields it can (its own labels and annotations).
@@ -533,12 +543,31 @@ func collect(ctx context.Context, run *engine.TaskRun, p *Prepared, cfg Config, 
 			case a.CustomPath != "":
 				local = a.CustomPath
 			case a.URI != "" && a.URI != p.Input.Outputs.Artifacts[name].Artifacts[0].URI:
-				if l := localPathOf(cfg.Mode, a.URI); l != "" {
-					local = l
+				l := localPathOf(cfg.Mode, a.URI)
+				if l == "" || (cfg.Mode == PodMode && !exists(l)) {
+					// An artifact that lives elsewhere (a model image
+					// in a registry, oci://): recorded, not uploaded.
+					res.Artifacts[name] = []engine.Artifact{{Name: name, URI: a.URI, SchemaTitle: def.ArtifactType.SchemaTitle, Metadata: meta}}
+					continue
 				}
+				local = l
 			}
 		}
-		if _, err := os.Stat(local); err != nil {
+		if !exists(local) && metricsTypes[def.ArtifactType.SchemaTitle] {
+			// Metrics live in the artifact's metadata; the stored
+			// artifact holds them too, as JSON.
+			b, err := json.Marshal(meta)
+			if err != nil {
+				return nil, fmt.Errorf("output artifact %q: %w", name, err)
+			}
+			if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(local, b, 0o644); err != nil {
+				return nil, fmt.Errorf("output artifact %q: %w", name, err)
+			}
+		}
+		if !exists(local) {
 			return nil, fmt.Errorf("output artifact %q was not written to %s", name, local)
 		}
 		if err := store.Upload(ctx, local, out.remote); err != nil {
@@ -565,6 +594,21 @@ func localPVCTask(run *engine.TaskRun) (*Result, error) {
 		res.Notes = []string{fmt.Sprintf("the local executor deletes no PersistentVolumeClaim (%s)", req.Name)}
 	}
 	return res, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// metricsTypes are the artifact types whose content is their metadata.
+var metricsTypes = map[string]bool{"system.Metrics": true, "system.ClassificationMetrics": true, "system.SlicedClassificationMetrics": true}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // localPathOf is the file behind an artifact URI a component reported:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pyexec"
@@ -61,6 +62,8 @@ type pythonReport struct {
 		Requirement string `json:"requirement"`
 	} `json:"packages"`
 }
+
+var linkSeq atomic.Int64
 
 // reports caches checks by environment: the local executor runs many
 // tasks with the same interpreter and packages.
@@ -190,8 +193,8 @@ func linkPython(bin, python string) error {
 	if cur, err := os.Readlink(link); err == nil && cur == abs {
 		return nil
 	}
-	tmp := link + fmt.Sprintf(".%d", os.Getpid())
-	_ = os.Remove(tmp)
+	// Parallel tasks link at once: each through its own temporary name.
+	tmp := fmt.Sprintf("%s.%d.%d", link, os.Getpid(), linkSeq.Add(1))
 	if err := os.Symlink(abs, tmp); err != nil {
 		return err
 	}
@@ -242,12 +245,16 @@ func pythonTraceback(out string) string {
 			break
 		}
 	}
-	lines = lines[1:end]
-	if len(lines) > 3 {
-		lines = lines[len(lines)-3:]
+	var kept []string
+	for _, l := range lines[1:end] {
+		// Drop the carets and tildes Python draws under the failing
+		// expression.
+		if t := strings.TrimSpace(l); t != "" && strings.Trim(t, "^~ ") != "" {
+			kept = append(kept, t)
+		}
 	}
-	for k := range lines {
-		lines[k] = strings.TrimSpace(lines[k])
+	if len(kept) > 3 {
+		kept = kept[len(kept)-3:]
 	}
-	return strings.Join(lines, " | ")
+	return strings.Join(kept, " | ")
 }

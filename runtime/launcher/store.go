@@ -95,6 +95,11 @@ func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, e
 	if err != nil {
 		return nil, "", fmt.Errorf("parsing artifact URI %q: %w", uri, err)
 	}
+	if u.Scheme == "" && filepath.IsAbs(uri) {
+		// A local path, as the local executor shows artifacts to
+		// components (kfp.local's way), which one may import again.
+		u.Scheme = "file"
+	}
 	var bucketURL, key string
 	switch u.Scheme {
 	case "file":
@@ -105,6 +110,8 @@ func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, e
 			b.RawQuery = s.root.RawQuery // same endpoint (MinIO) as the root
 		}
 		bucketURL, key = b.String(), strings.TrimLeft(u.Path, "/")
+	case "oci":
+		return nil, "", fmt.Errorf("artifact URI %q: model images in a registry (oci://) cannot be downloaded by kfstack; pass the model as a file artifact", uri)
 	default:
 		return nil, "", fmt.Errorf("artifact URI %q: unsupported scheme", uri)
 	}

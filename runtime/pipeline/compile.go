@@ -611,7 +611,7 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 			n++
 			if rv.Constant == nil {
 				add(field, sub+".runtimeValue", "runtimeValue needs a constant")
-			} else if s, isStr := rv.Constant.(string); isStr && strings.Contains(s, "{{$") {
+			} else if s, isStr := constantPlaceholders(rv.Constant); isStr {
 				segs, err := ParseText(s)
 				if err != nil {
 					add(field, sub+".runtimeValue.constant", "%v", err)
@@ -624,6 +624,13 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 						add(field, sub+".runtimeValue.constant", "placeholder %s is not allowed in a constant", sg.Ref.Text)
 					} else if sg.Ref.Kind == RefInputParameter && ins.Parameters[sg.Ref.Name] == nil {
 						add(field, sub+".runtimeValue.constant", "placeholder %s refers to %q, which the task does not bind", sg.Ref.Text, sg.Ref.Name)
+					} else if sg.Ref.Kind == RefRuntime && sg.Ref.Name == RuntimeWorkspacePath && !slices.Contains(c.workspaceUsers, comp.Name) {
+						c.workspaceUsers = append(c.workspaceUsers, comp.Name)
+					}
+				}
+				if _, isString := rv.Constant.(string); !isString && want != "" && b.ParameterExpressionSelector == "" {
+					if _, err := CoerceParameter(want, rv.Constant); err != nil {
+						add(field, sub+".runtimeValue.constant", "constant does not match type %s: %v", want, err)
 					}
 				}
 			} else if want != "" && b.ParameterExpressionSelector == "" {
@@ -740,6 +747,32 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 		}
 		add(fmt.Sprintf("inputs.artifacts[%q]", name), "inputs", "required input artifact %q of component %q is not bound", name, target.Name)
 	}
+}
+
+// constantPlaceholders joins the strings of a constant that hold
+// placeholders (a string, or strings inside a list or struct), for
+// checking them; ok is false when there are none.
+func constantPlaceholders(v any) (string, bool) {
+	var parts []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if strings.Contains(x, "{{$") {
+				parts = append(parts, x)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, k := range sortedKeys(x) {
+				walk(x[k])
+			}
+		}
+	}
+	walk(NormalizeValue(v))
+	return strings.Join(parts, " "), len(parts) > 0
 }
 
 func (c *compiler) checkProducerParam(t *Task, siblings map[string]*Task, deps map[string]bool, producer, key, field, sub string, add func(field, sub, format string, args ...any)) ParameterType {

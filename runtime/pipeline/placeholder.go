@@ -39,12 +39,15 @@ const (
 	RuntimePipelineRoot    = "pipeline_root"
 	// RuntimeWorkspacePath is where the run's workspace is mounted.
 	RuntimeWorkspacePath = "workspace_path"
+	// RuntimePersistentResourceID is Vertex AI's persistent resource of a
+	// run, which Google's components default to; always empty here.
+	RuntimePersistentResourceID = "pipeline_persistent_resource_id"
 )
 
 var runtimeNames = map[string]bool{
 	RuntimeJobName: true, RuntimeJobResourceName: true, RuntimeJobUUID: true,
 	RuntimeTaskName: true, RuntimeTaskUUID: true, RuntimeJobCreateTime: true,
-	RuntimeJobScheduleTime: true, RuntimePipelineRoot: true, RuntimeWorkspacePath: true,
+	RuntimeJobScheduleTime: true, RuntimePipelineRoot: true, RuntimeWorkspacePath: true, RuntimePersistentResourceID: true,
 }
 
 // Ref is one parsed `{{$...}}` placeholder.

@@ -35,17 +35,33 @@ func (p paramFlags) Set(v string) error {
 
 type runOptions struct {
 	file, outputDir, root, workDir, runID string
+	artifacts                             map[string]string
 	pythonExecutor, python                string
 	params                                paramFlags
 	dryRun, quiet, noCache                bool
 	parallel                              int
 }
 
+// artifactFlags collects repeated --artifact name=URI flags.
+type artifactFlags map[string]string
+
+func (a artifactFlags) String() string { return "" }
+
+func (a artifactFlags) Set(v string) error {
+	name, uri, ok := strings.Cut(v, "=")
+	if !ok || name == "" || uri == "" {
+		return fmt.Errorf("expected name=URI, got %q", v)
+	}
+	a[name] = uri
+	return nil
+}
+
 func runCommand(args []string, stdout, stderr io.Writer) int {
-	o := runOptions{params: paramFlags{}}
+	o := runOptions{params: paramFlags{}, artifacts: map[string]string{}}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(o.params, "param", "pipeline parameter `name=value` (repeatable)")
+	fs.Var(artifactFlags(o.artifacts), "artifact", "pipeline input artifact `name=URI` (a path, file://, gs:// or s3:// URI; repeatable)")
 	fs.StringVar(&o.outputDir, "output-dir", "kfstack-output", "directory for task work files and, by default, artifacts")
 	fs.StringVar(&o.root, "pipeline-root", "", "artifact store URL (default file://OUTPUT-DIR/artifacts)")
 	fs.StringVar(&o.workDir, "workdir", "", "working directory of task commands (default: the current directory)")
@@ -131,7 +147,19 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 		opts = engine.Options{MaxParallel: 1, PipelineRoot: root, WorkspacePath: workspace, DryRun: true}
 	}
 	eng := engine.New(plan, opts)
-	state, err := eng.Start(runID, o.params, time.Now())
+	artifacts := map[string]string{}
+	for name, uri := range o.artifacts {
+		if !strings.Contains(uri, "://") {
+			abs, err := filepath.Abs(uri)
+			if err != nil {
+				fmt.Fprintf(stderr, "--artifact %s: %v\n", name, err)
+				return 2
+			}
+			uri = "file://" + abs
+		}
+		artifacts[name] = uri
+	}
+	state, err := eng.StartWithInputs(runID, o.params, artifacts, time.Now())
 	if err != nil {
 		printInvalid(stderr, o.file, err)
 		return 2
