@@ -30,7 +30,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
@@ -306,7 +305,7 @@ func waitVersioned(ctx context.Context, cl client.Client, obj *v1alpha1.Pipeline
 		if live.Status.ObservedGeneration < live.Generation {
 			return false, nil
 		}
-		if c := apimeta.FindStatusCondition(live.Status.Conditions, controller.ConditionReady); c != nil && c.Reason == controller.ReasonInvalidContent {
+		if c := apimeta.FindStatusCondition(live.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Reason == v1alpha1.ReasonInvalidContent {
 			refused = c.Message
 			return true, nil
 		}

@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 )
 
 var (
@@ -179,7 +179,7 @@ var runAttributes = map[string]string{
 }
 
 // ValidateConfig runs the checks the runtime's admission webhook runs on a
-// new PipelineRun (controller.ValidatePipelineRunSpec), on the known
+// new PipelineRun (validation.ValidatePipelineRunSpec), on the known
 // attributes, each problem on its attribute.
 func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m runResourceModel
@@ -203,7 +203,7 @@ func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateC
 			spec.Parameters[k] = ""
 		}
 	}
-	for _, fe := range controller.ValidatePipelineRunSpec(spec) {
+	for _, fe := range validation.ValidatePipelineRunSpec(spec) {
 		name, ok := runAttributes[strings.SplitN(fe.Field, "[", 2)[0]]
 		if !ok {
 			continue

@@ -3,8 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
@@ -406,28 +404,8 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 	if replicas := deploy.Spec.Replicas; replicas != nil {
 		m.Replicas = types.Int64Value(int64(*replicas))
 	}
-	root, webhooks := "", false
-	var maxRunning int64
-	var mirrors map[string]string
-	for _, arg := range container.Args {
-		if v, ok := strings.CutPrefix(arg, "--pipeline-root="); ok {
-			root = v
-		}
-		if v, ok := strings.CutPrefix(arg, "--max-running-tasks="); ok {
-			maxRunning, _ = strconv.ParseInt(v, 10, 64)
-		}
-		if v, ok := strings.CutPrefix(arg, "--image-mirror="); ok {
-			if prefix, mirror, ok := strings.Cut(v, "="); ok {
-				if mirrors == nil {
-					mirrors = map[string]string{}
-				}
-				mirrors[prefix] = mirror
-			}
-		}
-		if strings.HasPrefix(arg, "--webhook-port=") && arg != "--webhook-port=0" {
-			webhooks = true
-		}
-	}
+	live := kfruntime.ParseArgs(container.Args)
+	root, webhooks, maxRunning, mirrors := live.PipelineRoot, live.Webhooks, live.MaxRunningTasks, live.TaskImageMirrors
 	m.Webhooks = types.BoolValue(webhooks)
 	if maxRunning != want.MaxRunningTasks {
 		m.MaxRunning = types.Int64Null()

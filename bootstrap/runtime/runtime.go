@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -49,9 +50,6 @@ const (
 	ControllerName = "kfstack-runtime-controller"
 	// MetricsServiceName names the Service of the Prometheus endpoint.
 	MetricsServiceName = "kfstack-runtime-controller-metrics"
-	// BinaryPath is where the runtime image holds kfstack-runtime
-	// (internal/image.RuntimeBinaryPath).
-	BinaryPath = "/usr/local/bin/kfstack-runtime"
 	// LeaderElectionID is the Lease the controller replicas elect a leader
 	// with (kfstack-runtime controller's LeaderElectionID).
 	LeaderElectionID = "kfstack-runtime-controller"
@@ -380,7 +378,7 @@ func Args(o Options, image string) []string {
 		fmt.Sprintf("--metrics-bind-address=:%d", MetricsPort),
 		fmt.Sprintf("--health-probe-bind-address=:%d", ProbePort),
 		"--runtime-image=" + image,
-		"--runtime-binary=" + BinaryPath,
+		"--runtime-binary=" + v1alpha1.RuntimeBinaryPath,
 		"--workdir=/tmp/kfstack",
 	}
 	if o.PipelineRoot != "" {
@@ -401,6 +399,33 @@ func Args(o Options, image string) []string {
 		args = append(args, "--image-mirror="+prefix+"="+o.TaskImageMirrors[prefix])
 	}
 	return args
+}
+
+// ParseArgs reads back from the controller's arguments the options that
+// Args puts there: what a Deployment edited out of band now runs with.
+// Arguments it does not know are ignored; an unparsable value counts as
+// unset.
+func ParseArgs(args []string) Options {
+	var o Options
+	for _, arg := range args {
+		name, value, _ := strings.Cut(arg, "=")
+		switch name {
+		case "--pipeline-root":
+			o.PipelineRoot = value
+		case "--max-running-tasks":
+			o.MaxRunningTasks, _ = strconv.ParseInt(value, 10, 64)
+		case "--image-mirror":
+			if prefix, mirror, ok := strings.Cut(value, "="); ok {
+				if o.TaskImageMirrors == nil {
+					o.TaskImageMirrors = map[string]string{}
+				}
+				o.TaskImageMirrors[prefix] = mirror
+			}
+		case "--webhook-port":
+			o.Webhooks = value != "" && value != "0"
+		}
+	}
+	return o
 }
 
 // CheckTaskImageMirrors reports task image mirrors the controller would
@@ -481,7 +506,7 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 						Containers: []corev1.Container{{
 							Name:    "controller",
 							Image:   image,
-							Command: []string{BinaryPath},
+							Command: []string{v1alpha1.RuntimeBinaryPath},
 							Args:    Args(o, image),
 							Ports: []corev1.ContainerPort{
 								{Name: "metrics", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},

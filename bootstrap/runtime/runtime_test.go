@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
-	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 )
@@ -296,12 +295,6 @@ func crdNames(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return names
-}
-
-func TestBinaryPathMatchesImage(t *testing.T) {
-	if BinaryPath != image.RuntimeBinaryPath {
-		t.Fatalf("BinaryPath = %s, the runtime image holds it at %s", BinaryPath, image.RuntimeBinaryPath)
-	}
 }
 
 func TestValidation(t *testing.T) {

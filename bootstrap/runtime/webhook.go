@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
 // The admission webhooks' objects (Options.Webhooks).
@@ -109,8 +108,8 @@ func webhookObjects(ns string, common map[string]string) (typed []kruntime.Objec
 				Annotations: map[string]string{"cert-manager.io/inject-ca-from": ns + "/" + WebhookCertificateName},
 			},
 			Webhooks: []admissionregistrationv1.ValidatingWebhook{
-				hook(PipelineWebhookName, "pipelines", controller.PipelineWebhookPath),
-				hook(PipelineRunWebhookName, "pipelineruns", controller.PipelineRunWebhookPath),
+				hook(PipelineWebhookName, "pipelines", v1alpha1.PipelineWebhookPath),
+				hook(PipelineRunWebhookName, "pipelineruns", v1alpha1.PipelineRunWebhookPath),
 			},
 		},
 	}

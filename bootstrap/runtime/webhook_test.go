@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 // TestWebhookObjects checks what webhooks = true renders: the controller
@@ -91,7 +91,7 @@ func TestWebhookObjects(t *testing.T) {
 	if got := config.Annotations["cert-manager.io/inject-ca-from"]; got != "kf-rt/"+WebhookCertificateName {
 		t.Errorf("inject-ca-from = %q", got)
 	}
-	paths := map[string]string{PipelineWebhookName: controller.PipelineWebhookPath, PipelineRunWebhookName: controller.PipelineRunWebhookPath}
+	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath}
 	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns"}
 	if len(config.Webhooks) != 2 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)

@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 func TestBuild(t *testing.T) {
@@ -204,10 +206,10 @@ func TestBuildLocalRuntime(t *testing.T) {
 	img := readTarball(t, built[0])
 	cfg, _ := img.ConfigFile()
 	layers, _ := img.Layers()
-	if !reflect.DeepEqual(cfg.Config.Entrypoint, []string{RuntimeBinaryPath}) || len(layers) != 2 {
-		t.Errorf("runtime image: entrypoint %v, %d layers; want %s on the base's layer", cfg.Config.Entrypoint, len(layers), RuntimeBinaryPath)
+	if !reflect.DeepEqual(cfg.Config.Entrypoint, []string{v1alpha1.RuntimeBinaryPath}) || len(layers) != 2 {
+		t.Errorf("runtime image: entrypoint %v, %d layers; want %s on the base's layer", cfg.Config.Entrypoint, len(layers), v1alpha1.RuntimeBinaryPath)
 	}
-	if got := layerEntries(t, layers[1])[strings.TrimPrefix(RuntimeBinaryPath, "/")]; !strings.HasPrefix(got, "file 0755 \x7fELF") {
+	if got := layerEntries(t, layers[1])[strings.TrimPrefix(v1alpha1.RuntimeBinaryPath, "/")]; !strings.HasPrefix(got, "file 0755 \x7fELF") {
 		t.Errorf("runtime binary entry %.20q, want an executable ELF file", got)
 	}
 }

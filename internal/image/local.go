@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 // Registry is the registry host of the images built here. Nothing serves
@@ -27,10 +29,6 @@ const (
 	// from it with an init container.
 	RuntimeImage = "runtime"
 )
-
-// RuntimeBinaryPath is where the runtime image holds the runtime binary,
-// which is also its entrypoint.
-const RuntimeBinaryPath = "/usr/local/bin/kfstack-runtime"
 
 // RuntimePackage is the Go package of the runtime binary, relative to the
 // repository root.
@@ -157,8 +155,8 @@ func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
 		}
 		if err := write(RuntimeImage, Spec{
 			Base:       base,
-			Layers:     [][]File{{{Path: RuntimeBinaryPath, Source: runtime, Mode: 0o755}}},
-			Entrypoint: []string{RuntimeBinaryPath},
+			Layers:     [][]File{{{Path: v1alpha1.RuntimeBinaryPath, Source: runtime, Mode: 0o755}}},
+			Entrypoint: []string{v1alpha1.RuntimeBinaryPath},
 		}); err != nil {
 			return nil, err
 		}

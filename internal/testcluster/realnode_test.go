@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 // TestRealNode runs Pods in real containers on the real node, then checks
@@ -108,7 +109,7 @@ func TestRealNode(t *testing.T) {
 				Volumes:       []corev1.Volume{{Name: "kfstack", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 				InitContainers: []corev1.Container{{
 					Name: "install", Image: runtimeRef,
-					Command:      []string{"cp", image.RuntimeBinaryPath, "/kfstack/kfstack-runtime"},
+					Command:      []string{"cp", v1alpha1.RuntimeBinaryPath, "/kfstack/kfstack-runtime"},
 					VolumeMounts: []corev1.VolumeMount{{Name: "kfstack", MountPath: "/kfstack"}},
 				}},
 				Containers: []corev1.Container{{

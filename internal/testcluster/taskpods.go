@@ -23,7 +23,7 @@ import (
 // Failed. A task pod without a result keeps running.
 const (
 	// TaskPodLabel marks the pods the stage may finish: the runtime
-	// controller's task pods (controller.LabelRunUID).
+	// controller's task pods (v1alpha1.LabelRunUID).
 	TaskPodLabel = "pipelines.kfstack.dev/run-uid"
 	// AnnotationExitCode is the simulated program's exit code (decimal);
 	// setting it ends the pod.

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
 
@@ -52,14 +51,14 @@ func watchTimeline(b *testing.B, ns string) *timeline {
 	}
 	onPod := func(obj any) {
 		pod, ok := obj.(*corev1.Pod)
-		if !ok || pod.Labels[controller.LabelRunUID] == "" {
+		if !ok || pod.Labels[v1alpha1.LabelRunUID] == "" {
 			return
 		}
 		now := time.Now()
 		tl.mu.Lock()
 		defer tl.mu.Unlock()
 		first(tl.created, pod.Name, now)
-		tl.task[pod.Name] = pod.Annotations[controller.AnnotationTask]
+		tl.task[pod.Name] = pod.Annotations[v1alpha1.AnnotationTask]
 		if o := metav1.GetControllerOf(pod); o != nil {
 			tl.run[pod.Name] = o.Name
 		}

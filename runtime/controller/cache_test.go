@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
@@ -71,12 +70,12 @@ func TestCachedTasksCreateNoPod(t *testing.T) {
 	podTasks := func(r *v1alpha1.PipelineRun) []string {
 		t.Helper()
 		pods := &corev1.PodList{}
-		if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(r.UID)}); err != nil {
+		if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelRunUID: string(r.UID)}); err != nil {
 			t.Fatal(err)
 		}
 		var tasks []string
 		for _, p := range pods.Items {
-			tasks = append(tasks, p.Annotations[controller.AnnotationTask])
+			tasks = append(tasks, p.Annotations[v1alpha1.AnnotationTask])
 		}
 		sort.Strings(tasks)
 		return tasks

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
@@ -68,14 +69,10 @@ func (o Options) Validate() error {
 	return o.TaskPodDefaults.validate()
 }
 
-// DefaultRuntimeBinary is where the runtime image (make image) holds
-// kfstack-runtime.
-const DefaultRuntimeBinary = "/usr/local/bin/kfstack-runtime"
-
 // withDefaults fills unset options.
 func (o Options) withDefaults() Options {
 	if o.RuntimeBinary == "" {
-		o.RuntimeBinary = DefaultRuntimeBinary
+		o.RuntimeBinary = v1alpha1.RuntimeBinaryPath
 	}
 	if o.RuntimeImage == "" {
 		o.RuntimeImage = "ghcr.io/kfstack/kfstack-runtime:latest"
@@ -172,7 +169,7 @@ func (c *planCache) forRun(ctx context.Context, cl client.Client, run *v1alpha1.
 	if v == nil || v.ContentHash != run.Status.ContentHash {
 		return nil, fmt.Errorf("version %d of pipeline %q: %w", run.Status.PipelineVersion, pl.Name, errVersionGone)
 	}
-	p, err := compileVersion(v.Spec, v.DAG)
+	p, err := validation.CompileContent(v.Spec, v.DAG)
 	if err != nil {
 		return nil, &invalidError{err: fmt.Errorf("compiling version %d: %w", v.Number, err)}
 	}
@@ -183,14 +180,6 @@ func (c *planCache) forRun(ctx context.Context, cl client.Client, run *v1alpha1.
 	c.plans[run.Status.ContentHash] = p
 	c.mu.Unlock()
 	return p, nil
-}
-
-// compileVersion compiles a version's content: a KFP spec or a native DAG.
-func compileVersion(spec, dag string) (*pipeline.Plan, error) {
-	if spec != "" {
-		return pipeline.Load([]byte(spec))
-	}
-	return pipeline.LoadNative([]byte(dag))
 }
 
 // storeCache keeps artifact stores open by pipeline root.

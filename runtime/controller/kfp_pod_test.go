@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
 
@@ -192,7 +191,7 @@ func TestPodSharedPythonPipelines(t *testing.T) {
 			// The first attempt's pod failed with the program's exit code;
 			// the retry ran in a second pod.
 			pods := &corev1.PodList{}
-			if err := k8s.List(context.Background(), pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(r.UID)}); err != nil {
+			if err := k8s.List(context.Background(), pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelRunUID: string(r.UID)}); err != nil {
 				t.Fatal(err)
 			}
 			var phases []string

@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
 // unfinishedPods follows the task pods of a namespace through a watch and
@@ -38,7 +37,7 @@ type unfinishedPods struct {
 
 func watchUnfinished(t *testing.T, ns string) *unfinishedPods {
 	t.Helper()
-	w, err := cluster.Client.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{LabelSelector: controller.LabelRunUID})
+	w, err := cluster.Client.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{LabelSelector: v1alpha1.LabelRunUID})
 	if err != nil {
 		t.Fatal(err)
 	}

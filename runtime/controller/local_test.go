@@ -14,7 +14,6 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
 // TestLocalSharedContainerPipelines runs every container-component
@@ -45,7 +44,7 @@ func TestLocalSharedContainerPipelines(t *testing.T) {
 				t.Errorf("%s: output %s = %s, want %s", tc.File, k, got, v)
 			}
 		}
-		c := apimeta.FindStatusCondition(r.Status.Conditions, controller.ConditionSucceeded)
+		c := apimeta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionSucceeded)
 		if c == nil || c.Status != metav1.ConditionTrue {
 			t.Errorf("%s: Succeeded condition %+v", tc.File, c)
 		}
@@ -146,8 +145,8 @@ func TestLocalRetriesVersionsAndFailure(t *testing.T) {
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "retry"}, p); err != nil {
 			t.Fatal(err)
 		}
-		c := apimeta.FindStatusCondition(p.Status.Conditions, controller.ConditionReady)
-		if c != nil && c.Reason == controller.ReasonInvalidContent {
+		c := apimeta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionReady)
+		if c != nil && c.Reason == v1alpha1.ReasonInvalidContent {
 			contains(t, "Ready condition", c.Message, "nosuch")
 			break
 		}
@@ -189,8 +188,8 @@ func TestLocalCancelAndTimeout(t *testing.T) {
 	})
 	createRun(t, ns, "cancel", "sleeper", v1alpha1.ExecutorLocal, nil)
 	r := waitRun(t, ns, "timeout", 30*time.Second)
-	c := apimeta.FindStatusCondition(r.Status.Conditions, controller.ConditionSucceeded)
-	if r.Status.Phase != v1alpha1.RunFailed || c == nil || c.Reason != controller.ReasonTimedOut {
+	c := apimeta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionSucceeded)
+	if r.Status.Phase != v1alpha1.RunFailed || c == nil || c.Reason != v1alpha1.ReasonTimedOut {
 		t.Errorf("timeout: %s, condition %+v", describe(r), c)
 	}
 	if time.Since(start) > 20*time.Second {

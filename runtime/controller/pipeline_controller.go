@@ -17,17 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-)
-
-// Condition type and reasons of a Pipeline.
-const (
-	// ConditionReady is True when the current content is valid and is the
-	// latest version.
-	ConditionReady = "Ready"
-
-	ReasonVersionAdded   = "VersionAdded"
-	ReasonUpToDate       = "UpToDate"
-	ReasonInvalidContent = "InvalidContent"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 )
 
 // PipelineReconciler turns content changes into new versions.
@@ -54,17 +44,17 @@ func (r *PipelineReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	hash := p.Spec.ContentHash()
 	gen := p.Generation
 	if hash == st.ContentHash {
-		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonUpToDate, Message: fmt.Sprintf("version %d is current", st.LatestVersion), ObservedGeneration: gen})
-	} else if _, err := compileVersion(p.Spec.Spec, p.Spec.DAG); err != nil {
+		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonUpToDate, Message: fmt.Sprintf("version %d is current", st.LatestVersion), ObservedGeneration: gen})
+	} else if _, err := validation.CompileContent(p.Spec.Spec, p.Spec.DAG); err != nil {
 		msg := truncate("the content does not compile, so no version was added: "+err.Error(), 32768)
-		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonInvalidContent, Message: msg, ObservedGeneration: gen})
-		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonInvalidContent, "Validating", "%s", msg)
+		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonInvalidContent, Message: msg, ObservedGeneration: gen})
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, v1alpha1.ReasonInvalidContent, "Validating", "%s", msg)
 	} else {
 		next := st.LatestVersion + 1
 		st.Versions = append(st.Versions, v1alpha1.PipelineVersion{Number: next, ContentHash: hash, Created: metav1.Now(), Spec: p.Spec.Spec, DAG: p.Spec.DAG})
 		st.LatestVersion, st.ContentHash = next, hash
-		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonVersionAdded, Message: fmt.Sprintf("version %d added", next), ObservedGeneration: gen})
-		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, ReasonVersionAdded, "Versioning", "version %d added", next)
+		apimeta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonVersionAdded, Message: fmt.Sprintf("version %d added", next), ObservedGeneration: gen})
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, v1alpha1.ReasonVersionAdded, "Versioning", "version %d added", next)
 	}
 	keep := int(p.Spec.MaxVersions)
 	if keep <= 0 {

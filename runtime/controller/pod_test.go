@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
 
@@ -74,7 +73,7 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 		t.Fatalf("ok: %s outputs %v", describe(r), r.Status.Outputs)
 	}
 	pods := &corev1.PodList{}
-	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(r.UID)}); err != nil {
+	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelRunUID: string(r.UID)}); err != nil {
 		t.Fatal(err)
 	}
 	if len(pods.Items) != 3 {
@@ -82,7 +81,7 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 	}
 	prefixes := map[string]string{"prep": "kwok-cpu-", "train-gpu": "kwok-gpu-", "train-tpu": "kwok-tpu-"}
 	for _, p := range pods.Items {
-		task := p.Annotations[controller.AnnotationTask]
+		task := p.Annotations[v1alpha1.AnnotationTask]
 		if !strings.HasPrefix(p.Spec.NodeName, prefixes[task]) || p.Status.Phase != corev1.PodSucceeded {
 			t.Errorf("task %s: pod %s on node %q, %s; want %s* and Succeeded", task, p.Name, p.Spec.NodeName, p.Status.Phase, prefixes[task])
 		}
@@ -90,7 +89,7 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 			t.Errorf("pod %s: owner %v, service account %q, init %v", p.Name, p.OwnerReferences, p.Spec.ServiceAccountName, p.Spec.InitContainers)
 		}
 		c := p.Spec.Containers[0]
-		switch p.Annotations[controller.AnnotationTask] {
+		switch p.Annotations[v1alpha1.AnnotationTask] {
 		case "train-gpu":
 			if q := c.Resources.Limits["nvidia.com/gpu"]; q.Value() != 2 || p.Spec.NodeSelector["cloud.google.com/gke-accelerator"] != "nvidia-l4" {
 				t.Errorf("gpu pod: limits %v, selector %v", c.Resources.Limits, p.Spec.NodeSelector)
@@ -123,7 +122,7 @@ func TestPodExecutorOnSimulatedNodes(t *testing.T) {
 	}()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(run.UID)}); err != nil {
+		if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelRunUID: string(run.UID)}); err != nil {
 			t.Fatal(err)
 		}
 		if len(pods.Items) == 0 {

@@ -16,21 +16,8 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
-// Labels and annotations on task pods. The node and attempt labels tie a
-// pod to the engine's node, so that a restarted controller adopts it
-// instead of starting the attempt again.
-const (
-	LabelRun       = "pipelines.kfstack.dev/run"
-	LabelRunUID    = "pipelines.kfstack.dev/run-uid"
-	LabelNode      = "pipelines.kfstack.dev/node"
-	LabelAttempt   = "pipelines.kfstack.dev/attempt"
-	AnnotationTask = "pipelines.kfstack.dev/task"
-	// AnnotationOutputs marks pods whose task declares outputs, which must
-	// report them through the termination message.
-	AnnotationOutputs = "pipelines.kfstack.dev/outputs"
-	// TaskSpecEnv carries the task spec (JSON) to `kfstack-runtime launch`.
-	TaskSpecEnv = "KFSTACK_TASK"
-)
+// TaskSpecEnv carries the task spec (JSON) to `kfstack-runtime launch`.
+const TaskSpecEnv = "KFSTACK_TASK"
 
 const (
 	binVolume     = "kfstack-bin"
@@ -101,11 +88,11 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 			Name:      podName(run.Name, a.Node, a.Attempt),
 			Namespace: run.Namespace,
 			Labels: map[string]string{
-				LabelRunUID:  string(run.UID),
-				LabelNode:    strconv.Itoa(int(a.Node)),
-				LabelAttempt: strconv.Itoa(int(a.Attempt)),
+				v1alpha1.LabelRunUID:  string(run.UID),
+				v1alpha1.LabelNode:    strconv.Itoa(int(a.Node)),
+				v1alpha1.LabelAttempt: strconv.Itoa(int(a.Attempt)),
 			},
-			Annotations: map[string]string{AnnotationTask: a.Task.Path},
+			Annotations: map[string]string{v1alpha1.AnnotationTask: a.Task.Path},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion: v1alpha1.GroupVersion.String(), Kind: "PipelineRun", Name: run.Name, UID: run.UID,
 				Controller: &t, BlockOwnerDeletion: &t,
@@ -114,10 +101,10 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 		Spec: podSpec,
 	}
 	if len(spec.Outputs.Parameters)+len(spec.Outputs.Artifacts) > 0 {
-		pod.Annotations[AnnotationOutputs] = "true"
+		pod.Annotations[v1alpha1.AnnotationOutputs] = "true"
 	}
 	if len(run.Name) <= 63 {
-		pod.Labels[LabelRun] = run.Name
+		pod.Labels[v1alpha1.LabelRun] = run.Name
 	}
 	if err := r.Options.TaskPodDefaults.apply(pod, r.Options.ImageRules); err != nil {
 		return nil, fmt.Errorf("task %s: %w", a.Task.Path, err)
@@ -180,8 +167,8 @@ func copyStrings(m map[string]string) map[string]string {
 
 // podAttempt returns the node and attempt a task pod belongs to.
 func podAttempt(pod *corev1.Pod) (node, attempt int32, ok bool) {
-	n, err1 := strconv.Atoi(pod.Labels[LabelNode])
-	a, err2 := strconv.Atoi(pod.Labels[LabelAttempt])
+	n, err1 := strconv.Atoi(pod.Labels[v1alpha1.LabelNode])
+	a, err2 := strconv.Atoi(pod.Labels[v1alpha1.LabelAttempt])
 	if err1 != nil || err2 != nil {
 		return 0, 0, false
 	}

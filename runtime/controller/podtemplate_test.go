@@ -9,11 +9,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 func TestTaskPodDefaultsApply(t *testing.T) {
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{LabelNode: "3"}},
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{v1alpha1.LabelNode: "3"}},
 		Spec: corev1.PodSpec{
 			NodeSelector:   map[string]string{"cloud.google.com/gke-accelerator": "nvidia-l4"},
 			InitContainers: []corev1.Container{{Name: "kfstack-init", Image: "ghcr.io/kfstack/kfstack-runtime:v1"}},
@@ -27,7 +28,7 @@ func TestTaskPodDefaultsApply(t *testing.T) {
 		Volumes:         []corev1.Volume{{Name: "root"}},
 		VolumeMounts:    []corev1.VolumeMount{{Name: "root", MountPath: "/mnt/root"}},
 		ImagePullPolicy: corev1.PullIfNotPresent,
-		Labels:          map[string]string{LabelNode: "overridden?", "team": "a"},
+		Labels:          map[string]string{v1alpha1.LabelNode: "overridden?", "team": "a"},
 	}
 	rules := imagerewrite.Rules{Mirrors: map[string]string{"docker.io": "mirror.example.com/hub", "ghcr.io": "mirror.example.com/ghcr"}}
 	if err := d.apply(pod, rules); err != nil {
@@ -37,7 +38,7 @@ func TestTaskPodDefaultsApply(t *testing.T) {
 	if !reflect.DeepEqual(pod.Spec.NodeSelector, want) {
 		t.Errorf("node selector %v, want %v (the task's accelerator wins)", pod.Spec.NodeSelector, want)
 	}
-	if pod.Labels[LabelNode] != "3" || pod.Labels["team"] != "a" {
+	if pod.Labels[v1alpha1.LabelNode] != "3" || pod.Labels["team"] != "a" {
 		t.Errorf("labels %v: the controller's keys must win, others be added", pod.Labels)
 	}
 	if len(pod.Spec.Tolerations) != 1 || len(pod.Spec.Volumes) != 2 {

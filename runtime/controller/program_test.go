@@ -18,6 +18,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 )
@@ -66,7 +67,7 @@ func startPrograms(t testing.TB, ns string, o outcome) *programs {
 		held: map[string]bool{}, parked: map[string][]*corev1.Pod{}, stop: make(chan struct{}),
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(ns),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = controller.LabelRunUID }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = v1alpha1.LabelRunUID }))
 	inf := factory.Core().V1().Pods().Informer()
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
 		if pod, ok := obj.(*corev1.Pod); ok && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
@@ -90,7 +91,7 @@ func startPrograms(t testing.TB, ns string, o outcome) *programs {
 
 // admit queues a new pod's program, or parks it while its task is held.
 func (p *programs) admit(pod *corev1.Pod) {
-	task := pod.Annotations[controller.AnnotationTask]
+	task := pod.Annotations[v1alpha1.AnnotationTask]
 	p.mu.Lock()
 	if p.held[task] {
 		p.parked[task] = append(p.parked[task], pod)
@@ -153,7 +154,7 @@ func (p *programs) run(pod *corev1.Pod) {
 		p.t.Errorf("pod %s: %v", pod.Name, err)
 		return
 	}
-	attempt, _ := strconv.Atoi(pod.Labels[controller.LabelAttempt])
+	attempt, _ := strconv.Atoi(pod.Labels[v1alpha1.LabelAttempt])
 	msg, code := p.outcome(spec, attempt)
 	b, err := json.Marshal(msg)
 	if err != nil {
@@ -187,7 +188,7 @@ func taskSpecOf(pod *corev1.Pod) (*launcher.TaskSpec, error) {
 // TestTaskPodLabelMatchesStage: KWOK's stage finishes the pods carrying
 // testcluster.TaskPodLabel, which must be the controller's label.
 func TestTaskPodLabelMatchesStage(t *testing.T) {
-	if testcluster.TaskPodLabel != controller.LabelRunUID {
-		t.Fatalf("KWOK's task pod stage selects %s, the controller labels task pods with %s", testcluster.TaskPodLabel, controller.LabelRunUID)
+	if testcluster.TaskPodLabel != v1alpha1.LabelRunUID {
+		t.Fatalf("KWOK's task pod stage selects %s, the controller labels task pods with %s", testcluster.TaskPodLabel, v1alpha1.LabelRunUID)
 	}
 }

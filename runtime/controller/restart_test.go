@@ -16,7 +16,6 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
 // Runs with this label are driven by a controller process of the test
@@ -130,7 +129,7 @@ func TestRestartSafety(t *testing.T) {
 		t.Fatalf("after the restart: %s", describe(r))
 	}
 	pods := &corev1.PodList{}
-	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{controller.LabelRunUID: string(r.UID)}); err != nil {
+	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelRunUID: string(r.UID)}); err != nil {
 		t.Fatal(err)
 	}
 	var names []string

@@ -1,10 +1,12 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -30,28 +32,6 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
-)
-
-// Condition types and reasons of a PipelineRun.
-const (
-	// ConditionSucceeded is True when the run succeeded, False when it
-	// failed or was cancelled, Unknown while it runs.
-	ConditionSucceeded = "Succeeded"
-	// ConditionPipelineResolved is True once the run's version is known.
-	ConditionPipelineResolved = "PipelineResolved"
-
-	ReasonRunning           = "Running"
-	ReasonSucceeded         = "Succeeded"
-	ReasonTaskFailed        = "TaskFailed"
-	ReasonCancelled         = "Cancelled"
-	ReasonTimedOut          = "TimedOut"
-	ReasonInvalid           = "Invalid"
-	ReasonResolved          = "Resolved"
-	ReasonPipelineNotFound  = "PipelineNotFound"
-	ReasonVersionNotFound   = "VersionNotFound"
-	ReasonImagesIgnored     = "ImagesIgnored"
-	ReasonPodNotControlled  = "PodNotControlled"
-	ReasonCreatingPodFailed = "CreatingPodFailed"
 )
 
 // conflictRetry is the wait before retrying after a write conflict: the
@@ -162,33 +142,93 @@ func (r *PipelineRunReconciler) dropState(name types.NamespacedName) {
 }
 
 // advance runs one step of the run and writes its status unless it is
-// unchanged (orig). woken says the run was woken for a freed task slot.
+// unchanged (orig): it prepares the engine and state, gathers what
+// happened since the last step, steps the engine and starts what it asks
+// for, then persists the state once. woken says the run was woken for a
+// freed task slot.
 func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun, orig *v1alpha1.PipelineRunStatus, woken bool) (reconcile.Result, error) {
-	logger := log.FromContext(ctx)
-	now := time.Now()
+	s, err := r.prepare(ctx, run)
+	if s == nil || err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.gather(ctx, s); err != nil {
+		return reconcile.Result{}, err
+	}
+	// Under a limit of running tasks, the pods a step may start are the
+	// slots granted; unused ones go back when the step is persisted.
+	if r.slots != nil && s.local == nil {
+		s.slots = r.slots.grant(client.ObjectKeyFromObject(run), woken)
+		defer func() { s.slots.end(s.deferred > 0 && !run.Status.Phase.Terminal()) }()
+	}
+	wake, err := r.step(ctx, s)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	return r.persist(ctx, s, orig, wake)
+}
 
-	// Resolve the version once; a run keeps it for life.
+// runStep is what one reconcile of a run works with: the engine and its
+// state, where the run's artifacts are, and the results gathered since the
+// last step.
+type runStep struct {
+	run   *v1alpha1.PipelineRun
+	eng   *engine.Engine
+	state *engine.State
+	store *launcher.Store
+	root  string
+	now   time.Time
+
+	// local is the run's local-executor process set (nil for pods), and
+	// taken the results taken from it, delivered again if the status
+	// write fails.
+	local *localRun
+	taken []engine.Event
+	// pods are the run's task pods by node (the newest attempt).
+	pods map[int32]*corev1.Pod
+	// results are finished attempts, keyed by node and attempt; a result is
+	// fed to the engine once its node runs that attempt (fed), which may be
+	// only after a Step (a state rebuilt after a lost status update starts
+	// the attempt again).
+	results  map[attemptKey]result
+	fed      map[attemptKey]bool
+	failures map[int32]*launcher.Message
+	// stuck are fed pods that can never start: deleted once their failure
+	// is recorded, so they hold no resources.
+	stuck []*corev1.Pod
+	// lostCheck is when to look again for pods that may be lost.
+	lostCheck time.Duration
+	timedOut  bool
+
+	slots    *grant
+	deferred int
+}
+
+// prepare resolves the run's version (once: a run keeps it for life),
+// compiles its plan, loads or starts the engine's state and opens the
+// pipeline root. A nil step means the run cannot advance now (it waits for
+// its pipeline, or has just been failed).
+func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.PipelineRun) (*runStep, error) {
+	now := time.Now()
 	if run.Status.PipelineVersion == 0 {
 		if done, err := r.resolve(ctx, run); !done {
-			return reconcile.Result{}, err
+			return nil, err
 		}
 	}
 	plan, err := r.plans.forRun(ctx, r.Client, run)
 	if err != nil {
 		if errors.Is(err, errVersionGone) || isInvalid(err) {
-			return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 		}
-		return reconcile.Result{}, err
+		return nil, err
 	}
 	root := run.Spec.PipelineRoot
 	if root == "" {
 		root = r.Options.PipelineRoot
 	}
 	eng := engine.New(plan, engine.Options{MaxParallel: int(run.Spec.Parallelism), PipelineRoot: root})
-
 	state, err := r.loadState(run)
 	if err != nil {
-		return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
 	if state == nil {
 		params := map[string]any{}
@@ -197,168 +237,184 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		}
 		state, err = eng.Start(run.Name, params, now)
 		if err != nil {
-			return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, "binding parameters: "+err.Error())
+			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, "binding parameters: "+err.Error())
 		}
 		run.Status.StartTime = &metav1.Time{Time: time.UnixMilli(state.Start)}
-		r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, ReasonRunning, "Starting", "running version %d of pipeline %s", run.Status.PipelineVersion, run.Spec.Pipeline)
+		r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, v1alpha1.ReasonRunning, "Starting", "running version %d of pipeline %s", run.Status.PipelineVersion, run.Spec.Pipeline)
 		if run.Spec.Executor == v1alpha1.ExecutorLocal {
-			r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, ReasonImagesIgnored, "Starting", "the local executor runs task commands on the controller's machine; container images are ignored")
+			r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, v1alpha1.ReasonImagesIgnored, "Starting", "the local executor runs task commands on the controller's machine; container images are ignored")
 		}
 	}
-
 	store, err := r.stores.open(ctx, root)
 	if err != nil {
-		return reconcile.Result{}, r.fail(ctx, run, ReasonInvalid, err.Error())
+		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
+	return &runStep{
+		run: run, eng: eng, state: state, store: store, root: root, now: now,
+		results: map[attemptKey]result{}, fed: map[attemptKey]bool{}, failures: map[int32]*launcher.Message{},
+	}, nil
+}
 
-	// Gather what happened since the last step: results of attempts, keyed
-	// by node and attempt. A result is fed to the engine once its node runs
-	// that attempt, which may be only after a Step (a state rebuilt after a
-	// lost status update starts the attempt again).
-	var taken []engine.Event
-	var lr *localRun
-	var lostCheck time.Duration
-	var pods map[int32]*corev1.Pod
-	results := map[attemptKey]result{}
-	failures := map[int32]*launcher.Message{}
-	if run.Spec.Executor == v1alpha1.ExecutorLocal {
-		lr, err = r.local.get(ctx, run, store, root, int(run.Spec.Parallelism))
-		if err != nil {
-			return reconcile.Result{}, err
+// gather collects what happened since the last step: results of local
+// attempts, or finished and lost task pods.
+func (r *PipelineRunReconciler) gather(ctx context.Context, s *runStep) error {
+	var err error
+	if s.run.Spec.Executor == v1alpha1.ExecutorLocal {
+		if s.local, err = r.local.get(ctx, s.run, s.store, s.root, int(s.run.Spec.Parallelism)); err != nil {
+			return err
 		}
-		taken = lr.take()
-		for i := range taken {
-			results[attemptKey{taken[i].Node, taken[i].Attempt}] = result{event: &taken[i]}
+		s.taken = s.local.take()
+		for i := range s.taken {
+			s.results[attemptKey{s.taken[i].Node, s.taken[i].Attempt}] = result{event: &s.taken[i]}
 		}
-	} else {
-		pods, err = r.podResults(ctx, run, results)
-		if err != nil {
-			return reconcile.Result{}, err
-		}
-		if lostCheck, err = r.lostPods(ctx, run, state, pods, results, now); err != nil {
-			return reconcile.Result{}, err
+		return nil
+	}
+	if s.pods, err = r.podResults(ctx, s.run, s.results); err != nil {
+		return err
+	}
+	s.lostCheck, err = r.lostPods(ctx, s.run, s.state, s.pods, s.results, s.now)
+	return err
+}
+
+// feed appends to evs the gathered results whose node now runs their
+// attempt, in node and attempt order, so that a step redone after a crash
+// or a conflict sees the same events in the same order.
+func (r *PipelineRunReconciler) feed(ctx context.Context, s *runStep, evs []engine.Event) []engine.Event {
+	keys := make([]attemptKey, 0, len(s.results))
+	for k := range s.results {
+		if !s.fed[k] && int(k.node) < len(s.state.Nodes) {
+			keys = append(keys, k)
 		}
 	}
-	fed := map[attemptKey]bool{}
-	// stuck are fed pods that can never start: deleted once their failure
-	// is recorded, so they hold no resources.
-	var stuck []*corev1.Pod
-	feed := func(evs []engine.Event) []engine.Event {
-		for k, res := range results {
-			if fed[k] || int(k.node) >= len(state.Nodes) {
-				continue
-			}
-			if n := &state.Nodes[k.node]; n.Phase == engine.Running && n.Attempt == k.attempt {
-				fed[k] = true
-				ev := res.event
-				if ev == nil {
-					e := r.podEvent(ctx, store, res.pod, k, failures)
-					ev = &e
-					if _, ok := podStuck(res.pod); ok {
-						stuck = append(stuck, res.pod)
-					}
-				}
-				r.cacheResult(ctx, store, eng, state, ev)
-				evs = append(evs, *ev)
+	slices.SortFunc(keys, func(a, b attemptKey) int {
+		return cmp.Or(cmp.Compare(a.node, b.node), cmp.Compare(a.attempt, b.attempt))
+	})
+	for _, k := range keys {
+		n := &s.state.Nodes[k.node]
+		if n.Phase != engine.Running || n.Attempt != k.attempt {
+			continue
+		}
+		s.fed[k] = true
+		res := s.results[k]
+		ev := res.event
+		if ev == nil {
+			e := r.podEvent(ctx, s.store, res.pod, k, s.failures)
+			ev = &e
+			if _, ok := podStuck(res.pod); ok {
+				s.stuck = append(s.stuck, res.pod)
 			}
 		}
-		return evs
+		r.cacheResult(ctx, s.store, s.eng, s.state, ev)
+		evs = append(evs, *ev)
 	}
-	evs := feed(nil)
-	if lr != nil {
-		evs = append(evs, r.orphanedLocal(state, lr, results)...)
+	return evs
+}
+
+// step feeds the gathered results, a cancel or timeout, into the engine and
+// carries out its actions (cache lookups, pods or local processes to start
+// or stop), stepping again until no cache hit is left to feed back. It
+// returns the engine's next timer.
+func (r *PipelineRunReconciler) step(ctx context.Context, s *runStep) (time.Time, error) {
+	evs := r.feed(ctx, s, nil)
+	if s.local != nil {
+		evs = append(evs, r.orphanedLocal(s.state, s.local, s.results)...)
 	}
-	timedOut := false
-	if !state.CancelRequested {
-		if run.Spec.Cancel {
+	if !s.state.CancelRequested {
+		if s.run.Spec.Cancel {
 			evs = append(evs, engine.Event{Kind: engine.CancelRun})
-		} else if t := run.Spec.Timeout; t != nil && t.Duration > 0 && now.After(time.UnixMilli(state.Start).Add(t.Duration)) {
+		} else if t := s.run.Spec.Timeout; t != nil && t.Duration > 0 && s.now.After(time.UnixMilli(s.state.Start).Add(t.Duration)) {
 			evs = append(evs, engine.Event{Kind: engine.CancelRun})
-			timedOut = true
+			s.timedOut = true
 		}
 	}
-
-	logger.V(2).Info("stepping", "resourceVersion", run.ResourceVersion, "events", len(evs), "nodes", len(state.Nodes))
-	// Under a limit of running tasks, the pods a step may start are the
-	// slots granted: a first step applies the events and counts the tasks
-	// that could start, a second one starts as many as there are slots.
-	var slots *grant
-	if r.slots != nil && lr == nil {
-		slots = r.slots.grant(client.ObjectKeyFromObject(run), woken)
-	}
-	deferred := 0
-	defer func() {
-		if slots != nil {
-			slots.end(deferred > 0 && !run.Status.Phase.Terminal())
-		}
-	}()
-	step := func(evs []engine.Event) engine.Result {
-		if slots == nil {
-			return eng.Step(state, now, evs...)
-		}
-		res := eng.StepLimited(state, now, 0, evs...)
-		if res.Deferred > 0 {
-			if n := slots.take(res.Deferred); n > 0 {
-				more := eng.StepLimited(state, now, n)
-				res.Actions = append(res.Actions, more.Actions...)
-				res.Changes = append(res.Changes, more.Changes...)
-				res.WakeAt, res.Deferred = more.WakeAt, more.Deferred
-			}
-		}
-		deferred = res.Deferred
-		return res
-	}
-
-	// Step until no cache hit is left to feed back.
+	log.FromContext(ctx).V(2).Info("stepping", "resourceVersion", s.run.ResourceVersion, "events", len(evs), "nodes", len(s.state.Nodes))
 	var wake time.Time
 	for {
-		res := step(evs)
-		evs = nil
+		res := r.engineStep(s, evs)
 		wake = res.WakeAt
 		for _, c := range res.Changes {
-			if c.Phase == engine.Failed && eng.IsContainer(state, c.Node) {
-				r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonTaskFailed, "TaskFailed", "task %s failed: %s", eng.Path(state, c.Node), c.Message)
+			if c.Phase == engine.Failed && s.eng.IsContainer(s.state, c.Node) {
+				r.Recorder.Eventf(s.run, nil, corev1.EventTypeWarning, v1alpha1.ReasonTaskFailed, "TaskFailed", "task %s failed: %s", s.eng.Path(s.state, c.Node), c.Message)
 			}
 		}
-		for _, a := range res.Actions {
-			switch a.Kind {
-			case engine.StartTask:
-				if a.Task.CacheKey != "" {
-					if hit, ok := (launcher.StoreCache{Store: store}).Get(ctx, a.Task.CacheKey); ok {
-						evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts})
-						continue
-					}
-				}
-				if lr != nil {
-					lr.start(ctx, a)
-					continue
-				}
-				// One at a time: on a cluster short of room, pods created
-				// faster than they can be placed back off in the scheduler
-				// (bench/RESULTS.md).
-				pod, err := r.createPod(ctx, run, root, a, pods)
-				if err != nil {
-					return reconcile.Result{}, err
-				}
-				if pod != nil && slots != nil {
-					slots.use(client.ObjectKeyFromObject(pod))
-				}
-			case engine.CancelTask:
-				if lr != nil {
-					lr.x.Cancel(a)
-					continue
-				}
-				if err := r.deletePod(ctx, run, a); err != nil {
-					return reconcile.Result{}, err
-				}
-			}
+		hits, err := r.act(ctx, s, res.Actions)
+		if err != nil {
+			return wake, err
 		}
-		if evs = feed(evs); len(evs) == 0 {
-			break
+		if evs = r.feed(ctx, s, hits); len(evs) == 0 {
+			return wake, nil
 		}
 	}
-	r.record(run, eng, state, failures, timedOut, now)
-	raw, err := json.Marshal(state)
+}
+
+// engineStep steps the engine once. Under a limit of running tasks a first
+// step applies the events and counts the tasks that could start, a second
+// one starts as many as there are slots.
+func (r *PipelineRunReconciler) engineStep(s *runStep, evs []engine.Event) engine.Result {
+	if s.slots == nil {
+		return s.eng.Step(s.state, s.now, evs...)
+	}
+	res := s.eng.StepLimited(s.state, s.now, 0, evs...)
+	if res.Deferred > 0 {
+		if n := s.slots.take(res.Deferred); n > 0 {
+			more := s.eng.StepLimited(s.state, s.now, n)
+			res.Actions = append(res.Actions, more.Actions...)
+			res.Changes = append(res.Changes, more.Changes...)
+			res.WakeAt, res.Deferred = more.WakeAt, more.Deferred
+		}
+	}
+	s.deferred = res.Deferred
+	return res
+}
+
+// act carries out the engine's actions. It returns the cache hits, which
+// are fed back to the engine as finished attempts instead of started.
+func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []engine.Action) ([]engine.Event, error) {
+	var hits []engine.Event
+	for _, a := range actions {
+		switch a.Kind {
+		case engine.StartTask:
+			if a.Task.CacheKey != "" {
+				if hit, ok := (launcher.StoreCache{Store: s.store}).Get(ctx, a.Task.CacheKey); ok {
+					hits = append(hits, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts})
+					continue
+				}
+			}
+			if s.local != nil {
+				s.local.start(ctx, a)
+				continue
+			}
+			// One at a time: on a cluster short of room, pods created
+			// faster than they can be placed back off in the scheduler
+			// (bench/RESULTS.md).
+			pod, err := r.createPod(ctx, s.run, s.root, a, s.pods)
+			if err != nil {
+				return nil, err
+			}
+			if pod != nil && s.slots != nil {
+				s.slots.use(client.ObjectKeyFromObject(pod))
+			}
+		case engine.CancelTask:
+			if s.local != nil {
+				s.local.x.Cancel(a)
+				continue
+			}
+			if err := r.deletePod(ctx, s.run, a); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return hits, nil
+}
+
+// persist records the engine's state in the run's status with one update,
+// unless nothing changed, then deletes pods that can never start and
+// finishes a run that ended.
+func (r *PipelineRunReconciler) persist(ctx context.Context, s *runStep, orig *v1alpha1.PipelineRunStatus, wake time.Time) (reconcile.Result, error) {
+	logger := log.FromContext(ctx)
+	run := s.run
+	r.record(run, s.eng, s.state, s.failures, s.timedOut, s.now)
+	raw, err := json.Marshal(s.state)
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("encoding run state: %w", err)
 	}
@@ -366,23 +422,23 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	run.Status.ObservedGeneration = run.Generation
 	if equality.Semantic.DeepEqual(&run.Status, orig) {
 		// Nothing happened (a run woken for a slot another took first).
-		r.keepState(run, state)
-		return r.requeue(run, state, wake, lostCheck), nil
+		r.keepState(run, s.state)
+		return r.requeue(run, s.state, wake, s.lostCheck), nil
 	}
 	if err := r.Status().Update(ctx, run); err != nil {
 		r.dropState(client.ObjectKeyFromObject(run))
-		if lr != nil {
+		if s.local != nil {
 			// The results are not recorded: deliver them again.
-			lr.requeue(taken)
+			s.local.requeue(s.taken)
 		}
 		if apierrors.IsConflict(err) {
-			logger.V(2).Info("status conflict; retrying", "events", len(taken))
+			logger.V(2).Info("status conflict; retrying", "events", len(s.taken))
 			return reconcile.Result{RequeueAfter: conflictRetry}, nil
 		}
 		return reconcile.Result{}, fmt.Errorf("updating PipelineRun status: %w", err)
 	}
-	r.keepState(run, state)
-	for _, pod := range stuck {
+	r.keepState(run, s.state)
+	for _, pod := range s.stuck {
 		if err := r.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			logger.Error(err, "deleting a task pod that cannot start", "pod", pod.Name)
 		}
@@ -393,7 +449,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		logger.V(1).Info("run finished", "phase", run.Status.Phase)
 		return reconcile.Result{}, nil
 	}
-	return r.requeue(run, state, wake, lostCheck), nil
+	return r.requeue(run, s.state, wake, s.lostCheck), nil
 }
 
 // requeue says when a running run must be stepped without an event: a
@@ -502,14 +558,14 @@ type result struct {
 // returns the run's pods by node (the newest attempt) too.
 func (r *PipelineRunReconciler) podResults(ctx context.Context, run *v1alpha1.PipelineRun, results map[attemptKey]result) (map[int32]*corev1.Pod, error) {
 	list := &corev1.PodList{}
-	if err := r.List(ctx, list, client.InNamespace(run.Namespace), client.MatchingLabels{LabelRunUID: string(run.UID)}); err != nil {
+	if err := r.List(ctx, list, client.InNamespace(run.Namespace), client.MatchingLabels{v1alpha1.LabelRunUID: string(run.UID)}); err != nil {
 		return nil, fmt.Errorf("listing task pods: %w", err)
 	}
 	pods := map[int32]*corev1.Pod{}
 	for i := range list.Items {
 		pod := &list.Items[i]
 		if !metav1.IsControlledBy(pod, run) {
-			r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, ReasonPodNotControlled, "Adopting", "pod %s carries the run's labels but is not controlled by it; ignoring it", pod.Name)
+			r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, v1alpha1.ReasonPodNotControlled, "Adopting", "pod %s carries the run's labels but is not controlled by it; ignoring it", pod.Name)
 			continue
 		}
 		node, attempt, ok := podAttempt(pod)
@@ -562,7 +618,7 @@ func curAttempt(p *corev1.Pod) int32 {
 // hasOutputs is false for pods whose task declares no outputs, which need
 // no termination message (a simulated pod may have none).
 func hasOutputs(pod *corev1.Pod) bool {
-	return pod.Annotations[AnnotationOutputs] == "true"
+	return pod.Annotations[v1alpha1.AnnotationOutputs] == "true"
 }
 
 // createPod creates an attempt's pod and returns it; one that exists
@@ -580,7 +636,7 @@ func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.Pip
 		if apierrors.IsAlreadyExists(err) {
 			return nil, nil
 		}
-		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
+		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
 		return nil, fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
 	}
 	return pod, nil
@@ -616,27 +672,27 @@ func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.En
 		}
 	}
 	st.Tasks, st.CachedTasks = counts, cached
-	if timedOut || meta(st, ConditionSucceeded, ReasonTimedOut) {
+	if timedOut || meta(st, v1alpha1.ConditionSucceeded, v1alpha1.ReasonTimedOut) {
 		timedOut = true
 	}
 	switch s.Phase {
 	case engine.RunRunning:
 		st.Phase = v1alpha1.RunRunning
 		st.Message = ""
-		setCondition(st, ConditionSucceeded, metav1.ConditionUnknown, ReasonRunning, "the run is in progress", run.Generation)
+		setCondition(st, v1alpha1.ConditionSucceeded, metav1.ConditionUnknown, v1alpha1.ReasonRunning, "the run is in progress", run.Generation)
 		if timedOut {
-			setCondition(st, ConditionSucceeded, metav1.ConditionUnknown, ReasonTimedOut, "the run timed out; stopping its tasks", run.Generation)
+			setCondition(st, v1alpha1.ConditionSucceeded, metav1.ConditionUnknown, v1alpha1.ReasonTimedOut, "the run timed out; stopping its tasks", run.Generation)
 		}
 	case engine.RunSucceeded:
 		st.Phase = v1alpha1.RunSucceeded
-		setCondition(st, ConditionSucceeded, metav1.ConditionTrue, ReasonSucceeded, "the run succeeded", run.Generation)
+		setCondition(st, v1alpha1.ConditionSucceeded, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, "the run succeeded", run.Generation)
 	case engine.RunCancelled:
 		if timedOut {
 			st.Phase, st.Message = v1alpha1.RunFailed, fmt.Sprintf("the run timed out after %s", run.Spec.Timeout.Duration)
-			setCondition(st, ConditionSucceeded, metav1.ConditionFalse, ReasonTimedOut, st.Message, run.Generation)
+			setCondition(st, v1alpha1.ConditionSucceeded, metav1.ConditionFalse, v1alpha1.ReasonTimedOut, st.Message, run.Generation)
 		} else {
 			st.Phase, st.Message = v1alpha1.RunCancelled, "the run was cancelled"
-			setCondition(st, ConditionSucceeded, metav1.ConditionFalse, ReasonCancelled, st.Message, run.Generation)
+			setCondition(st, v1alpha1.ConditionSucceeded, metav1.ConditionFalse, v1alpha1.ReasonCancelled, st.Message, run.Generation)
 		}
 	case engine.RunFailed:
 		st.Phase, st.Message = v1alpha1.RunFailed, s.Message
@@ -653,7 +709,7 @@ func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.En
 				st.Message = fmt.Sprintf("task %s failed: %s", f.Task, f.Message)
 			}
 		}
-		setCondition(st, ConditionSucceeded, metav1.ConditionFalse, ReasonTaskFailed, st.Message, run.Generation)
+		setCondition(st, v1alpha1.ConditionSucceeded, metav1.ConditionFalse, v1alpha1.ReasonTaskFailed, st.Message, run.Generation)
 	}
 	// Keep the log tail of the first failure seen, even when the run goes
 	// on (exit handlers) before it fails.
@@ -698,7 +754,7 @@ func (r *PipelineRunReconciler) finished(run *v1alpha1.PipelineRun) {
 	if run.Status.Phase != v1alpha1.RunSucceeded {
 		typ = corev1.EventTypeWarning
 	}
-	c := apimeta.FindStatusCondition(run.Status.Conditions, ConditionSucceeded)
+	c := apimeta.FindStatusCondition(run.Status.Conditions, v1alpha1.ConditionSucceeded)
 	reason := string(run.Status.Phase)
 	if c != nil {
 		reason = c.Reason
@@ -715,7 +771,7 @@ func (r *PipelineRunReconciler) fail(ctx context.Context, run *v1alpha1.Pipeline
 		run.Status.StartTime = &now
 	}
 	run.Status.CompletionTime = &now
-	setCondition(&run.Status, ConditionSucceeded, metav1.ConditionFalse, reason, msg, run.Generation)
+	setCondition(&run.Status, v1alpha1.ConditionSucceeded, metav1.ConditionFalse, reason, msg, run.Generation)
 	if err := r.Status().Update(ctx, run); err != nil {
 		return fmt.Errorf("updating PipelineRun status: %w", err)
 	}
@@ -732,7 +788,7 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 	var reason, msg string
 	switch {
 	case apierrors.IsNotFound(err):
-		reason, msg = ReasonPipelineNotFound, fmt.Sprintf("pipeline %q does not exist (yet)", run.Spec.Pipeline)
+		reason, msg = v1alpha1.ReasonPipelineNotFound, fmt.Sprintf("pipeline %q does not exist (yet)", run.Spec.Pipeline)
 	case err != nil:
 		return false, fmt.Errorf("getting Pipeline %s: %w", run.Spec.Pipeline, err)
 	default:
@@ -742,19 +798,19 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 		}
 		if v := p.Status.Version(want); want > 0 && v != nil {
 			run.Status.PipelineVersion, run.Status.ContentHash = v.Number, v.ContentHash
-			setCondition(&run.Status, ConditionPipelineResolved, metav1.ConditionTrue, ReasonResolved, fmt.Sprintf("version %d", v.Number), run.Generation)
+			setCondition(&run.Status, v1alpha1.ConditionPipelineResolved, metav1.ConditionTrue, v1alpha1.ReasonResolved, fmt.Sprintf("version %d", v.Number), run.Generation)
 			return true, nil
 		}
 		if run.Spec.PipelineVersion > 0 && run.Spec.PipelineVersion <= p.Status.LatestVersion {
-			return false, r.fail(ctx, run, ReasonVersionNotFound, fmt.Sprintf("version %d of pipeline %q is no longer kept", run.Spec.PipelineVersion, p.Name))
+			return false, r.fail(ctx, run, v1alpha1.ReasonVersionNotFound, fmt.Sprintf("version %d of pipeline %q is no longer kept", run.Spec.PipelineVersion, p.Name))
 		}
-		reason, msg = ReasonVersionNotFound, fmt.Sprintf("pipeline %q has no valid version %d yet", p.Name, want)
+		reason, msg = v1alpha1.ReasonVersionNotFound, fmt.Sprintf("pipeline %q has no valid version %d yet", p.Name, want)
 	}
-	if run.Status.Phase == v1alpha1.RunPending && meta(&run.Status, ConditionPipelineResolved, reason) {
+	if run.Status.Phase == v1alpha1.RunPending && meta(&run.Status, v1alpha1.ConditionPipelineResolved, reason) {
 		return false, nil
 	}
 	run.Status.Phase, run.Status.Message = v1alpha1.RunPending, msg
-	setCondition(&run.Status, ConditionPipelineResolved, metav1.ConditionFalse, reason, msg, run.Generation)
+	setCondition(&run.Status, v1alpha1.ConditionPipelineResolved, metav1.ConditionFalse, reason, msg, run.Generation)
 	if err := r.Status().Update(ctx, run); err != nil {
 		return false, fmt.Errorf("updating PipelineRun status: %w", err)
 	}

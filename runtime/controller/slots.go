@@ -84,7 +84,7 @@ func (t *taskSlots) handler() toolscache.ResourceEventHandler {
 
 func (t *taskSlots) observe(obj any, deleted bool) {
 	pod, ok := obj.(*corev1.Pod)
-	if !ok || pod.Labels[LabelRunUID] == "" {
+	if !ok || pod.Labels[v1alpha1.LabelRunUID] == "" {
 		return
 	}
 	owner := metav1.GetControllerOf(pod)

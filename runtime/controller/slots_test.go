@@ -7,13 +7,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 func taskPod(name, run string, phase corev1.PodPhase) *corev1.Pod {
 	t := true
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace: "ns", Name: name, Labels: map[string]string{LabelRunUID: "uid-" + run},
+			Namespace: "ns", Name: name, Labels: map[string]string{v1alpha1.LabelRunUID: "uid-" + run},
 			OwnerReferences: []metav1.OwnerReference{{Kind: "PipelineRun", Name: run, UID: types.UID("uid-" + run), Controller: &t}},
 		},
 		Status: corev1.PodStatus{Phase: phase},

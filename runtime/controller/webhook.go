@@ -3,34 +3,20 @@ package controller
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
-
-// Paths of the validating webhooks on the manager's webhook server; a
-// ValidatingWebhookConfiguration points at them (bootstrap/runtime).
-const (
-	PipelineWebhookPath    = "/validate-pipelines-kfstack-dev-v1alpha1-pipeline"
-	PipelineRunWebhookPath = "/validate-pipelines-kfstack-dev-v1alpha1-pipelinerun"
-)
-
-// maxReportedProblems bounds the problems one admission error lists, so
-// that a pipeline with hundreds of broken tasks still gets a readable
-// answer (the rest follow once the first are fixed).
-const maxReportedProblems = 20
 
 // SetupWebhooks registers the validating admission webhooks of Pipeline and
 // PipelineRun on the manager's webhook server. They run the checks the
@@ -40,13 +26,13 @@ const maxReportedProblems = 20
 func SetupWebhooks(mgr ctrl.Manager) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Pipeline{}).
 		WithValidator(PipelineValidator{}).
-		WithValidatorCustomPath(PipelineWebhookPath).
+		WithValidatorCustomPath(v1alpha1.PipelineWebhookPath).
 		Complete(); err != nil {
 		return fmt.Errorf("setting up the Pipeline webhook: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PipelineRun{}).
 		WithValidator(PipelineRunValidator{Reader: mgr.GetAPIReader()}).
-		WithValidatorCustomPath(PipelineRunWebhookPath).
+		WithValidatorCustomPath(v1alpha1.PipelineRunWebhookPath).
 		Complete(); err != nil {
 		return fmt.Errorf("setting up the PipelineRun webhook: %w", err)
 	}
@@ -54,14 +40,14 @@ func SetupWebhooks(mgr ctrl.Manager) error {
 }
 
 // PipelineValidator validates Pipelines at admission: the content compiles
-// (compileVersion, as the controller compiles each version).
+// (validation.CompileContent, as the controller compiles each version).
 type PipelineValidator struct{}
 
 var _ admission.Validator[*v1alpha1.Pipeline] = PipelineValidator{}
 
 // ValidateCreate checks a new pipeline's content.
 func (PipelineValidator) ValidateCreate(_ context.Context, p *v1alpha1.Pipeline) (admission.Warnings, error) {
-	return nil, invalid(pipelineGK, p.Name, validatePipelineSpec(p.Spec))
+	return nil, invalid(pipelineGK, p.Name, validation.ValidatePipelineSpec(p.Spec))
 }
 
 // ValidateUpdate checks what changed only: an object whose content was
@@ -74,9 +60,9 @@ func (PipelineValidator) ValidateUpdate(_ context.Context, old, p *v1alpha1.Pipe
 	var errs field.ErrorList
 	switch {
 	case old.Spec.ContentHash() != p.Spec.ContentHash():
-		errs = validatePipelineSpec(p.Spec)
+		errs = validation.ValidatePipelineSpec(p.Spec)
 	case old.Spec.MaxVersions != p.Spec.MaxVersions:
-		errs = validateMaxVersions(p.Spec)
+		errs = validation.ValidateMaxVersions(p.Spec)
 	}
 	var warnings admission.Warnings
 	keep := p.Spec.MaxVersions
@@ -96,52 +82,6 @@ func (PipelineValidator) ValidateUpdate(_ context.Context, old, p *v1alpha1.Pipe
 // ValidateDelete allows every deletion.
 func (PipelineValidator) ValidateDelete(context.Context, *v1alpha1.Pipeline) (admission.Warnings, error) {
 	return nil, nil
-}
-
-// validatePipelineSpec checks what the CRD schema cannot: that the content
-// compiles. It also repeats the schema's own rules (one of spec and dag,
-// maxVersions in range), so that it stands alone where it is called
-// directly.
-func validatePipelineSpec(s v1alpha1.PipelineSpec) field.ErrorList {
-	var errs field.ErrorList
-	spec := field.NewPath("spec")
-	switch {
-	case s.Spec != "" && s.DAG != "":
-		errs = append(errs, field.Invalid(spec.Child("dag"), field.OmitValueType{}, "exactly one of spec and dag may be set, and spec.spec is set too"))
-	case s.Spec == "" && s.DAG == "":
-		errs = append(errs, field.Required(spec.Child("spec"), "exactly one of spec (a KFP pipeline spec) and dag (a native DAG) must be set"))
-	default:
-		at := spec.Child("spec")
-		if s.Spec == "" {
-			at = spec.Child("dag")
-		}
-		if _, err := compileVersion(s.Spec, s.DAG); err != nil {
-			errs = append(errs, problems(at, err)...)
-		}
-	}
-	return append(errs, validateMaxVersions(s)...)
-}
-
-func validateMaxVersions(s v1alpha1.PipelineSpec) field.ErrorList {
-	if s.MaxVersions < 0 || s.MaxVersions > 100 {
-		return field.ErrorList{field.Invalid(field.NewPath("spec", "maxVersions"), s.MaxVersions, "must be between 1 and 100 (0 or unset keeps 10)")}
-	}
-	return nil
-}
-
-// problems turns a validation error of runtime/pipeline into field errors
-// at the content's path, one a problem, each naming its task and field.
-func problems(at *field.Path, err error) field.ErrorList {
-	list := pipeline.AsErrorList(err)
-	errs := make(field.ErrorList, 0, min(len(list), maxReportedProblems)+1)
-	for i, fe := range list {
-		if i == maxReportedProblems {
-			errs = append(errs, field.Invalid(at, field.OmitValueType{}, fmt.Sprintf("and %d more problems", len(list)-i)))
-			break
-		}
-		errs = append(errs, field.Invalid(at, field.OmitValueType{}, fe.Error()))
-	}
-	return errs
 }
 
 var (
@@ -175,7 +115,7 @@ var _ admission.Validator[*v1alpha1.PipelineRun] = PipelineRunValidator{}
 // ValidateCreate checks a new run's settings and, when its version is
 // kept, its parameters.
 func (v PipelineRunValidator) ValidateCreate(ctx context.Context, run *v1alpha1.PipelineRun) (admission.Warnings, error) {
-	errs := ValidatePipelineRunSpec(run.Spec)
+	errs := validation.ValidatePipelineRunSpec(run.Spec)
 	var warnings admission.Warnings
 	if len(errs) == 0 && v.Reader != nil {
 		var more field.ErrorList
@@ -192,77 +132,12 @@ func (PipelineRunValidator) ValidateUpdate(_ context.Context, old, run *v1alpha1
 	if old.Spec.Cancel && !run.Spec.Cancel {
 		warnings = append(warnings, "spec.cancel: a cancelled run stays cancelled; setting cancel to false has no effect")
 	}
-	return warnings, invalid(pipelineRunGK, run.Name, runSpecChanges(old.Spec, run.Spec))
+	return warnings, invalid(pipelineRunGK, run.Name, validation.PipelineRunSpecChanges(old.Spec, run.Spec))
 }
 
 // ValidateDelete allows every deletion.
 func (PipelineRunValidator) ValidateDelete(context.Context, *v1alpha1.PipelineRun) (admission.Warnings, error) {
 	return nil, nil
-}
-
-// ValidatePipelineRunSpec checks what the CRD schema cannot express about
-// a new run: parameter names, executor, parallelism, a positive timeout and
-// the service account's name. The admission webhook and kubeflow_run's
-// plan run it; paths are the object's (spec.serviceAccountName).
-func ValidatePipelineRunSpec(s v1alpha1.PipelineRunSpec) field.ErrorList {
-	var errs field.ErrorList
-	spec := field.NewPath("spec")
-	for _, name := range slices.Sorted(maps.Keys(s.Parameters)) {
-		if strings.TrimSpace(name) == "" {
-			errs = append(errs, field.Invalid(spec.Child("parameters"), name, "a parameter name must not be empty"))
-		}
-	}
-	switch s.Executor {
-	case "", v1alpha1.ExecutorPod, v1alpha1.ExecutorLocal:
-	default:
-		errs = append(errs, field.NotSupported(spec.Child("executor"), s.Executor, []string{string(v1alpha1.ExecutorPod), string(v1alpha1.ExecutorLocal)}))
-	}
-	if s.Parallelism < 0 {
-		errs = append(errs, field.Invalid(spec.Child("parallelism"), s.Parallelism, "must not be negative (0: no cap of the run's own)"))
-	}
-	if s.Timeout != nil && s.Timeout.Duration <= 0 {
-		errs = append(errs, field.Invalid(spec.Child("timeout"), s.Timeout.Duration.String(), "must be positive, such as 1h30m (leave it unset for no timeout)"))
-	}
-	if s.ServiceAccountName != "" {
-		for _, msg := range validation.IsDNS1123Subdomain(s.ServiceAccountName) {
-			errs = append(errs, field.Invalid(spec.Child("serviceAccountName"), s.ServiceAccountName, msg))
-		}
-	}
-	return errs
-}
-
-// runSpecChanges reports every field but cancel that differs.
-func runSpecChanges(old, s v1alpha1.PipelineRunSpec) field.ErrorList {
-	var errs field.ErrorList
-	spec := field.NewPath("spec")
-	immutable := func(name string, changed bool) {
-		if changed {
-			errs = append(errs, field.Forbidden(spec.Child(name), "is immutable: a run executes what it was created with; create a new run instead (only cancel may change)"))
-		}
-	}
-	immutable("pipeline", old.Pipeline != s.Pipeline)
-	immutable("pipelineVersion", old.PipelineVersion != s.PipelineVersion)
-	immutable("parameters", !maps.Equal(old.Parameters, s.Parameters))
-	immutable("executor", executorOrDefault(old.Executor) != executorOrDefault(s.Executor))
-	immutable("pipelineRoot", old.PipelineRoot != s.PipelineRoot)
-	immutable("serviceAccountName", old.ServiceAccountName != s.ServiceAccountName)
-	immutable("parallelism", old.Parallelism != s.Parallelism)
-	immutable("timeout", durationOf(old) != durationOf(s))
-	return errs
-}
-
-func executorOrDefault(e v1alpha1.Executor) v1alpha1.Executor {
-	if e == "" {
-		return v1alpha1.ExecutorPod
-	}
-	return e
-}
-
-func durationOf(s v1alpha1.PipelineRunSpec) string {
-	if s.Timeout == nil {
-		return ""
-	}
-	return s.Timeout.Duration.String()
 }
 
 // checkPipeline checks the run against its pipeline as far as it is known
@@ -299,7 +174,7 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 	case version == nil:
 		return nil, nil
 	}
-	plan, err := compileVersion(version.Spec, version.DAG)
+	plan, err := validation.CompileContent(version.Spec, version.DAG)
 	if err != nil {
 		return nil, nil // the controller reports it on the run
 	}

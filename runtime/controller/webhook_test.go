@@ -335,8 +335,8 @@ func registerWebhookConfiguration(ctx context.Context, t *testing.T, ns string, 
 	config := &admissionregistrationv1.ValidatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: "kfstack-webhook-test-" + ns},
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{
-			hook("pipelines.kfstack.dev", "pipelines", controller.PipelineWebhookPath),
-			hook("pipelineruns.kfstack.dev", "pipelineruns", controller.PipelineRunWebhookPath),
+			hook("pipelines.kfstack.dev", "pipelines", v1alpha1.PipelineWebhookPath),
+			hook("pipelineruns.kfstack.dev", "pipelineruns", v1alpha1.PipelineRunWebhookPath),
 		},
 	}
 	if err := k8s.Create(ctx, config); err != nil {

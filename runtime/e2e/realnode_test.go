@@ -176,7 +176,7 @@ func TestPodExecutorOnRealNode(t *testing.T) {
 	// exit code 0; tasks with outputs reported them in the termination
 	// message.
 	pods := &corev1.PodList{}
-	if err := c.List(ctx, pods, client.InNamespace(ns), client.HasLabels{controller.LabelRunUID}); err != nil {
+	if err := c.List(ctx, pods, client.InNamespace(ns), client.HasLabels{v1alpha1.LabelRunUID}); err != nil {
 		t.Fatal(err)
 	}
 	if len(pods.Items) < len(cases) {
@@ -193,7 +193,7 @@ func TestPodExecutorOnRealNode(t *testing.T) {
 				t.Errorf("pod %s container %s: %+v", p.Name, s.Name, s.State)
 				continue
 			}
-			if p.Annotations[controller.AnnotationOutputs] == "true" && term.Message != "" {
+			if p.Annotations[v1alpha1.AnnotationOutputs] == "true" && term.Message != "" {
 				withMessage++
 			}
 		}

@@ -40,7 +40,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one replica reconciles")
 	namespace := fs.String("leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
 	fs.StringVar(&opts.RuntimeImage, "runtime-image", "", "image holding kfstack-runtime, copied into every task pod")
-	fs.StringVar(&opts.RuntimeBinary, "runtime-binary", controller.DefaultRuntimeBinary, "path of kfstack-runtime in the runtime image")
+	fs.StringVar(&opts.RuntimeBinary, "runtime-binary", v1alpha1.RuntimeBinaryPath, "path of kfstack-runtime in the runtime image")
 	fs.StringVar(&opts.PipelineRoot, "pipeline-root", "", "artifact store of runs that set none (gs://, s3://, file://)")
 	fs.StringVar(&opts.WorkDir, "workdir", "", "work directory of local-executor runs")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-runs", 4, "runs reconciled at once")

@@ -1,0 +1,65 @@
+package v1alpha1
+
+// Names that the controller, the admission webhooks, the installer
+// (bootstrap/runtime) and the provider share. They live beside the types so
+// that no client of the API imports the controller.
+
+// Condition types and reasons of a Pipeline.
+const (
+	// ConditionReady is True when the current content is valid and is the
+	// latest version.
+	ConditionReady = "Ready"
+
+	ReasonVersionAdded   = "VersionAdded"
+	ReasonUpToDate       = "UpToDate"
+	ReasonInvalidContent = "InvalidContent"
+)
+
+// Condition types and reasons of a PipelineRun.
+const (
+	// ConditionSucceeded is True when the run succeeded, False when it
+	// failed or was cancelled, Unknown while it runs.
+	ConditionSucceeded = "Succeeded"
+	// ConditionPipelineResolved is True once the run's version is known.
+	ConditionPipelineResolved = "PipelineResolved"
+
+	ReasonRunning           = "Running"
+	ReasonSucceeded         = "Succeeded"
+	ReasonTaskFailed        = "TaskFailed"
+	ReasonCancelled         = "Cancelled"
+	ReasonTimedOut          = "TimedOut"
+	ReasonInvalid           = "Invalid"
+	ReasonResolved          = "Resolved"
+	ReasonPipelineNotFound  = "PipelineNotFound"
+	ReasonVersionNotFound   = "VersionNotFound"
+	ReasonImagesIgnored     = "ImagesIgnored"
+	ReasonPodNotControlled  = "PodNotControlled"
+	ReasonCreatingPodFailed = "CreatingPodFailed"
+)
+
+// Labels and annotations on task pods. The node and attempt labels tie a
+// pod to the engine's node, so that a restarted controller adopts it
+// instead of starting the attempt again.
+const (
+	LabelRun       = "pipelines.kfstack.dev/run"
+	LabelRunUID    = "pipelines.kfstack.dev/run-uid"
+	LabelNode      = "pipelines.kfstack.dev/node"
+	LabelAttempt   = "pipelines.kfstack.dev/attempt"
+	AnnotationTask = "pipelines.kfstack.dev/task"
+	// AnnotationOutputs marks pods whose task declares outputs, which must
+	// report them through the termination message.
+	AnnotationOutputs = "pipelines.kfstack.dev/outputs"
+)
+
+// Paths of the validating admission webhooks on the controller's webhook
+// server; the ValidatingWebhookConfiguration that bootstrap/runtime
+// installs points at them.
+const (
+	PipelineWebhookPath    = "/validate-pipelines-kfstack-dev-v1alpha1-pipeline"
+	PipelineRunWebhookPath = "/validate-pipelines-kfstack-dev-v1alpha1-pipelinerun"
+)
+
+// RuntimeBinaryPath is where the runtime image (make image, internal/image)
+// holds kfstack-runtime: the controller's entrypoint, and what the init
+// container of every task pod copies into the pod.
+const RuntimeBinaryPath = "/usr/local/bin/kfstack-runtime"
