@@ -356,6 +356,8 @@ func Rules() []rbacv1.PolicyRule {
 		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status"}, Verbs: []string{"update"}},
 		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+		// kfp-kubernetes CreatePVC/DeletePVC tasks and run workspaces.
+		{APIGroups: []string{""}, Resources: []string{"persistentvolumeclaims"}, Verbs: []string{"get", "create", "delete"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 }

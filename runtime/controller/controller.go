@@ -55,6 +55,13 @@ type Options struct {
 	// across all runs (0: no cap). Ready tasks beyond it wait, oldest run
 	// first, and start as soon as a pod ends.
 	MaxRunningTasks int
+	// PythonExecutor chooses the kfp that Python-function components run
+	// with, in pods (KFSTACK_PYTHON_EXECUTOR) and local runs: auto (""),
+	// builtin or kfp.
+	PythonExecutor launcher.PythonExecutor
+	// Python is the python3 interpreter of local-executor runs ("": the
+	// one on PATH).
+	Python string
 	// RunSelector is the selector of the runs this controller drives (as
 	// given to CacheOptions), nil for all. With one, MaxRunningTasks
 	// counts only the pods of these runs.

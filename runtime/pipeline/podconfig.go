@@ -285,8 +285,8 @@ func (k *KubernetesExecutorConfig) check(add func(field, format string, args ...
 		}
 	}
 	volume := func(field, name string) {
-		if !dnsLabelRE.MatchString(name) || len(name) > 63 {
-			add(field, "volume name %q must be a DNS label (lower case letters, digits, '-')", name)
+		if !dnsLabelRE.MatchString(name) || len(name) > 58 {
+			add(field, "volume name %q must be a DNS label (lower case letters, digits, '-') of at most 58 characters", name)
 		}
 	}
 	for i, s := range k.SecretAsVolume {
