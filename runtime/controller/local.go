@@ -25,7 +25,7 @@ type localRuns struct {
 	cmdDir         string
 	pythonExecutor launcher.PythonExecutor
 	python         string
-	wake    chan event.TypedGenericEvent[*v1alpha1.PipelineRun]
+	wake           chan event.TypedGenericEvent[*v1alpha1.PipelineRun]
 
 	mu   sync.Mutex
 	runs map[types.NamespacedName]*localRun
