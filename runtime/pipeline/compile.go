@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pyexec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -75,9 +77,13 @@ func (c *compiler) compile() (*Plan, error) {
 	}
 	c.plan.Root = c.declare(rootComponent, s.Root)
 	c.plan.Components[rootComponent] = c.plan.Root
-	for _, name := range names {
-		if comp := c.plan.Components[name]; comp != nil {
-			c.define(comp, s.Components[name], "components."+name)
+	// Executors first: a DAG's tasks read their executor's settings
+	// (resources, Kubernetes config) while the DAG is compiled.
+	for _, dags := range []bool{false, true} {
+		for _, name := range names {
+			if comp := c.plan.Components[name]; comp != nil && (s.Components[name] != nil && s.Components[name].DAG != nil) == dags {
+				c.define(comp, s.Components[name], "components."+name)
+			}
 		}
 	}
 	c.define(c.plan.Root, s.Root, "root")
@@ -248,6 +254,9 @@ func (c *compiler) compileExecutor(comp *Component, label, path string) *Executo
 			c.sink.add(comp.Name, "", "container.command", epath+".container", "executor %q has neither command nor args", label)
 		}
 		c.checkResources(comp, ct.Resources, epath+".container.resources")
+		if msg := pyexec.FunctionCheck(append(append([]string{}, ct.Command...), ct.Args...)); msg != "" {
+			c.sink.add(comp.Name, "", "container.args", epath+".container.args", "%s", msg)
+		}
 		ex.Command = c.parseArgs(comp, ct.Command, "container.command", epath+".container.command")
 		ex.Args = c.parseArgs(comp, ct.Args, "container.args", epath+".container.args")
 		for i, e := range ct.Env {
@@ -456,6 +465,7 @@ func (c *compiler) compileTask(comp *Component, t *Task, siblings map[string]*Ta
 		t.Placement = n.placement
 	}
 	c.compileInputs(comp, t, siblings, depSet, add)
+	c.checkLoopItems(comp, t, siblings, add)
 	out := make([]string, 0, len(depSet))
 	for d := range depSet {
 		out = append(out, d)
@@ -553,6 +563,60 @@ func (c *compiler) compileLoop(t *Task, add func(field, sub, format string, args
 		add("parameterIterator.itemInput", "parameterIterator.itemInput", "component %q declares no input %q for the loop item", t.Component.Name, loop.ItemInput)
 	}
 	t.Loop = loop
+}
+
+// checkLoopItems refuses a ParallelFor over an input that cannot hold a
+// list: a parameter of another type, or a constant that is not a list.
+func (c *compiler) checkLoopItems(comp *Component, t *Task, siblings map[string]*Task, add func(field, sub, format string, args ...any)) {
+	if t.Loop == nil || t.Loop.InputParameter == "" || t.Spec.Inputs == nil {
+		return
+	}
+	b := t.Spec.Inputs.Parameters[t.Loop.InputParameter]
+	if b == nil {
+		return
+	}
+	var got ParameterType
+	switch {
+	case b.ParameterExpressionSelector != "":
+		return // the selector's result is known at run time only
+	case b.ComponentInputParameter != "":
+		if p := comp.Inputs.Parameters[b.ComponentInputParameter]; p != nil {
+			got = p.ParameterType
+		}
+	case b.TaskOutputParameter != nil:
+		if p := siblings[b.TaskOutputParameter.ProducerTask]; p != nil && p.Spec != nil {
+			if pc := c.plan.Components[p.Spec.ComponentRef.Name]; pc != nil {
+				if o := pc.Outputs.Parameters[b.TaskOutputParameter.OutputParameterKey]; o != nil {
+					got = o.ParameterType
+				}
+			}
+		}
+	case b.RuntimeValue != nil:
+		if t.Component != nil && t.Component.Inputs.Parameters[t.Loop.InputParameter] != nil {
+			return // the constant's type is checked against the declaration
+		}
+		switch v := NormalizeValue(b.RuntimeValue.Constant).(type) {
+		case []any:
+			return
+		case string:
+			var items any
+			if strings.Contains(v, "{{$") || (json.Unmarshal([]byte(v), &items) == nil && isList(items)) {
+				return
+			}
+		}
+		add("parameterIterator.items.inputParameter", "parameterIterator.items.inputParameter", "a ParallelFor iterates over a list, but input %q is the constant %s", t.Loop.InputParameter, describe(NormalizeValue(b.RuntimeValue.Constant)))
+		return
+	}
+	switch got {
+	case "", TypeList, TypeString:
+	default:
+		add("parameterIterator.items.inputParameter", "parameterIterator.items.inputParameter", "a ParallelFor iterates over a list, but input %q is a %s", t.Loop.InputParameter, got)
+	}
+}
+
+func isList(v any) bool {
+	_, ok := v.([]any)
+	return ok
 }
 
 func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*Task, deps map[string]bool, add func(field, sub, format string, args ...any)) {
@@ -948,6 +1012,10 @@ func sortedKeys[V any](m map[string]V) []string {
 // LoadAny reads either format: a KFP pipeline spec (it has `root`) or a
 // native DAG (it has a `tasks` list), in YAML or JSON.
 func LoadAny(data []byte) (*Plan, error) {
+	data, err := unpack(data)
+	if err != nil {
+		return nil, ErrorList{{Err: err}}
+	}
 	var probe map[string]any
 	if err := yaml.Unmarshal(data, &probe); err == nil {
 		if _, isKFP := probe["root"]; !isKFP {

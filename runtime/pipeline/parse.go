@@ -79,6 +79,10 @@ var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 // Parse reads a KFP pipeline spec from YAML or JSON (JSON is YAML), with an
 // optional second YAML document holding the platform spec.
 func Parse(data []byte) (*Document, error) {
+	data, err := unpack(data)
+	if err != nil {
+		return nil, ErrorList{{Err: err}}
+	}
 	doc := &Document{lines: lineIndex{}}
 	var nodes []*yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -93,8 +97,8 @@ func Parse(data []byte) (*Document, error) {
 		}
 		nodes = append(nodes, &n)
 	}
-	if len(nodes) == 0 {
-		return nil, ErrorList{{Err: errors.New("empty pipeline document")}}
+	if len(nodes) == 0 || (len(nodes) == 1 && isEmptyDocument(nodes[0])) {
+		return nil, ErrorList{{Err: errors.New("the file is empty; a pipeline spec is the YAML or JSON the KFP SDK compiles (pipelineInfo, components, deploymentSpec, root)")}}
 	}
 	if len(nodes) > 2 {
 		return nil, ErrorList{{Line: nodes[2].Line, Err: fmt.Errorf("expected at most two YAML documents (pipeline spec and platform spec), found %d", len(nodes))}}
@@ -102,6 +106,9 @@ func Parse(data []byte) (*Document, error) {
 	indexLines(nodes[0], "", doc.lines)
 	if nodes[0].Kind != yaml.DocumentNode || len(nodes[0].Content) == 0 || nodes[0].Content[0].Kind != yaml.MappingNode {
 		return nil, ErrorList{{Line: 1, Err: errors.New("pipeline spec must be a mapping")}}
+	}
+	if err := unknownTopLevel(nodes[0].Content[0], reflect.TypeFor[Spec](), doc.lines); err != nil {
+		return nil, err
 	}
 	var spec Spec
 	normalizeProto(nodes[0], reflect.TypeFor[Spec]())
@@ -122,6 +129,67 @@ func Parse(data []byte) (*Document, error) {
 		doc.Platform = &platform
 	}
 	return doc, nil
+}
+
+func isEmptyDocument(n *yaml.Node) bool {
+	return n.Kind == yaml.DocumentNode && (len(n.Content) == 0 || (n.Content[0].Kind == yaml.ScalarNode && n.Content[0].Tag == "!!null"))
+}
+
+// unknownTopLevel refuses keys a pipeline spec does not have at its top:
+// a misspelt "components" would otherwise be dropped in silence, and
+// every task would then name an unknown component.
+func unknownTopLevel(m *yaml.Node, t reflect.Type, lines lineIndex) error {
+	fields := structFields(t)
+	var errs ErrorList
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if _, ok := fields[k.Value]; ok {
+			continue
+		}
+		if _, ok := fields[lowerCamel(k.Value)]; ok {
+			continue
+		}
+		msg := fmt.Sprintf("unknown field %q of a pipeline spec", k.Value)
+		if near := nearestField(k.Value, fields); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		}
+		errs = append(errs, &FieldError{Field: k.Value, Line: k.Line, Err: errors.New(msg)})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// nearestField is the field name closest to a misspelt one, if close.
+func nearestField(name string, fields map[string]protoField) string {
+	best, dist := "", 4
+	for f := range fields {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(f)); d < dist || (d == dist && f < best) {
+			best, dist = f, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // parseError turns a YAML error into located field errors.

@@ -1,6 +1,7 @@
 package pyexec
 
 import (
+	"fmt"
 	"strings"
 )
 
@@ -197,4 +198,45 @@ func shellWords(s string) []string {
 	}
 	flush()
 	return words
+}
+
+// FunctionCheck reports a component whose --function_to_execute names no
+// function of the Python source compiled into it (the SDK's
+// `sh -ec PROGRAM SOURCE` form): a typo the executor would only find when
+// the task runs. argv is the command and args as written, placeholders
+// unresolved. It returns "" when all is well or the form is another.
+func FunctionCheck(argv []string) string {
+	c, ok := Recognise(argv)
+	if !ok || !c.HasPrelude || len(c.Command) < 4 || !isShell(c.Command[0]) || !strings.HasPrefix(c.Command[1], "-") {
+		return ""
+	}
+	source := c.Command[3]
+	name := ""
+	for i, a := range c.Command {
+		if a == "--function_to_execute" && i+1 < len(c.Command) {
+			name = c.Command[i+1]
+		}
+	}
+	if name == "" || strings.Contains(name, "{{") || !strings.Contains(source, "def ") {
+		return ""
+	}
+	var defined []string
+	for _, line := range strings.Split(source, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimLeft(strings.TrimPrefix(line, "async "), ""), "def ")
+		if !ok || line != strings.TrimLeft(line, " \t") {
+			continue // only top-level functions can be executed
+		}
+		fn := strings.TrimSpace(rest)
+		if i := strings.IndexAny(fn, "( \t"); i >= 0 {
+			fn = fn[:i]
+		}
+		if fn == name {
+			return ""
+		}
+		defined = append(defined, fn)
+	}
+	if len(defined) == 0 {
+		return fmt.Sprintf("--function_to_execute %q: the component's Python source defines no function", name)
+	}
+	return fmt.Sprintf("--function_to_execute %q names no function of the component's Python source (it defines %s)", name, strings.Join(defined, ", "))
 }

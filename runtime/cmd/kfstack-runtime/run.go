@@ -99,7 +99,7 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reading pipeline: %v\n", err)
 		return 2
 	}
-	plan, err := pipeline.LoadAny(data)
+	plan, err := pipeline.LoadFile(o.file, data)
 	if err != nil {
 		printInvalid(stderr, o.file, err)
 		return 2
