@@ -14,8 +14,28 @@ kubeconfig=$("$CLUSTER" up)
 # kubeflow_runtime installs the CRDs and RBAC with 0 replicas.
 work=$(mktemp -d)
 rc="$work/terraformrc"
+
+# The scikit-learn pipeline's tasks run with Debian's python3 and
+# python3-sklearn (no package index needed: kfstack brings the kfp
+# component runtime itself).
+sklearn=true
+python=/usr/bin/python3
+if ! "$python" -c 'import sklearn' >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing Debian's python3-sklearn for the scikit-learn pipeline"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-sklearn >/dev/null
+  fi
+  if ! "$python" -c 'import sklearn' >/dev/null 2>&1; then
+    sklearn=false
+    echo "==> skipping the scikit-learn pipeline: it needs Debian's python3 with scikit-learn;"
+    echo "    install it with: sudo apt-get install python3-sklearn   (then run make demo again)"
+  fi
+fi
+python_flag=()
+[ -x "$python" ] && python_flag=(--python "$python")
+
 KUBECONFIG=$kubeconfig "$RUNTIME" controller --leader-elect --leader-election-namespace=kube-system \
-  --metrics-bind-address=0 --health-probe-bind-address=0 --workdir "$work/runs" >"$work/controller.log" 2>&1 &
+  --metrics-bind-address=0 --health-probe-bind-address=0 --workdir "$work/runs" "${python_flag[@]}" >"$work/controller.log" 2>&1 &
 controller=$!
 trap 'kill "$controller" 2>/dev/null; wait "$controller" 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -33,7 +53,7 @@ echo "==> terraform apply examples/quickstart"
 # get installs the local modules; init would look the provider up in a registry.
 "$TERRAFORM" -chdir="$here" get >/dev/null
 if ! "$TERRAFORM" -chdir="$here" apply -auto-approve -input=false -var "kubeconfig=$kubeconfig" \
-  -var runtime_replicas=0 -var executor=local; then
+  -var runtime_replicas=0 -var executor=local -var sklearn="$sklearn"; then
   echo "==> the controller's log:" >&2
   tail -n 30 "$work/controller.log" >&2
   exit 1
@@ -45,6 +65,11 @@ echo "==> what it made"
 echo
 echo "==> the runs' outputs"
 "$TERRAFORM" -chdir="$here" output run_outputs
+if [ "$sklearn" = true ]; then
+  echo
+  echo "==> the scikit-learn run: the model kept, and the metrics of both models"
+  "$TERRAFORM" -chdir="$here" output sklearn
+fi
 if command -v kubectl >/dev/null 2>&1; then
   kubectl --kubeconfig "$kubeconfig" get namespaces -l app.kubernetes.io/managed-by=kfstack
   kubectl --kubeconfig "$kubeconfig" get resourcequota,rolebindings -A -l app.kubernetes.io/managed-by=kfstack

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -155,4 +156,8 @@ func checkArtifacts(t *testing.T, out string) {
 			}
 		}
 	}
+}
+
+func runPython(python, code string) error {
+	return exec.Command(python, "-c", code).Run()
 }

@@ -190,6 +190,7 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 	eng.Drive(ctx, state, x, cache, func(s *engine.State, c engine.Change) { printChange(stdout, eng, s, c) })
 	x.Close()
 	printSummary(stdout, state)
+	printMetrics(stdout, eng, state)
 	if state.Phase != engine.RunSucceeded {
 		return 1
 	}
@@ -218,6 +219,33 @@ func printChange(w io.Writer, eng *engine.Engine, s *engine.State, c engine.Chan
 		line += ": " + c.Message
 	}
 	fmt.Fprintln(w, line)
+}
+
+// printMetrics lists the run's metrics artifacts with their values, as
+// status.metrics holds them in a cluster.
+func printMetrics(w io.Writer, eng *engine.Engine, s *engine.State) {
+	var lines []string
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		if n.Phase != engine.Succeeded || !eng.IsContainer(s, int32(i)) {
+			continue
+		}
+		for _, name := range sortedKeys(n.Artifacts) {
+			for _, a := range n.Artifacts[name] {
+				switch a.SchemaTitle {
+				case "system.Metrics", "system.ClassificationMetrics", "system.SlicedClassificationMetrics":
+					b, _ := json.Marshal(a.Metadata)
+					lines = append(lines, fmt.Sprintf("  %s/%s: %s", eng.Path(s, int32(i)), name, b))
+				}
+			}
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintln(w, "metrics:")
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+	}
 }
 
 func printSummary(w io.Writer, s *engine.State) {
