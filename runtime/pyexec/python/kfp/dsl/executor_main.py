@@ -2,7 +2,6 @@
 function named by --function_to_execute against --executor_input."""
 
 import argparse
-import configparser
 import importlib.util
 import json
 import os
@@ -27,6 +26,8 @@ def _load_module(path):
 
 def _module_from_config(func_name):
     """Containerized components name their module in kfp_config.ini."""
+    import configparser
+
     config = configparser.ConfigParser()
     config.optionxform = str
     if not config.read("kfp_config.ini") or not config.has_section("Components"):
