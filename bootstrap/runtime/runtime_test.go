@@ -111,6 +111,12 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "pods"}, false},
+		// kfp-kubernetes CreatePVC/DeletePVC tasks and run workspaces; no
+		// listing or changing other claims.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "persistentvolumeclaims"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Resource: "persistentvolumeclaims"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "list", Resource: "persistentvolumeclaims"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "persistentvolumeclaims"}, false},
 	} {
 		review, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}, ResourceAttributes: &check.attrs,

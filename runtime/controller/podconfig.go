@@ -334,9 +334,12 @@ func volumeName(kind, key string) string {
 // to it), under a prefix the controller never uses.
 func userVolume(name string) string { return "user-" + name }
 
+// findVolume finds a volume the task's own settings define; the
+// controller's volumes (the launcher's, the operator's defaults) are not
+// theirs to mount in an init container.
 func findVolume(spec *corev1.PodSpec, name string) (string, bool) {
 	for _, v := range spec.Volumes {
-		if v.Name == userVolume(name) || v.Name == name {
+		if v.Name == userVolume(name) || (v.Name == name && (strings.HasPrefix(name, "kfp-") || strings.HasPrefix(name, "user-"))) {
 			return v.Name, true
 		}
 	}
