@@ -5,9 +5,11 @@
 //
 //	kfstack-image [-out bin/images] [-tag dev] [-busybox /bin/busybox] [image...]
 //
-// The images are pause (the real node's sandbox), base (BusyBox) and
-// runtime (the runtime binary on base, built when runtime/cmd/kfstack-runtime
-// exists); all of them when none is named. `make image` runs it.
+// The images are pause (the real node's sandbox), base (BusyBox), runtime
+// (the runtime binary on base, built when runtime/cmd/kfstack-runtime
+// exists) and python-sklearn (Debian's python3 and python3-sklearn on base,
+// built where they are installed); all of them when none is named. `make
+// image` runs it.
 package main
 
 import (
@@ -26,7 +28,7 @@ func main() {
 	busybox := flag.String("busybox", image.DefaultBusybox, "statically linked BusyBox for the base image (Debian: busybox-static)")
 	repo := flag.String("repo", ".", "repository root whose packages are compiled")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: kfstack-image [flags] [%s|%s|%s ...]\n", image.PauseImage, image.BaseImage, image.RuntimeImage)
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: kfstack-image [flags] [%s|%s|%s|%s ...]\n", image.PauseImage, image.BaseImage, image.RuntimeImage, image.PythonImage)
 		flag.PrintDefaults()
 	}
 	flag.Parse()
