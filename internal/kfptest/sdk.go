@@ -146,6 +146,8 @@ var LocalRuns = map[string]LocalRun{
 	"output_metrics.yaml":                                                 {KindPython, []string{"metrics -> file://"}},
 	"pythonic_artifacts_with_multiple_returns.yaml":                       {KindPython, []string{"Output -> file://", "dataset1"}},
 	"critical_pipeline_with_artifact_custom_path.yaml":                    {KindPython, []string{"out_dataset -> file://"}},
+	// With Debian's python3-sklearn (else it needs other packages).
+	"metrics_visualization_v2.yaml": {KindPython, []string{"metrics:", `digit-classification/metrics: {"accuracy":`, "confusionMatrix"}},
 
 	"failing_fail_v2.yaml":                                                       {KindIntended, []string{`task "fail" failed`}},
 	"failing_pipeline_with_multiple_exit_handlers.yaml":                          {KindIntended, []string{"print-op-3", "Succeeded", `task "exit-handler-1" failed`}},

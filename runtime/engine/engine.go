@@ -934,6 +934,13 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 	if run.Pod, err = st.podConfig(s.Nodes[i].Parent, t); err != nil {
 		return nil, fmt.Errorf("kubernetes config: %w", err)
 	}
+	for name, def := range t.Component.Inputs.Parameters {
+		if def.ParameterType == pipeline.TypeTaskConfig {
+			// The runtime injects the task's own configuration, for a
+			// component that starts another workload with it.
+			params[name] = taskConfig(run)
+		}
+	}
 	if t.Cache {
 		run.CacheKey = cacheKey(t.Component, params, arts)
 		if co := t.Spec.CachingOptions; co != nil && co.CacheKey != "" {
@@ -942,6 +949,56 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 		}
 	}
 	return run, nil
+}
+
+// taskConfig is the TASK_CONFIG value of a task: its resources,
+// environment and Kubernetes placement, in the shape KFP's TaskConfig reads.
+func taskConfig(run *TaskRun) map[string]any {
+	out := map[string]any{}
+	pl := run.Placement
+	limits, requests := map[string]any{}, map[string]any{}
+	if pl.CPU != "" {
+		limits["cpu"] = pl.CPU
+	}
+	if pl.Memory != "" {
+		limits["memory"] = pl.Memory
+	}
+	if pl.CPURequest != "" {
+		requests["cpu"] = pl.CPURequest
+	}
+	if pl.MemoryRequest != "" {
+		requests["memory"] = pl.MemoryRequest
+	}
+	if pl.AcceleratorCount > 0 {
+		limits[pl.AcceleratorType] = float64(pl.AcceleratorCount)
+	}
+	if len(limits)+len(requests) > 0 {
+		out["resources"] = map[string]any{"limits": limits, "requests": requests}
+	}
+	if ex := run.Component.Executor; ex != nil && ex.Container != nil && len(ex.Container.Env) > 0 {
+		var env []any
+		for _, e := range ex.Container.Env {
+			env = append(env, map[string]any{"name": e.Name, "value": e.Value})
+		}
+		out["env"] = env
+	}
+	if p := run.Pod; p != nil {
+		if len(p.NodeSelector) > 0 {
+			sel := map[string]any{}
+			for k, v := range p.NodeSelector {
+				sel[k] = v
+			}
+			out["nodeSelector"] = sel
+		}
+		if len(p.Tolerations) > 0 {
+			var tols []any
+			for _, t := range p.Tolerations {
+				tols = append(tols, t)
+			}
+			out["tolerations"] = tols
+		}
+	}
+	return out
 }
 
 // CacheKey returns the cache key container node i runs under, as its
