@@ -177,6 +177,9 @@ var LocalRuns = map[string]LocalRun{
 	// setting of the pipeline gives it; it needs the pod KFP would make.
 	"create_pod_metadata_complex.yaml": {KindCluster, []string{"validate-no-pod-metadata"}},
 
+	"pipeline_with_importer_and_gcpc_types.yaml": {KindNetwork, []string{"gs://ml-pipeline-playground/shakespeare1.txt"}},
+	// Downloads the Chicago taxi data set, and trains with XGBoost images.
+	"xgboost_sample_pipeline.yaml":              {KindNetwork, []string{"chicago-taxi-trips-dataset"}},
 	"components_with_optional_artifacts.yaml":   {KindNetwork, []string{"gs://ml-pipeline-playground/shakespeare1.txt"}},
 	"pipeline_with_importer.json":               {KindNetwork, []string{"gs://ml-pipeline-playground/shakespeare1.txt"}},
 	"pipeline_with_importer.yaml":               {KindNetwork, []string{"gs://ml-pipeline-playground/shakespeare1.txt"}},
