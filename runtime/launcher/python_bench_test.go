@@ -51,7 +51,7 @@ func BenchmarkPythonComponent(b *testing.B) {
 	if _, err := launcher.Run(context.Background(), run, cfg, store); err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(time.Since(first).Microseconds())/1000, "first-ms")
+	firstMs := float64(time.Since(first).Microseconds()) / 1000
 	var task0, bare time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -71,4 +71,7 @@ func BenchmarkPythonComponent(b *testing.B) {
 	b.ReportMetric(float64(task0.Microseconds())/1000/n, "task-ms")
 	b.ReportMetric(float64(bare.Microseconds())/1000/n, "bare-python-ms")
 	b.ReportMetric(float64((task0-bare).Microseconds())/1000/n, "overhead-ms")
+	// The first attempt also installs the package and checks the
+	// interpreter (a task pod's only attempt pays this).
+	b.ReportMetric(firstMs, "first-attempt-ms")
 }
