@@ -406,6 +406,12 @@ func Run(ctx context.Context, run *engine.TaskRun, cfg Config, store *Store) (*R
 		}
 	}
 	for _, in := range p.inputs {
+		if storedAt(in.remote, in.local) {
+			// A file:// root mounted in the pod at its own path: the
+			// artifact is already where the component reads it, and
+			// copying it onto itself would empty it.
+			continue
+		}
 		if err := store.Download(ctx, in.remote, in.local); err != nil {
 			return nil, fmt.Errorf("downloading input artifacts of task %q: %w", run.Path, err)
 		}
@@ -570,6 +576,10 @@ func collect(ctx context.Context, run *engine.TaskRun, p *Prepared, cfg Config, 
 		if !exists(local) {
 			return nil, fmt.Errorf("output artifact %q was not written to %s", name, local)
 		}
+		if storedAt(out.remote, local) {
+			res.Artifacts[name] = []engine.Artifact{{Name: name, URI: out.remote, SchemaTitle: def.ArtifactType.SchemaTitle, Metadata: meta}}
+			continue
+		}
 		if err := store.Upload(ctx, local, out.remote); err != nil {
 			return nil, fmt.Errorf("uploading output artifact %q: %w", name, err)
 		}
@@ -601,6 +611,21 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// storedAt reports whether a file:// artifact URI names the local path
+// itself (a file:// pipeline root mounted in a task pod at its own path).
+func storedAt(uri, local string) bool {
+	p, ok := strings.CutPrefix(uri, "file://")
+	if !ok {
+		return false
+	}
+	if filepath.Clean(p) == filepath.Clean(local) {
+		return true
+	}
+	a, errA := os.Stat(p)
+	b, errB := os.Stat(local)
+	return errA == nil && errB == nil && os.SameFile(a, b)
 }
 
 // metricsTypes are the artifact types whose content is their metadata.
