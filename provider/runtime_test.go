@@ -19,8 +19,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/mpijob"
 )
 
 var (
@@ -45,7 +47,7 @@ func startRuntime(t *testing.T) {
 func runRuntime() error {
 	ctx := context.Background()
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, apiextensionsv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, kubeflow.AddToScheme, apiextensionsv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return err
 		}
@@ -70,6 +72,7 @@ func runRuntime() error {
 	ctrl.SetLogger(logr.Discard())
 	mgr, err := ctrl.NewManager(testCluster.Config, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Cache: mpijob.CacheOptions(controller.CacheOptions(nil)),
 	})
 	if err != nil {
 		return err
@@ -79,6 +82,9 @@ func runRuntime() error {
 		return err
 	}
 	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: "file://" + filepath.Join(work, "artifacts")}); err != nil {
+		return err
+	}
+	if err := mpijob.Setup(mgr, mpijob.Options{}); err != nil {
 		return err
 	}
 	go func() {

@@ -9,254 +9,225 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"slices"
+	"sort"
 	"strings"
 )
 
-// PythonImage is Python 3 with scikit-learn, from Debian's packages, on the
-// base image: what Python-function components (examples/sklearn) run in on
-// the real node, in place of python:3.11 by an image rule.
-const PythonImage = "python-sklearn"
+// Images from Debian packages, without a container engine: the packages
+// and their dependencies (as apt resolves them on this machine, so the
+// same release as its own compilers and libraries) are downloaded with
+// apt-get download, unpacked with dpkg-deb into a root filesystem laid out
+// as Debian's merged /usr (/bin, /sbin and /lib are links into /usr), and
+// taken as one layer. Maintainer scripts do not run: what they would make
+// (users, configuration) the image's own layer adds.
 
-// PythonPackages are the Debian packages of PythonImage; their
-// dependencies come along.
-var PythonPackages = []string{"python3", "python3-sklearn"}
+// debianTools are the programs this needs.
+var debianTools = []string{"apt-get", "apt-cache", "dpkg-deb"}
 
-// buildOnly are packages that Debian's dependencies pull in for building
-// software (SciPy depends on the Pythran compiler, which depends on GCC),
-// never used when the image runs Python code: left out, with what only
-// they need.
-func buildOnly(name string) bool {
-	switch name {
-	case "python3-pythran", "dpkg", "init-system-helpers", "python3-dev", "python3-all-dev", "python3.11-dev":
-		return true
+// checkDebianTools says which of debianTools are missing.
+func checkDebianTools() error {
+	for _, t := range debianTools {
+		if _, err := exec.LookPath(t); err != nil {
+			return fmt.Errorf("building images from Debian packages needs %s (a Debian or Ubuntu machine)", t)
+		}
 	}
-	return strings.HasSuffix(name, "-dev") || strings.HasPrefix(name, "gcc-") || strings.HasPrefix(name, "g++") ||
-		strings.HasPrefix(name, "cpp") || strings.HasPrefix(name, "binutils")
+	return nil
 }
 
-// DebianPackages resolves the Debian packages an image needs: the given
-// ones and, recursively, what they depend on (Pre-Depends and Depends; of
-// alternatives, the first one installed on this machine). They must be
-// installed here: the machine that builds the image is where it was
-// tried. It returns the packages with their installed versions.
-func DebianPackages(ctx context.Context, roots []string) (map[string]string, error) {
-	out, err := exec.CommandContext(ctx, "dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Status}\t${Provides}\t${Pre-Depends}, ${Depends}\n").Output()
+// packageClosure is pkgs and every package they depend on, recursively,
+// without recommends and suggests.
+func packageClosure(ctx context.Context, pkgs []string) ([]string, error) {
+	args := append([]string{"depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"}, pkgs...)
+	out, err := exec.CommandContext(ctx, "apt-cache", args...).Output()
 	if err != nil {
-		return nil, fmt.Errorf("listing Debian's installed packages (dpkg-query): %w", err)
+		return nil, fmt.Errorf("resolving the dependencies of %s (apt-get update first?): %w", strings.Join(pkgs, " "), err)
 	}
-	type pkg struct{ version, deps string }
-	installed := map[string]pkg{}
-	provides := map[string]string{}
+	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		f := strings.Split(sc.Text(), "\t")
-		if len(f) < 5 || !strings.HasSuffix(f[2], " installed") {
+		line := sc.Text()
+		// Packages are the unindented lines; <virtual> ones have no file.
+		if line == "" || strings.HasPrefix(line, " ") || strings.HasPrefix(line, "<") {
 			continue
 		}
-		name := strings.SplitN(f[0], ":", 2)[0]
-		installed[name] = pkg{f[1], f[4]}
-		for _, p := range splitDeps(f[3]) {
-			if _, ok := provides[p]; !ok {
-				provides[p] = name
-			}
-		}
+		seen[line] = true
 	}
-	resolve := func(name string) string {
-		name = strings.SplitN(name, ":", 2)[0]
-		if _, ok := installed[name]; ok {
-			return name
-		}
-		return provides[name]
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
 	}
-	want := map[string]string{}
-	queue := append([]string(nil), roots...)
-	for len(queue) > 0 {
-		name := queue[0]
-		queue = queue[1:]
-		real := resolve(name)
-		if real == "" {
-			return nil, fmt.Errorf("Debian package %s is not installed on this machine (apt-get install %s)", name, strings.Join(roots, " "))
-		}
-		if _, done := want[real]; done || buildOnly(real) {
-			continue
-		}
-		want[real] = installed[real].version
-		for _, group := range strings.Split(installed[real].deps, ",") {
-			alts := splitAlternatives(group)
-			if len(alts) == 0 {
-				continue
-			}
-			pick := ""
-			for _, a := range alts {
-				if r := resolve(a); r != "" {
-					pick = r
-					break
-				}
-			}
-			if pick == "" {
-				return nil, fmt.Errorf("Debian package %s depends on %s, which is not installed", real, strings.TrimSpace(group))
-			}
-			queue = append(queue, pick)
-		}
-	}
-	return want, nil
+	sort.Strings(names)
+	return names, nil
 }
 
-var versionClause = regexp.MustCompile(`\s*\([^)]*\)|\s*\[[^]]*\]|\s*<[^>]*>`)
-
-// splitAlternatives reads "a (>= 1) | b" into [a b].
-func splitAlternatives(group string) []string {
-	var out []string
-	for _, a := range strings.Split(group, "|") {
-		a = strings.TrimSpace(versionClause.ReplaceAllString(a, ""))
-		if a != "" {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func splitDeps(list string) []string {
-	var out []string
-	for _, d := range strings.Split(list, ",") {
-		out = append(out, splitAlternatives(d)...)
-	}
-	return out
-}
-
-// DebianLayer downloads the packages (apt-get download, into cacheDir,
-// kept for the next build) and unpacks them (dpkg-deb) into a layer.
-// Maintainer scripts do not run; the alternatives they would set up for
-// the shared libraries (BLAS, LAPACK) are linked as this machine has them.
-func DebianLayer(ctx context.Context, packages map[string]string, cacheDir string) ([]File, error) {
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
+// downloadPackages downloads the closure of pkgs into dir (a cache: files
+// already there are kept) and returns the .deb files.
+func downloadPackages(ctx context.Context, dir string, pkgs []string) ([]string, error) {
+	if err := checkDebianTools(); err != nil {
 		return nil, err
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range packages {
-			if !yield(n) {
-				return
-			}
-		}
-	})
-	// The archive's current version of each package (a machine updated
-	// since may have newer ones installed than the archive still holds).
+	names, err := packageClosure(ctx, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	have := map[string]string{}
+	existing, _ := filepath.Glob(filepath.Join(dir, "*.deb"))
+	for _, f := range existing {
+		have[strings.SplitN(filepath.Base(f), "_", 2)[0]] = f
+	}
 	var missing []string
-	debs := map[string]string{}
 	for _, n := range names {
-		if matches, _ := filepath.Glob(filepath.Join(cacheDir, n+"_*.deb")); len(matches) > 0 {
-			debs[n] = matches[len(matches)-1]
-		} else {
+		if _, ok := have[strings.SplitN(n, ":", 2)[0]]; !ok {
 			missing = append(missing, n)
 		}
 	}
 	if len(missing) > 0 {
 		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
-		cmd.Dir = cacheDir
+		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("downloading Debian packages (apt-get update first?): %v\n%s", err, out)
-		}
-		for _, n := range names {
-			if debs[n] != "" {
-				continue
-			}
-			matches, _ := filepath.Glob(filepath.Join(cacheDir, n+"_*.deb"))
-			if len(matches) == 0 {
-				return nil, fmt.Errorf("apt-get download left no package file for %s", n)
-			}
-			debs[n] = matches[len(matches)-1]
+			return nil, fmt.Errorf("downloading Debian packages: %w\n%s", err, out)
 		}
 	}
-	root := filepath.Join(cacheDir, "root")
-	if err := os.RemoveAll(root); err != nil {
-		return nil, err
-	}
-	for _, n := range names {
-		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", debs[n], root).CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("unpacking %s: %v\n%s", debs[n], err, out)
-		}
-	}
-	files, err := treeFiles(root)
+	debs, err := filepath.Glob(filepath.Join(dir, "*.deb"))
 	if err != nil {
 		return nil, err
 	}
-	return append(files, alternatives(root)...), nil
+	var out []string
+	want := map[string]bool{}
+	for _, n := range names {
+		want[strings.SplitN(n, ":", 2)[0]] = true
+	}
+	for _, d := range debs {
+		if want[strings.SplitN(filepath.Base(d), "_", 2)[0]] {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
-// treeFiles lists a directory tree as layer entries.
-func treeFiles(root string) ([]File, error) {
-	var files []File
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
+// mergedUsr maps the top-level directories that merged /usr turns into
+// links.
+var mergedUsr = map[string]string{"bin": "usr/bin", "sbin": "usr/sbin", "lib": "usr/lib", "lib64": "usr/lib64"}
+
+// unpackPackages unpacks debs into root, moving /bin, /sbin, /lib and
+// /lib64 under /usr.
+func unpackPackages(ctx context.Context, debs []string, root string) error {
+	tmp := root + ".unpack"
+	for _, deb := range debs {
+		if err := os.RemoveAll(tmp); err != nil {
 			return err
 		}
-		rel := "/" + filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
-		info, err := os.Lstat(p)
+		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, tmp).CombinedOutput(); err != nil {
+			return fmt.Errorf("unpacking %s: %w\n%s", filepath.Base(deb), err, out)
+		}
+		entries, err := os.ReadDir(tmp)
 		if err != nil {
 			return err
 		}
+		for _, e := range entries {
+			to := e.Name()
+			if merged, ok := mergedUsr[e.Name()]; ok {
+				to = merged
+			}
+			if err := mergeTree(filepath.Join(tmp, e.Name()), filepath.Join(root, to)); err != nil {
+				return fmt.Errorf("unpacking %s: %w", filepath.Base(deb), err)
+			}
+		}
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	for link, target := range mergedUsr {
+		if err := os.MkdirAll(filepath.Join(root, target), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(target, filepath.Join(root, link)); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeTree moves the tree at src into dst, replacing files dst has.
+func mergeTree(src, dst string) error {
+	info, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		_ = os.Remove(dst)
+		return os.Rename(src, dst)
+	}
+	if dinfo, err := os.Lstat(dst); err != nil || !dinfo.IsDir() {
+		_ = os.RemoveAll(dst)
+		if err := os.MkdirAll(dst, info.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := mergeTree(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaveOut are the parts of a Debian root filesystem an image does not
+// need: documentation, manuals and translations.
+var leaveOut = []string{"usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/lintian", "usr/share/bug"}
+
+// treeFiles lists the files, directories and links under root as layer
+// entries, root-owned, with their permission bits (setuid kept).
+func treeFiles(root string) ([]File, error) {
+	var files []File
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		for _, skip := range leaveOut {
+			if rel == skip || strings.HasPrefix(rel, skip+"/") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		f := File{Path: "/" + filepath.ToSlash(rel), Mode: info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)}
 		switch {
 		case info.Mode()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
 				return err
 			}
-			files = append(files, File{Path: rel, Symlink: target})
+			f.Symlink = target
 		case info.IsDir():
-			files = append(files, File{Path: rel, Dir: true, Mode: info.Mode().Perm()})
+			f.Dir = true
 		case info.Mode().IsRegular():
-			files = append(files, File{Path: rel, Source: p, Mode: info.Mode().Perm()})
+			f.Source = p
+		default:
+			return nil // devices and pipes: none in packages' data
 		}
+		files = append(files, f)
 		return nil
 	})
 	return files, err
-}
-
-// alternatives links the shared libraries Debian's alternatives system
-// provides (libblas.so.3, liblapack.so.3...) to the implementation this
-// machine uses, when the image has it.
-func alternatives(root string) []File {
-	var out []File
-	for _, dir := range []string{"/usr/lib/x86_64-linux-gnu"} {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			p := filepath.Join(dir, e.Name())
-			link, err := os.Readlink(p)
-			if err != nil || !strings.HasPrefix(link, "/etc/alternatives/") {
-				continue
-			}
-			if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
-				continue
-			}
-			target, err := filepath.EvalSymlinks(p)
-			if err != nil {
-				continue
-			}
-			if _, err := os.Lstat(filepath.Join(root, target)); err != nil {
-				// This machine uses an implementation the image lacks:
-				// take the one it has (reference BLAS for OpenBLAS...).
-				target = findBelow(root, dir, e.Name())
-			}
-			if target != "" {
-				out = append(out, File{Path: p, Symlink: target})
-			}
-		}
-	}
-	return out
-}
-
-// findBelow finds a file named name under dir in the unpacked root and
-// returns its path in the image.
-func findBelow(root, dir, name string) string {
-	found := ""
-	_ = filepath.WalkDir(filepath.Join(root, dir), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && found == "" && !d.IsDir() && d.Name() == name {
-			found = "/" + filepath.ToSlash(strings.TrimPrefix(p, root+string(filepath.Separator)))
-		}
-		return nil
-	})
-	return found
 }

@@ -148,7 +148,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		task := map[string]string{TaskPodLabel: "uid-1"}
-		for _, p := range []*corev1.Pod{pod("task-ok", task), pod("task-fail", task), pod("task-held", task), pod("other", nil)} {
+		for _, p := range []*corev1.Pod{pod("task-ok", task), pod("task-fail", task), pod("task-held", task), pod("other", nil), pod("plain", nil)} {
 			if _, err := c.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +176,10 @@ func TestCluster(t *testing.T) {
 		if err := FinishTaskPod(ctx, c.Client, "default", "task-fail", TaskPodResult{ExitCode: 3, Message: "boom"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := FinishTaskPod(ctx, c.Client, "default", "other", TaskPodResult{}); err != nil {
+		// Any pod ends by its annotations, not only the runtime's task
+		// pods (MPI launchers and workers too).
+		waitPhase("plain", corev1.PodRunning)
+		if err := FinishTaskPod(ctx, c.Client, "default", "plain", TaskPodResult{ExitCode: 5}); err != nil {
 			t.Fatal(err)
 		}
 		for name, want := range map[string]struct {
@@ -187,6 +190,7 @@ func TestCluster(t *testing.T) {
 		}{
 			"task-ok":   {corev1.PodSucceeded, 0, "Completed", `{"params":{"x":1}}`},
 			"task-fail": {corev1.PodFailed, 3, "Error", "boom"},
+			"plain":     {corev1.PodFailed, 5, "Error", ""},
 		} {
 			p := waitPhase(name, want.phase)
 			if len(p.Status.ContainerStatuses) != 1 {
@@ -200,8 +204,8 @@ func TestCluster(t *testing.T) {
 				t.Errorf("%s: init container statuses %+v", name, p.Status.InitContainerStatuses)
 			}
 		}
-		// Neither a task pod without a result nor a pod that is not a task
-		// pod ends: give KWOK the time it took for the others.
+		// No pod without a result ends: give KWOK the time it took for the
+		// others.
 		time.Sleep(time.Second)
 		for _, name := range []string{"task-held", "other"} {
 			p, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})

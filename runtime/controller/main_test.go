@@ -90,10 +90,14 @@ func setup(c *testcluster.Cluster) error {
 		return err
 	}
 	// KFSTACK_TEST_QPS sets the controller's client rate limit (default:
-	// the cluster config's 200 QPS, burst 400), for benchmarks.
+	// the cluster config's 200 QPS, burst 400; -1: none, as
+	// kfstack-runtime controller's default), for benchmarks.
 	mcfg := rest.CopyConfig(c.Config)
 	if q := envInt("KFSTACK_TEST_QPS"); q > 0 {
 		mcfg.QPS, mcfg.Burst = float32(q), 2*q
+	} else if q < 0 {
+		// The controller's default: no client-side limit.
+		mcfg.QPS, mcfg.Burst = -1, 0
 	}
 	controllerSettings = fmt.Sprintf("in-process controller: %d runs reconciled at once, client %.0f QPS (burst %d), max running tasks %d",
 		workers(envInt("KFSTACK_TEST_WORKERS")), mcfg.QPS, mcfg.Burst, envInt("KFSTACK_TEST_MAX_RUNNING"))
