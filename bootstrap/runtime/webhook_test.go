@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
@@ -91,9 +92,10 @@ func TestWebhookObjects(t *testing.T) {
 	if got := config.Annotations["cert-manager.io/inject-ca-from"]; got != "kf-rt/"+WebhookCertificateName {
 		t.Errorf("inject-ca-from = %q", got)
 	}
-	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath}
-	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns"}
-	if len(config.Webhooks) != 2 {
+	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath, MPIJobWebhookName: kubeflow.WebhookPath}
+	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", MPIJobWebhookName: "mpijobs"}
+	groups := map[string]string{PipelineWebhookName: "pipelines.kfstack.dev", PipelineRunWebhookName: "pipelines.kfstack.dev", MPIJobWebhookName: "kubeflow.org"}
+	if len(config.Webhooks) != 3 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)
 	}
 	for _, h := range config.Webhooks {
@@ -104,7 +106,7 @@ func TestWebhookObjects(t *testing.T) {
 		if h.FailurePolicy == nil || *h.FailurePolicy != admissionregistrationv1.Fail || h.SideEffects == nil || *h.SideEffects != admissionregistrationv1.SideEffectClassNone {
 			t.Errorf("%s: failurePolicy %v, sideEffects %v", h.Name, h.FailurePolicy, h.SideEffects)
 		}
-		if len(h.Rules) != 1 || !slices.Equal(h.Rules[0].APIGroups, []string{"pipelines.kfstack.dev"}) || !slices.Equal(h.Rules[0].Resources, []string{resources[h.Name]}) ||
+		if len(h.Rules) != 1 || !slices.Equal(h.Rules[0].APIGroups, []string{groups[h.Name]}) || !slices.Equal(h.Rules[0].Resources, []string{resources[h.Name]}) ||
 			!slices.Equal(h.Rules[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}) {
 			t.Errorf("%s: rules = %+v", h.Name, h.Rules)
 		}
@@ -117,8 +119,9 @@ func TestWebhookObjects(t *testing.T) {
 		t.Errorf("the API server refuses the webhook configuration: %v", err)
 	}
 
-	// Off (the default), none of it is there.
-	c, err = Component(Options{Version: "v1", Namespace: ns, Replicas: 1})
+	// Off (the default), none of it is there (MPI jobs off too, so that
+	// only the runtime's own objects are counted).
+	c, err = Component(Options{Version: "v1", Namespace: ns, Replicas: 1, MPIJobs: "false"})
 	if err != nil {
 		t.Fatal(err)
 	}
