@@ -78,7 +78,7 @@ func DebianPackages(ctx context.Context, roots []string) (map[string]string, err
 		queue = queue[1:]
 		real := resolve(name)
 		if real == "" {
-			return nil, fmt.Errorf("Debian package %s is not installed on this machine (apt-get install %s)", name, strings.Join(roots, " "))
+			return nil, fmt.Errorf("the Debian package %s is not installed on this machine (apt-get install %s)", name, strings.Join(roots, " "))
 		}
 		if _, done := want[real]; done || buildOnly(real) {
 			continue
@@ -97,7 +97,7 @@ func DebianPackages(ctx context.Context, roots []string) (map[string]string, err
 				}
 			}
 			if pick == "" {
-				return nil, fmt.Errorf("Debian package %s depends on %s, which is not installed", real, strings.TrimSpace(group))
+				return nil, fmt.Errorf("the Debian package %s depends on %s, which is not installed", real, strings.TrimSpace(group))
 			}
 			queue = append(queue, pick)
 		}
@@ -158,7 +158,7 @@ func DebianLayer(ctx context.Context, packages map[string]string, cacheDir strin
 		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
 		cmd.Dir = cacheDir
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("downloading Debian packages (apt-get update first?): %v\n%s", err, out)
+			return nil, fmt.Errorf("downloading Debian packages (apt-get update first?): %w\n%s", err, out)
 		}
 		for _, n := range names {
 			if debs[n] != "" {

@@ -273,7 +273,7 @@ func TaskPlacement(t *Task, params map[string]any) (Placement, error) {
 		if err != nil {
 			return p, err
 		}
-		n := int64(a.Count)
+		n := a.Count
 		if count != "" {
 			n, _ = strconv.ParseInt(count, 10, 64)
 		}

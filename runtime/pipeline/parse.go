@@ -107,7 +107,7 @@ func Parse(data []byte) (*Document, error) {
 	if nodes[0].Kind != yaml.DocumentNode || len(nodes[0].Content) == 0 || nodes[0].Content[0].Kind != yaml.MappingNode {
 		return nil, ErrorList{{Line: 1, Err: errors.New("pipeline spec must be a mapping")}}
 	}
-	if err := unknownTopLevel(nodes[0].Content[0], reflect.TypeFor[Spec](), doc.lines); err != nil {
+	if err := unknownTopLevel(nodes[0].Content[0], reflect.TypeFor[Spec]()); err != nil {
 		return nil, err
 	}
 	var spec Spec
@@ -138,7 +138,7 @@ func isEmptyDocument(n *yaml.Node) bool {
 // unknownTopLevel refuses keys a pipeline spec does not have at its top:
 // a misspelt "components" would otherwise be dropped in silence, and
 // every task would then name an unknown component.
-func unknownTopLevel(m *yaml.Node, t reflect.Type, lines lineIndex) error {
+func unknownTopLevel(m *yaml.Node, t reflect.Type) error {
 	fields := structFields(t)
 	var errs ErrorList
 	for i := 0; i+1 < len(m.Content); i += 2 {

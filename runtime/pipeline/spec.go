@@ -109,7 +109,7 @@ func (t ParameterType) Valid() bool {
 // UnmarshalYAML reads the enum by name or by number.
 func (t *ParameterType) UnmarshalYAML(n *yaml.Node) error {
 	name, err := decodeEnum(n, parameterTypeNumbers, "PARAMETER_TYPE_ENUM_UNSPECIFIED")
-	*t = ParameterType(name)
+	*t = name
 	return err
 }
 

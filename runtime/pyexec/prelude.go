@@ -121,7 +121,7 @@ func pipRequirements(script string) (reqs, indexes []string) {
 func RequirementName(req string) string {
 	r := strings.TrimSpace(req)
 	end := strings.IndexFunc(r, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')
+		return (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' && c != '.'
 	})
 	if end >= 0 {
 		r = r[:end]
