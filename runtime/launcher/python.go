@@ -170,11 +170,11 @@ func checkPython(ctx context.Context, dir string, reqs, env, extraEnv []string) 
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("checking the Python component's packages with %s: %v: %s", python, err, strings.TrimSpace(errOut.String()))
+		return nil, fmt.Errorf("checking the Python component's packages with %s: %w: %s", python, err, strings.TrimSpace(errOut.String()))
 	}
 	var rep pythonReport
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		return nil, fmt.Errorf("checking the Python component's packages with %s: %v", python, err)
+		return nil, fmt.Errorf("checking the Python component's packages with %s: %w", python, err)
 	}
 	reports.Store(key, &rep)
 	return &rep, nil

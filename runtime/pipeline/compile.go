@@ -13,8 +13,9 @@ import (
 
 	"github.com/google/cel-go/cel"
 
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/pyexec"
 	"gopkg.in/yaml.v3"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pyexec"
 )
 
 // channelPrefix marks the inputs the KFP compiler adds to carry values into

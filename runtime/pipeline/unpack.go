@@ -102,7 +102,7 @@ func pipelineFileName(name string) bool {
 func unzip(data []byte) ([]byte, string, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, "", fmt.Errorf("the file is not a valid zip archive: %v", err)
+		return nil, "", fmt.Errorf("the file is not a valid zip archive: %w", err)
 	}
 	var found []*zip.File
 	for _, f := range zr.File {
@@ -115,7 +115,7 @@ func unzip(data []byte) ([]byte, string, error) {
 	}
 	rc, err := found[0].Open()
 	if err != nil {
-		return nil, "", fmt.Errorf("zip archive: reading %s: %v", found[0].Name, err)
+		return nil, "", fmt.Errorf("zip archive: reading %s: %w", found[0].Name, err)
 	}
 	defer rc.Close()
 	b, err := readPipelineFile(rc, "zip archive: "+found[0].Name)
@@ -125,7 +125,7 @@ func unzip(data []byte) ([]byte, string, error) {
 func ungzip(data []byte) ([]byte, string, error) {
 	gz, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, "", fmt.Errorf("the file is not a valid gzip archive: %v", err)
+		return nil, "", fmt.Errorf("the file is not a valid gzip archive: %w", err)
 	}
 	body, err := readPipelineFile(gz, "gzip archive")
 	if err != nil {
@@ -148,7 +148,7 @@ func ungzip(data []byte) ([]byte, string, error) {
 			break
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("the file is not a valid tar.gz archive: %v", err)
+			return nil, "", fmt.Errorf("the file is not a valid tar.gz archive: %w", err)
 		}
 		total++
 		if h.Typeflag != tar.TypeReg || !pipelineFileName(h.Name) {
@@ -184,7 +184,7 @@ func onePipelineFile(entries int, files []string) error {
 func readPipelineFile(r io.Reader, what string) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, maxPipelineFile+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", what, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if len(b) > maxPipelineFile {
 		return nil, fmt.Errorf("%s: larger than %d MiB", what, maxPipelineFile>>20)
