@@ -685,11 +685,12 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 					if sg.Ref == nil {
 						continue
 					}
-					if sg.Ref.Kind != RefInputParameter && sg.Ref.Kind != RefRuntime {
+					switch {
+					case sg.Ref.Kind != RefInputParameter && sg.Ref.Kind != RefRuntime:
 						add(field, sub+".runtimeValue.constant", "placeholder %s is not allowed in a constant", sg.Ref.Text)
-					} else if sg.Ref.Kind == RefInputParameter && ins.Parameters[sg.Ref.Name] == nil {
+					case sg.Ref.Kind == RefInputParameter && ins.Parameters[sg.Ref.Name] == nil:
 						add(field, sub+".runtimeValue.constant", "placeholder %s refers to %q, which the task does not bind", sg.Ref.Text, sg.Ref.Name)
-					} else if sg.Ref.Kind == RefRuntime && sg.Ref.Name == RuntimeWorkspacePath && !slices.Contains(c.workspaceUsers, comp.Name) {
+					case sg.Ref.Kind == RefRuntime && sg.Ref.Name == RuntimeWorkspacePath && !slices.Contains(c.workspaceUsers, comp.Name):
 						c.workspaceUsers = append(c.workspaceUsers, comp.Name)
 					}
 				}

@@ -23,7 +23,7 @@ type SinglePlatformSpec struct {
 	// Config is free-form, defined by the platform.
 	Config map[string]any `yaml:"config" json:"config,omitempty"`
 	// PipelineConfig holds pipeline-level options (the workspace).
-	PipelineConfig *PipelineConfig `yaml:"pipelineConfig" json:"pipelineConfig,omitempty"`
+	PipelineConfig *Config `yaml:"pipelineConfig" json:"pipelineConfig,omitempty"`
 }
 
 // PlatformDeploymentConfig maps executor labels to their Kubernetes config.
@@ -32,8 +32,8 @@ type PlatformDeploymentConfig struct {
 	Executors map[string]*KubernetesExecutorConfig `yaml:"executors" json:"executors,omitempty"`
 }
 
-// PipelineConfig holds pipeline-level options.
-type PipelineConfig struct {
+// Config holds pipeline-level options (KFP's PipelineConfig).
+type Config struct {
 	// SemaphoreKey and MutexName limit concurrent runs in KFP; kfstack
 	// accepts and ignores them (runs are limited by --max-running-tasks).
 	SemaphoreKey string `yaml:"semaphoreKey" json:"semaphoreKey,omitempty"`
