@@ -31,9 +31,15 @@ func TestMain(m *testing.M) {
 // the module) their next fire times. It plans again to prove nothing
 // drifts, and destroys it.
 func TestQuickstart(t *testing.T) {
-	tf := terraformIn(t, "examples/quickstart", "modules/profiles")
-	startController(t)
-	vars := []string{"-var=kubeconfig=" + cluster.KubeconfigPath, "-var=runtime_replicas=0", "-var=executor=local"}
+	tf := terraformIn(t, "examples/quickstart", "modules/profiles", "examples/sklearn")
+	// The scikit-learn pipeline runs where Debian's python3 has
+	// python3-sklearn (.ci/run installs it), as make demo decides.
+	sklearn := exec.Command("/usr/bin/python3", "-c", "import sklearn").Run() == nil
+	if !sklearn {
+		t.Log("no python3-sklearn for /usr/bin/python3: the quickstart is applied without the scikit-learn pipeline")
+	}
+	startController(t, "--python", "/usr/bin/python3")
+	vars := []string{"-var=kubeconfig=" + cluster.KubeconfigPath, "-var=runtime_replicas=0", "-var=executor=local", fmt.Sprintf("-var=sklearn=%t", sklearn)}
 	tf.run("get")
 	tf.run(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
 	defer tf.run(append([]string{"destroy", "-auto-approve", "-input=false", "-no-color"}, vars...)...)
@@ -51,6 +57,13 @@ func TestQuickstart(t *testing.T) {
 		Schedules struct {
 			Value map[string][]string `json:"value"`
 		} `json:"schedules"`
+		Sklearn struct {
+			Value *struct {
+				Phase   string                    `json:"phase"`
+				Outputs map[string]string         `json:"outputs"`
+				Metrics map[string]map[string]any `json:"metrics"`
+			} `json:"value"`
+		} `json:"sklearn"`
 	}
 	if err := json.Unmarshal([]byte(tf.run("output", "-json")), &outputs); err != nil {
 		t.Fatal(err)
@@ -75,10 +88,43 @@ func TestQuickstart(t *testing.T) {
 			t.Errorf("schedule %s: next fire times %v, want 3", key, next)
 		}
 	}
+	if sklearn {
+		checkSklearnRun(t, outputs.Sklearn.Value)
+	}
 	// A second plan against the same cluster must be empty: no drift
 	// from what the provider itself wrote.
 	if out, err := tf.try(append([]string{"plan", "-detailed-exitcode", "-input=false", "-no-color"}, vars...)...); err != nil {
 		t.Errorf("plan after apply is not empty (%v):\n%s", err, out)
+	}
+}
+
+// checkSklearnRun checks the scikit-learn run: it kept a model with a
+// plausible accuracy on iris, and reported accuracy and a confusion matrix
+// for both models through status.metrics.
+func checkSklearnRun(t *testing.T, run *struct {
+	Phase   string                    `json:"phase"`
+	Outputs map[string]string         `json:"outputs"`
+	Metrics map[string]map[string]any `json:"metrics"`
+}) {
+	t.Helper()
+	if run == nil || run.Phase != "Succeeded" {
+		t.Fatalf("scikit-learn run: %+v", run)
+	}
+	var accuracy float64
+	if err := json.Unmarshal([]byte(run.Outputs["accuracy"]), &accuracy); err != nil || accuracy < 0.8 || accuracy > 1 {
+		t.Errorf("kept model's accuracy %q: %v", run.Outputs["accuracy"], err)
+	}
+	if alg := run.Outputs["algorithm"]; alg != `"logistic regression"` && alg != `"random forest"` {
+		t.Errorf("kept model %s", alg)
+	}
+	for _, task := range []string{"evaluate", "evaluate-2"} {
+		if acc, ok := run.Metrics[task+"/metrics"]["accuracy"].(float64); !ok || acc < 0.8 {
+			t.Errorf("%s/metrics: %v", task, run.Metrics[task+"/metrics"])
+		}
+		cm, ok := run.Metrics[task+"/confusion"]["confusionMatrix"].(map[string]any)
+		if !ok || len(cm["rows"].([]any)) != 3 {
+			t.Errorf("%s/confusion: %v", task, run.Metrics[task+"/confusion"])
+		}
 	}
 }
 
@@ -107,7 +153,7 @@ type terraformDir struct {
 
 // startController runs kfstack-runtime's controller as make demo's run.sh
 // does, until the test ends.
-func startController(t *testing.T) {
+func startController(t *testing.T, args ...string) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "kfstack-runtime")
@@ -115,8 +161,8 @@ func startController(t *testing.T) {
 		t.Fatalf("building kfstack-runtime: %v\n%s", err, out)
 	}
 	var log strings.Builder
-	cmd := exec.Command(bin, "controller", "--leader-elect", "--leader-election-namespace=kube-system",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--allow-local-executor", "--workdir", filepath.Join(dir, "runs"))
+	cmd := exec.Command(bin, append([]string{"controller", "--leader-elect", "--leader-election-namespace=kube-system",
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--allow-local-executor", "--workdir", filepath.Join(dir, "runs")}, args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

@@ -70,6 +70,7 @@ type runResourceModel struct {
 	Version         types.Int64    `tfsdk:"version"`
 	Phase           types.String   `tfsdk:"phase"`
 	Outputs         types.Map      `tfsdk:"outputs"`
+	Metrics         types.Map      `tfsdk:"metrics"`
 	Tasks           types.Map      `tfsdk:"tasks"`
 	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
@@ -204,6 +205,13 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				Computed:            true,
 				ElementType:         types.StringType,
 				MarkdownDescription: "The run's output parameters, JSON-encoded (`jsondecode` them).",
+			},
+			"metrics": schema.MapAttribute{
+				Computed:    true,
+				ElementType: types.StringType,
+				MarkdownDescription: "The metrics artifacts of the run's tasks (`system.Metrics`, `system.ClassificationMetrics`), " +
+					"by `<task path>/<output>`: their values, JSON-encoded (e.g. `{\"accuracy\": 0.97}`; `jsondecode` them). " +
+					"The run's `status.metrics` holds the same, with each artifact's type and URI.",
 			},
 			"tasks": schema.MapAttribute{
 				Computed:            true,
@@ -479,6 +487,17 @@ func (m *runResourceModel) applyLive(ctx context.Context, run *v1alpha1.Pipeline
 	outputs, d := types.MapValueFrom(ctx, types.StringType, orEmptyMap(run.Status.Outputs))
 	diags.Append(d...)
 	m.Outputs = outputs
+	metrics := map[string]string{}
+	for _, mt := range run.Status.Metrics {
+		v := "{}"
+		if mt.Values != nil && len(mt.Values.Raw) > 0 {
+			v = string(mt.Values.Raw)
+		}
+		metrics[mt.Task+"/"+mt.Output] = v
+	}
+	mv, d := types.MapValueFrom(ctx, types.StringType, metrics)
+	diags.Append(d...)
+	m.Metrics = mv
 	tasks := map[string]int64{}
 	for k, v := range run.Status.Tasks {
 		tasks[k] = int64(v)

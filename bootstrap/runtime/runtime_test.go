@@ -135,8 +135,6 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "pipelines.kfstack.dev", Resource: "schedules"}, false},
-		// Without webhooks, no SubjectAccessReviews.
-		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Group: "pipelines.kfstack.dev", Resource: "experiments"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "pipelines.kfstack.dev", Resource: "experiments"}, false},
@@ -152,6 +150,12 @@ func TestInstallDriftUninstall(t *testing.T) {
 		// No say over the API itself (the local executor's notice is for a
 		// controller outside the cluster).
 		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "pipelineruns.pipelines.kfstack.dev"}, false},
+		// kfp-kubernetes CreatePVC/DeletePVC tasks and run workspaces; no
+		// listing or changing other claims.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "persistentvolumeclaims"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Resource: "persistentvolumeclaims"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "list", Resource: "persistentvolumeclaims"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "persistentvolumeclaims"}, false},
 		// MPIJobs: their status, objects and SSH Secrets, which it may
 		// create but never read; pod logs for failure messages.
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "kubeflow.org", Resource: "mpijobs", Subresource: "status"}, true},

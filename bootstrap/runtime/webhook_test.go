@@ -108,7 +108,7 @@ func TestWebhookObjects(t *testing.T) {
 	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", ScheduleWebhookName: "schedules", MPIJobWebhookName: "mpijobs"}
 	groups := map[string]string{PipelineWebhookName: v1alpha1.GroupVersion.Group, PipelineRunWebhookName: v1alpha1.GroupVersion.Group, ScheduleWebhookName: v1alpha1.GroupVersion.Group, MPIJobWebhookName: kubeflow.GroupVersion.Group}
 	// The runtime's own kinds and, MPI jobs being on by default, MPIJob.
-	if len(config.Webhooks) != 3 {
+	if len(config.Webhooks) != 4 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)
 	}
 	for _, h := range config.Webhooks {

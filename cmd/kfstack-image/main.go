@@ -7,10 +7,12 @@
 //
 // The images are pause (the real node's sandbox), base (BusyBox) and
 // runtime (the runtime binary on base, built when runtime/cmd/kfstack-runtime
-// exists), and mpi-pi:openmpi and mpi-pi:mpich (kubeflow/mpi-operator's pi
-// example on Debian's Open MPI and MPICH, from -pi and Debian packages);
-// all of them when none is named (the MPI images where -pi exists and
-// Debian's MPI compilers are installed). `make image` runs it.
+// exists), python-sklearn (Debian's python3 and python3-sklearn on base,
+// built where they are installed), and mpi-pi:openmpi and mpi-pi:mpich
+// (kubeflow/mpi-operator's pi example on Debian's Open MPI and MPICH, from
+// -pi and Debian packages); all of them when none is named (the MPI images
+// where -pi exists and Debian's MPI compilers are installed). `make image`
+// runs it.
 package main
 
 import (
@@ -33,7 +35,7 @@ func main() {
 	pi := flag.String("pi", "../shared/testdata/mpi/pi/pi.cc", "pi.cc of mpi-operator's pi example, for the MPI images")
 	cache := flag.String("cache", "", "directory that keeps downloaded Debian packages (default: -out/cache)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: kfstack-image [flags] [%s|%s|%s|%s:%s|%s:%s ...]\n", image.PauseImage, image.BaseImage, image.RuntimeImage, image.MPIImage, image.FlavorOpenMPI, image.MPIImage, image.FlavorMPICH)
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: kfstack-image [flags] [%s|%s|%s|%s|%s:%s|%s:%s ...]\n", image.PauseImage, image.BaseImage, image.RuntimeImage, image.PythonImage, image.MPIImage, image.FlavorOpenMPI, image.MPIImage, image.FlavorMPICH)
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -27,6 +27,12 @@ variable "executor" {
   default     = "pod"
 }
 
+variable "sklearn" {
+  description = "Apply the scikit-learn pipeline (examples/sklearn) and a run of it. Its tasks need Python with scikit-learn: Debian's python3-sklearn for the local executor (make demo installs it where it can), an image with both for pods (make image builds one)."
+  type        = bool
+  default     = true
+}
+
 variable "pipeline_root" {
   description = "Where runs keep artifacts (gs://, s3://, file://); the controller's default when null."
   type        = string
@@ -186,6 +192,40 @@ resource "kubeflow_run" "triangle" {
   parameters    = { n = "100" }
   executor      = var.executor
   pipeline_root = var.pipeline_root
+}
+
+# Machine learning: two scikit-learn classifiers on a data set scikit-learn
+# ships, with a hyper-parameter of each from the run's parameters; the
+# better model is kept. The spec is what the KFP SDK compiles from
+# examples/sklearn/pipeline.py; its Python components run without the kfp
+# package installed (kfstack brings its own component runtime).
+resource "kubeflow_pipeline" "sklearn" {
+  count       = var.sklearn ? 1 : 0
+  name        = "sklearn-classifiers"
+  namespace   = kubeflow_profile.platform.id
+  description = "Logistic regression against a random forest"
+  spec        = file("${path.module}/../sklearn/pipeline.yaml")
+
+  depends_on = [kubeflow_runtime.this]
+}
+
+resource "kubeflow_run" "sklearn" {
+  count         = var.sklearn ? 1 : 0
+  name          = "sklearn-iris-1"
+  namespace     = kubeflow_profile.platform.id
+  pipeline      = kubeflow_pipeline.sklearn[0].name
+  parameters    = { dataset = "iris", regularization = "0.5", n_estimators = "100" }
+  executor      = var.executor
+  pipeline_root = var.pipeline_root
+}
+
+output "sklearn" {
+  description = "The scikit-learn run: the model kept and its accuracy, and every metrics artifact (accuracy, F1, confusion matrix) by task."
+  value = var.sklearn ? {
+    phase   = kubeflow_run.sklearn[0].phase
+    outputs = kubeflow_run.sklearn[0].outputs
+    metrics = { for k, v in kubeflow_run.sklearn[0].metrics : k => jsondecode(v) }
+  } : null
 }
 
 output "run_outputs" {

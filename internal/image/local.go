@@ -88,16 +88,30 @@ func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
 	}
 	wanted := map[string]bool{}
 	for _, name := range opts.Images {
-		if name != PauseImage && name != BaseImage && name != RuntimeImage {
-			return nil, fmt.Errorf("unknown image %q: the images are %s, %s and %s", name, PauseImage, BaseImage, RuntimeImage)
+		if name != PauseImage && name != BaseImage && name != RuntimeImage && name != PythonImage {
+			return nil, fmt.Errorf("unknown image %q: the images are %s, %s, %s and %s", name, PauseImage, BaseImage, RuntimeImage, PythonImage)
 		}
 		wanted[name] = true
 	}
+	pythonPackages := map[string]string{}
 	if len(opts.Images) == 0 {
 		wanted[PauseImage], wanted[BaseImage] = true, true
 		if _, err := os.Stat(filepath.Join(opts.RepoRoot, RuntimePackage)); err == nil {
 			wanted[RuntimeImage] = true
 		}
+		// The Python image is made of this machine's Debian packages:
+		// built where they are installed.
+		if pkgs, err := DebianPackages(ctx, PythonPackages); err == nil {
+			wanted[PythonImage], pythonPackages = true, pkgs
+		} else {
+			fmt.Fprintf(progress, "not building image %s: %v\n", PythonImage, err)
+		}
+	} else if wanted[PythonImage] {
+		pkgs, err := DebianPackages(ctx, PythonPackages)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", PythonImage, err)
+		}
+		pythonPackages = pkgs
 	}
 	binDir := filepath.Join(opts.OutDir, "bin")
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
@@ -132,7 +146,7 @@ func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
 			return nil, err
 		}
 	}
-	if !wanted[BaseImage] && !wanted[RuntimeImage] {
+	if !wanted[BaseImage] && !wanted[RuntimeImage] && !wanted[PythonImage] {
 		return built, nil
 	}
 	baseSpec, err := baseSpec(ctx, opts.Busybox)
@@ -141,6 +155,25 @@ func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
 	}
 	if wanted[BaseImage] {
 		if err := write(BaseImage, baseSpec); err != nil {
+			return nil, err
+		}
+	}
+	if wanted[PythonImage] {
+		layer, err := DebianLayer(ctx, pythonPackages, filepath.Join(opts.OutDir, "debian"))
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", PythonImage, err)
+		}
+		base, err := Build(baseSpec)
+		if err != nil {
+			return nil, fmt.Errorf("building the Python image's base image: %w", err)
+		}
+		if err := write(PythonImage, Spec{
+			Base:   base,
+			Layers: [][]File{layer},
+			Env:    []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"},
+			Cmd:    []string{"/usr/bin/python3"},
+			Labels: map[string]string{"dev.kfstack.debian-packages": fmt.Sprint(len(pythonPackages))},
+		}); err != nil {
 			return nil, err
 		}
 	}

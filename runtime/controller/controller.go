@@ -26,6 +26,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller/schedules"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
@@ -75,6 +76,13 @@ type Options struct {
 	// of the entries read (launcher.StoreCache); a random key, valid for
 	// this process only, when nil.
 	CacheSigningKey []byte
+	// PythonExecutor chooses the kfp that Python-function components run
+	// with, in pods (KFSTACK_PYTHON_EXECUTOR) and local runs: auto (""),
+	// builtin or kfp.
+	PythonExecutor launcher.PythonExecutor
+	// Python is the python3 interpreter of local-executor runs ("": the
+	// one on PATH).
+	Python string
 	// RunSelector is the selector of the runs and schedules this
 	// controller drives (as given to CacheOptions), nil for all. With one,
 	// MaxRunningTasks counts only the pods of these runs. A schedule's

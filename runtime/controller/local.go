@@ -21,9 +21,11 @@ import (
 // through a channel source, so a finished process starts its dependants
 // at once.
 type localRuns struct {
-	workDir string
-	cmdDir  string
-	wake    chan event.TypedGenericEvent[*v1alpha1.PipelineRun]
+	workDir        string
+	cmdDir         string
+	pythonExecutor launcher.PythonExecutor
+	python         string
+	wake           chan event.TypedGenericEvent[*v1alpha1.PipelineRun]
 
 	mu   sync.Mutex
 	runs map[types.NamespacedName]*localRun
@@ -73,7 +75,8 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, root str
 	if err != nil {
 		return nil, err
 	}
-	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir, KeepRecords: true}
+	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir, KeepRecords: true,
+		WorkspacePath: l.workspace(run), PythonExecutor: l.pythonExecutor, Python: l.python}
 	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), store: store, started: map[int32]int32{}}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	lr.cancel = cancel
@@ -98,6 +101,14 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, root str
 	}()
 	l.runs[key] = lr
 	return lr, nil
+}
+
+// workspace is the directory that stands for a local run's workspace
+// (the PVC a pod run mounts at /kfp-workspace).
+func (l *localRuns) workspace(run *v1alpha1.PipelineRun) string {
+	dir := filepath.Join(l.workDir, run.Namespace, run.Name+"-"+string(run.UID), "workspace")
+	_ = os.MkdirAll(dir, 0o755)
+	return dir
 }
 
 // take removes and returns the results that arrived.

@@ -53,7 +53,7 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 	if image == "" {
 		return nil, fmt.Errorf("task %s has no container image", a.Task.Path)
 	}
-	p := a.Task.Task.Placement
+	p := a.Task.Placement
 	main := corev1.Container{
 		Name:                     mainContainer,
 		Image:                    image,
@@ -86,6 +86,9 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 		secs := int64(a.Task.Timeout.Seconds())
 		podSpec.ActiveDeadlineSeconds = &secs
 	}
+	if r.Options.PythonExecutor != "" {
+		podSpec.Containers[0].Env = append(podSpec.Containers[0].Env, corev1.EnvVar{Name: launcher.PythonEnv, Value: string(r.Options.PythonExecutor)})
+	}
 	t := true
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
@@ -109,6 +112,9 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 	}
 	if len(run.Name) <= 63 {
 		pod.Labels[v1alpha1.LabelRun] = run.Name
+	}
+	if err := applyPodConfig(pod, a.Task.Pod); err != nil {
+		return nil, fmt.Errorf("task %s: %w", a.Task.Path, err)
 	}
 	if err := r.Options.TaskPodDefaults.apply(pod, r.Options.ImageRules); err != nil {
 		return nil, fmt.Errorf("task %s: %w", a.Task.Path, err)

@@ -16,7 +16,9 @@ package controller
 // OwnerReferencesPermissionEnforcement checks. Task pods are created and
 // deleted, never updated (a new attempt is a new pod). Namespaces are
 // read for the service accounts a profile allows its runs
-// (kfstack.dev/allowed-service-accounts). No secrets outside its own
+// (kfstack.dev/allowed-service-accounts). PersistentVolumeClaims are made
+// and deleted by kfp-kubernetes' CreatePVC/DeletePVC tasks and for run
+// workspaces, in the run's namespace, never listed or changed. No secrets outside its own
 // namespace: secret parameters reach task pods through secretKeyRef,
 // resolved by the kubelet. The metrics endpoint asks the API server who
 // calls it and whether they may (TokenReview, SubjectAccessReview).
@@ -38,6 +40,7 @@ package controller
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=experiments,verbs=get
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;create;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create

@@ -80,6 +80,10 @@ type PipelineRunReconciler struct {
 	driven   map[types.NamespacedName]types.UID
 	// slotsSynced reports whether the count has seen every existing pod.
 	slotsSynced func() bool
+	// workspaces marks the runs whose workspace PVC exists.
+	workspaces sync.Map
+	// notes are the task notes each run has reported as events.
+	notes noteLog
 }
 
 type cachedState struct {
@@ -128,6 +132,7 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 func (r *PipelineRunReconciler) forget(name types.NamespacedName) {
 	r.local.stop(name)
 	r.dropState(name)
+	r.forgetKFP(name)
 	if r.slots != nil {
 		r.slots.forget(name)
 		r.drivenMu.Lock()
@@ -250,7 +255,14 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 	if store == nil {
 		return nil, err
 	}
-	eng := engine.New(plan, engine.Options{MaxParallel: int(run.Spec.Parallelism), PipelineRoot: root})
+	opts := engine.Options{MaxParallel: int(run.Spec.Parallelism), PipelineRoot: root}
+	if plan.Workspace != nil {
+		opts.WorkspacePath = WorkspaceMountPath
+		if run.Spec.Executor == v1alpha1.ExecutorLocal {
+			opts.WorkspacePath = r.local.workspace(run)
+		}
+	}
+	eng := engine.New(plan, opts)
 	state, err := r.loadState(run)
 	if err != nil {
 		release()
@@ -337,6 +349,7 @@ func (r *PipelineRunReconciler) feed(ctx context.Context, s *runStep, evs []engi
 			}
 		}
 		r.cacheResult(ctx, r.taskCache(s.run, s.store), s.eng, s.state, ev)
+		r.reportNotes(s.run, s.eng.Path(s.state, k.node), ev.Notes)
 		evs = append(evs, *ev)
 	}
 	return evs
@@ -416,10 +429,31 @@ func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []e
 				s.local.start(ctx, a)
 				continue
 			}
+			if a.Task.Component.Executor.Kind != pipeline.ExecContainer {
+				// CreatePVC and DeletePVC: the controller acts, no pod.
+				hits = append(hits, r.pvcTask(ctx, s.run, a))
+				continue
+			}
+			if err := r.ensureWorkspace(ctx, s); err != nil {
+				var bad *badTaskPod
+				if errors.As(err, &bad) {
+					hits = append(hits, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Message: bad.Error()})
+					continue
+				}
+				return nil, err
+			}
 			// One at a time: on a cluster short of room, pods created
 			// faster than they can be placed back off in the scheduler
 			// (bench/RESULTS.md).
-			pod, err := r.createPod(ctx, s.run, s.root, a, s.pods)
+			pod, err := r.createPod(ctx, s.run, s.root, a, s.pods, s.eng.Plan().Workspace != nil)
+			var bad *badTaskPod
+			if errors.As(err, &bad) {
+				// The task's settings cannot make a pod (a toleration
+				// given as JSON at run time that is not one): the
+				// attempt fails, naming the problem.
+				hits = append(hits, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Message: bad.Error()})
+				continue
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -630,7 +664,7 @@ func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.St
 			ev.Succeeded = false
 			ev.Message = "reading the task's result: " + err.Error()
 		} else {
-			ev.Params, ev.Artifacts = m.Params, m.Artifacts
+			ev.Params, ev.Artifacts, ev.Notes = m.Params, m.Artifacts, m.Notes
 			if m.Error != "" {
 				ev.Succeeded = false
 				ev.Message = m.Error
@@ -661,13 +695,16 @@ func hasOutputs(pod *corev1.Pod) bool {
 // createPod creates an attempt's pod and returns it; one that exists
 // already (created before a restart or a lost status update) is adopted,
 // and nil returned.
-func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod) (*corev1.Pod, error) {
+func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod, workspace bool) (*corev1.Pod, error) {
 	if p, ok := pods[a.Node]; ok && curAttempt(p) == a.Attempt {
 		return nil, nil
 	}
 	pod, err := r.buildPod(run, root, a)
 	if err != nil {
-		return nil, err
+		return nil, &badTaskPod{err}
+	}
+	if workspace {
+		addWorkspace(pod, workspaceClaimName(run.Name))
 	}
 	if err := r.Create(ctx, pod); err != nil {
 		if apierrors.IsAlreadyExists(err) {
@@ -758,6 +795,7 @@ func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.En
 	if st.Phase.Terminal() && st.CompletionTime == nil {
 		st.CompletionTime = &metav1.Time{Time: now}
 	}
+	st.Metrics, st.MetricsOmitted = runMetrics(eng, s)
 	params, _ := s.Outputs()
 	if len(params) > 0 {
 		st.Outputs = map[string]string{}
@@ -958,6 +996,7 @@ func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Options.CacheSigningKey = newSigningKey()
 	}
 	r.local = newLocalRuns(r.Options.WorkDir, r.Options.LocalCommandDir)
+	r.local.pythonExecutor, r.local.python = r.Options.PythonExecutor, r.Options.Python
 	r.states = map[types.NamespacedName]cachedState{}
 	if err := r.setupSlots(mgr); err != nil {
 		return err

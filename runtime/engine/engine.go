@@ -21,6 +21,10 @@ type Options struct {
 	MaxParallel int
 	// PipelineRoot is substituted for `{{$.pipeline_root}}` in constants.
 	PipelineRoot string
+	// WorkspacePath is substituted for `{{$.workspace_path}}` in constants:
+	// where the run's workspace is for its tasks (a directory of the local
+	// executor, the mount path in pods).
+	WorkspacePath string
 	// DryRun makes the engine accept symbolic values (outputs that do not
 	// exist yet): conditions are taken as true, a loop over an unknown list
 	// gets one symbolic iteration, and type checks of such values are
@@ -73,6 +77,10 @@ type Event struct {
 	Artifacts map[string][]Artifact
 	// Message explains a failure (with the log tail when there is one).
 	Message string
+	// Notes say how the attempt ran (which kfp a Python component used,
+	// settings the executor could not honour); the engine ignores them,
+	// callers report them.
+	Notes []string
 }
 
 // ActionKind says what the engine wants done.
@@ -122,6 +130,10 @@ type TaskRun struct {
 	CacheKey string
 	// Timeout bounds the attempt (0: none); the engine also enforces it.
 	Timeout time.Duration
+	// Placement is where and with what resources it runs, resolved.
+	Placement pipeline.Placement
+	// Pod is the task's kfp-kubernetes config, resolved (nil: none).
+	Pod *pipeline.PodConfig
 }
 
 // Change records a node's phase change, for progress output.
@@ -166,6 +178,40 @@ func (e *Engine) Start(runID string, params map[string]any, now time.Time) (*Sta
 	s := &State{RunID: runID, Start: now.UnixMilli(), Phase: RunRunning, Params: bound}
 	s.Nodes = append(s.Nodes, Node{Parent: -1, Task: -1, Iter: -1, First: -1})
 	return s, nil
+}
+
+// StartWithInputs is Start for a pipeline whose root takes input
+// artifacts: inputs maps each to its URI.
+func (e *Engine) StartWithInputs(runID string, params map[string]any, inputs map[string]string, now time.Time) (*State, error) {
+	s, err := e.Start(runID, params, now)
+	if err != nil {
+		return nil, err
+	}
+	var errs pipeline.ErrorList
+	for _, name := range sortedNames(inputs) {
+		def, ok := e.plan.Root.Inputs.Artifacts[name]
+		if !ok {
+			errs = append(errs, &pipeline.FieldError{Field: fmt.Sprintf("artifacts[%q]", name), Err: fmt.Errorf("the pipeline has no input artifact %q", name)})
+			continue
+		}
+		if s.Inputs == nil {
+			s.Inputs = map[string][]Artifact{}
+		}
+		s.Inputs[name] = []Artifact{{Name: name, URI: inputs[name], SchemaTitle: def.ArtifactType.SchemaTitle}}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return s, nil
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // symbolicParameters lets a dry run go ahead without values for required
@@ -882,6 +928,19 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 		Path: st.e.Path(s, i), Name: t.Name, Task: t, Component: t.Component,
 		Params: params, Artifacts: arts, Timeout: t.Timeout,
 	}
+	if run.Placement, err = pipeline.TaskPlacement(t, params); err != nil && !st.e.opts.DryRun {
+		return nil, err
+	}
+	if run.Pod, err = st.podConfig(s.Nodes[i].Parent, t); err != nil {
+		return nil, fmt.Errorf("kubernetes config: %w", err)
+	}
+	for name, def := range t.Component.Inputs.Parameters {
+		if def.ParameterType == pipeline.TypeTaskConfig {
+			// The runtime injects the task's own configuration, for a
+			// component that starts another workload with it.
+			params[name] = taskConfig(run)
+		}
+	}
 	// A secret input is a reference here: its key could not tell one
 	// secret value from another, so such a task never caches.
 	if t.Cache && !pipeline.HoldsSecret(params) {
@@ -892,6 +951,56 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 		}
 	}
 	return run, nil
+}
+
+// taskConfig is the TASK_CONFIG value of a task: its resources,
+// environment and Kubernetes placement, in the shape KFP's TaskConfig reads.
+func taskConfig(run *TaskRun) map[string]any {
+	out := map[string]any{}
+	pl := run.Placement
+	limits, requests := map[string]any{}, map[string]any{}
+	if pl.CPU != "" {
+		limits["cpu"] = pl.CPU
+	}
+	if pl.Memory != "" {
+		limits["memory"] = pl.Memory
+	}
+	if pl.CPURequest != "" {
+		requests["cpu"] = pl.CPURequest
+	}
+	if pl.MemoryRequest != "" {
+		requests["memory"] = pl.MemoryRequest
+	}
+	if pl.AcceleratorCount > 0 {
+		limits[pl.AcceleratorType] = float64(pl.AcceleratorCount)
+	}
+	if len(limits)+len(requests) > 0 {
+		out["resources"] = map[string]any{"limits": limits, "requests": requests}
+	}
+	if ex := run.Component.Executor; ex != nil && ex.Container != nil && len(ex.Container.Env) > 0 {
+		var env []any
+		for _, e := range ex.Container.Env {
+			env = append(env, map[string]any{"name": e.Name, "value": e.Value})
+		}
+		out["env"] = env
+	}
+	if p := run.Pod; p != nil {
+		if len(p.NodeSelector) > 0 {
+			sel := map[string]any{}
+			for k, v := range p.NodeSelector {
+				sel[k] = v
+			}
+			out["nodeSelector"] = sel
+		}
+		if len(p.Tolerations) > 0 {
+			var tols []any
+			for _, t := range p.Tolerations {
+				tols = append(tols, t)
+			}
+			out["tolerations"] = tols
+		}
+	}
+	return out
 }
 
 // CacheKey returns the cache key container node i runs under, as its

@@ -31,7 +31,10 @@ func (st *stepper) scopeOf(d int32) (*scope, error) {
 	var sc *scope
 	switch {
 	case d == 0:
-		sc = &scope{params: s.Params, arts: map[string][]Artifact{}}
+		sc = &scope{params: s.Params, arts: s.Inputs}
+		if sc.arts == nil {
+			sc.arts = map[string][]Artifact{}
+		}
 	case n.Iter >= 0:
 		loop := &s.Nodes[n.Parent]
 		lt := st.e.task(s, n.Parent)
@@ -68,21 +71,12 @@ func (st *stepper) scopeOf(d int32) (*scope, error) {
 // instance d, as KFP's driver does: bindings first, then defaults, then
 // placeholders inside constants.
 func (st *stepper) resolve(d int32, t *pipeline.Task) (map[string]any, map[string][]Artifact, error) {
-	s := st.s
 	sc, err := st.scopeOf(d)
 	if err != nil {
 		return nil, nil, err
 	}
 	comp := t.Component
-	first := s.Nodes[d].First
-	dag := st.e.dagOf(s, d)
-	producer := func(name string) *Node {
-		pt := dag.Task(name)
-		if pt == nil || first < 0 {
-			return nil
-		}
-		return &s.Nodes[first+int32(pt.Index)]
-	}
+	producer := st.producerIn(d)
 	params := map[string]any{}
 	arts := map[string][]Artifact{}
 	var constants []string
@@ -93,35 +87,22 @@ func (st *stepper) resolve(d int32, t *pipeline.Task) (map[string]any, map[strin
 	for name, b := range ins.Parameters {
 		def := comp.Inputs.Parameters[name]
 		optional := def != nil && (def.IsOptional || def.DefaultValue != nil)
-		var v any
-		var ok bool
+		v, ok := st.bindingValue(sc, producer, b)
 		switch {
+		case ok:
 		case b.ComponentInputParameter != "":
-			v, ok = sc.params[b.ComponentInputParameter]
-			if !ok {
-				if optional || def == nil {
-					continue
-				}
-				return nil, nil, &missingInput{fmt.Sprintf("input %q: the enclosing DAG's input %q has no value", name, b.ComponentInputParameter)}
+			if optional || def == nil {
+				continue
 			}
+			return nil, nil, &missingInput{fmt.Sprintf("input %q: the enclosing DAG's input %q has no value", name, b.ComponentInputParameter)}
 		case b.TaskOutputParameter != nil:
-			p := producer(b.TaskOutputParameter.ProducerTask)
-			if p != nil && p.Phase == Succeeded {
-				v, ok = p.Params[b.TaskOutputParameter.OutputParameterKey]
+			if optional {
+				continue
 			}
-			if !ok {
-				if optional {
-					continue
-				}
-				return nil, nil, &missingInput{fmt.Sprintf("input %q: task %q produced no output %q", name, b.TaskOutputParameter.ProducerTask, b.TaskOutputParameter.OutputParameterKey)}
-			}
-		case b.RuntimeValue != nil:
-			v = b.RuntimeValue.Constant
-			if str, isStr := v.(string); isStr && strings.Contains(str, "{{$") {
-				constants = append(constants, name)
-			}
-		case b.TaskFinalStatus != nil:
-			v = st.finalStatus(producer(b.TaskFinalStatus.ProducerTask), b.TaskFinalStatus.ProducerTask)
+			return nil, nil, &missingInput{fmt.Sprintf("input %q: task %q produced no output %q", name, b.TaskOutputParameter.ProducerTask, b.TaskOutputParameter.OutputParameterKey)}
+		}
+		if b.RuntimeValue != nil && hasPlaceholder(v) {
+			constants = append(constants, name)
 		}
 		if prg := t.Selectors[name]; prg != nil {
 			sel, err := pipeline.EvalSelector(prg, v)
@@ -145,16 +126,19 @@ func (st *stepper) resolve(d int32, t *pipeline.Task) (map[string]any, map[strin
 	for name, def := range comp.Inputs.Parameters {
 		if _, ok := params[name]; !ok && def.DefaultValue != nil {
 			params[name] = def.DefaultValue
+			if hasPlaceholder(def.DefaultValue) {
+				// Google's components default inputs to run placeholders.
+				constants = append(constants, name)
+			}
 		}
 	}
 	for _, name := range constants {
-		text, err := st.substitute(params[name].(string), params, t)
+		v, err := st.substituteValue(params[name], params, t)
 		if err != nil {
 			return nil, nil, fmt.Errorf("input %q: %w", name, err)
 		}
-		var v any = text
 		if def := comp.Inputs.Parameters[name]; def != nil && !st.symbolic(v) {
-			if v, err = pipeline.CoerceParameter(def.ParameterType, text); err != nil {
+			if v, err = pipeline.CoerceParameter(def.ParameterType, v); err != nil {
 				return nil, nil, fmt.Errorf("input %q: %w", name, err)
 			}
 		}
@@ -190,6 +174,62 @@ func (st *stepper) resolve(d int32, t *pipeline.Task) (map[string]any, map[strin
 	return params, arts, nil
 }
 
+// bindingValue is the value of one parameter binding in DAG scope sc;
+// ok is false when its source produced nothing (an unset optional input,
+// a skipped producer).
+func (st *stepper) bindingValue(sc *scope, producer func(string) *Node, b *pipeline.InputParameterSpec) (any, bool) {
+	switch {
+	case b.ComponentInputParameter != "":
+		v, ok := sc.params[b.ComponentInputParameter]
+		return v, ok
+	case b.TaskOutputParameter != nil:
+		p := producer(b.TaskOutputParameter.ProducerTask)
+		if p == nil || p.Phase != Succeeded {
+			return nil, false
+		}
+		v, ok := p.Params[b.TaskOutputParameter.OutputParameterKey]
+		return v, ok
+	case b.RuntimeValue != nil:
+		return b.RuntimeValue.Constant, true
+	case b.TaskFinalStatus != nil:
+		return st.finalStatus(producer(b.TaskFinalStatus.ProducerTask), b.TaskFinalStatus.ProducerTask), true
+	}
+	return nil, false
+}
+
+// podConfig resolves the Kubernetes config of task t in DAG instance d.
+func (st *stepper) podConfig(d int32, t *pipeline.Task) (*pipeline.PodConfig, error) {
+	if t.Kubernetes == nil {
+		return nil, nil
+	}
+	sc, err := st.scopeOf(d)
+	if err != nil {
+		return nil, err
+	}
+	producer := st.producerIn(d)
+	return t.Kubernetes.Resolve(func(b *pipeline.InputParameterSpec) pipeline.PlatformValue {
+		v, ok := st.bindingValue(sc, producer, b)
+		if ok && st.symbolic(v) {
+			return pipeline.PlatformValue{Value: "dry-run-value", OK: true}
+		}
+		return pipeline.PlatformValue{Value: v, OK: ok}
+	})
+}
+
+// producerIn returns the node of a sibling task in DAG instance d.
+func (st *stepper) producerIn(d int32) func(string) *Node {
+	s := st.s
+	first := s.Nodes[d].First
+	dag := st.e.dagOf(s, d)
+	return func(name string) *Node {
+		pt := dag.Task(name)
+		if pt == nil || first < 0 {
+			return nil
+		}
+		return &s.Nodes[first+int32(pt.Index)]
+	}
+}
+
 // symbolic reports a dry-run stand-in value, which is not type checked.
 func (st *stepper) symbolic(v any) bool {
 	if !st.e.opts.DryRun {
@@ -197,6 +237,61 @@ func (st *stepper) symbolic(v any) bool {
 	}
 	s, ok := v.(string)
 	return ok && strings.Contains(s, "{{")
+}
+
+// hasPlaceholder reports a constant with a placeholder anywhere in it (a
+// string, or a string inside a list or struct constant).
+func hasPlaceholder(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return strings.Contains(x, "{{$")
+	case []any:
+		for _, e := range x {
+			if hasPlaceholder(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasPlaceholder(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// substituteValue expands placeholders in a constant, inside lists and
+// structs too (a list of worker specs whose fields take other inputs).
+func (st *stepper) substituteValue(v any, params map[string]any, t *pipeline.Task) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if !strings.Contains(x, "{{$") {
+			return x, nil
+		}
+		return st.substitute(x, params, t)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := st.substituteValue(e, params, t)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			r, err := st.substituteValue(e, params, t)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 // substitute expands the placeholders KFP allows inside constants: other
@@ -220,7 +315,7 @@ func (st *stepper) substitute(text string, params map[string]any, t *pipeline.Ta
 			}
 			b.WriteString(pipeline.FormatParameter(v))
 		case pipeline.RefRuntime:
-			b.WriteString(RuntimeValue(sg.Ref.Name, st.s.RunID, time.UnixMilli(st.s.Start), t.Name, "", st.e.opts.PipelineRoot))
+			b.WriteString(RuntimeValue(sg.Ref.Name, st.s.RunID, time.UnixMilli(st.s.Start), t.Name, "", st.e.opts.PipelineRoot, st.e.opts.WorkspacePath))
 		default:
 			return "", fmt.Errorf("placeholder %s is not allowed in a constant", sg.Ref.Text)
 		}
@@ -230,7 +325,7 @@ func (st *stepper) substitute(text string, params map[string]any, t *pipeline.Ta
 
 // RuntimeValue returns the value of a run-scoped placeholder such as
 // pipeline_job_name. taskID may be empty outside a task.
-func RuntimeValue(name, runID string, start time.Time, taskName, taskID, root string) string {
+func RuntimeValue(name, runID string, start time.Time, taskName, taskID, root, workspace string) string {
 	switch name {
 	case pipeline.RuntimeJobName, pipeline.RuntimeJobResourceName, pipeline.RuntimeJobUUID:
 		return runID
@@ -245,6 +340,8 @@ func RuntimeValue(name, runID string, start time.Time, taskName, taskID, root st
 		return start.UTC().Format(time.RFC3339)
 	case pipeline.RuntimePipelineRoot:
 		return root
+	case pipeline.RuntimeWorkspacePath:
+		return workspace
 	}
 	return ""
 }

@@ -128,6 +128,9 @@ type State struct {
 	Message string
 	// Params are the run's bound parameters.
 	Params map[string]any
+	// Inputs are the run's input artifacts (a pipeline whose root takes
+	// artifacts), by name.
+	Inputs map[string][]Artifact
 	// CancelRequested is set once a cancel arrived.
 	CancelRequested bool
 	// Nodes are all instances; Nodes[0] is the root DAG.
@@ -151,6 +154,7 @@ type stateJSON struct {
 	Phase   RunPhase                `json:"phase"`
 	Message string                  `json:"msg,omitempty"`
 	Params  map[string]any          `json:"params,omitempty"`
+	Inputs  map[string][]Artifact   `json:"inputs,omitempty"`
 	Cancel  bool                    `json:"cancel,omitempty"`
 	Phases  string                  `json:"p"`
 	Parents []int32                 `json:"parents"`
@@ -181,7 +185,7 @@ type nodeDetails struct {
 func (s *State) MarshalJSON() ([]byte, error) {
 	n := len(s.Nodes)
 	j := stateJSON{
-		RunID: s.RunID, Start: s.Start, Phase: s.Phase, Message: s.Message, Params: s.Params, Cancel: s.CancelRequested,
+		RunID: s.RunID, Start: s.Start, Phase: s.Phase, Message: s.Message, Params: s.Params, Inputs: s.Inputs, Cancel: s.CancelRequested,
 		Begin: make([]int64, n), Dur: make([]int64, n), Parents: []int32{},
 	}
 	phases := make([]byte, n)
@@ -254,7 +258,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	if len(j.Begin) != n || len(j.Dur) != n || len(j.Parents)%3 != 0 {
 		return fmt.Errorf("decoding engine state: columns do not match %d nodes", n)
 	}
-	*s = State{RunID: j.RunID, Start: j.Start, Phase: j.Phase, Message: j.Message, Params: j.Params, CancelRequested: j.Cancel, Nodes: make([]Node, n)}
+	*s = State{RunID: j.RunID, Start: j.Start, Phase: j.Phase, Message: j.Message, Params: j.Params, Inputs: j.Inputs, CancelRequested: j.Cancel, Nodes: make([]Node, n)}
 	var begin int64
 	for i := range s.Nodes {
 		p := strings.IndexByte(phaseCodes, j.Phases[i])

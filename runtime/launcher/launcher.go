@@ -24,6 +24,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pyexec"
 )
 
 // Mode decides how artifact URIs appear inside the executor input.
@@ -65,6 +66,14 @@ type Config struct {
 	LogFlushInterval time.Duration
 	// MaxLogBytes bounds the output kept (0: DefaultMaxLogBytes).
 	MaxLogBytes int64
+	// WorkspacePath is the run's workspace for `{{$.workspace_path}}`.
+	WorkspacePath string
+	// PythonExecutor chooses the kfp that Python-function components run
+	// with ("": the KFSTACK_PYTHON_EXECUTOR environment variable, else auto).
+	PythonExecutor PythonExecutor
+	// Python is the interpreter Python components run with, put first on
+	// PATH as python3 ("": the python3 on PATH).
+	Python string
 }
 
 // ExecutorInput is the JSON handed to a component through `{{$}}`, in the
@@ -100,6 +109,9 @@ type RuntimeArtifact struct {
 	URI string `json:"uri"`
 	// Metadata is free-form.
 	Metadata map[string]any `json:"metadata"`
+	// CustomPath is where a component wrote an output artifact with
+	// set_path() (executor output only).
+	CustomPath string `json:"custom_path,omitempty"`
 }
 
 // ExecutorOutputs says where outputs go.
@@ -316,7 +328,7 @@ func (r *resolver) Resolve(ref *pipeline.Ref) (string, error) {
 		}
 		return artifactAttr(ref, list, local)
 	case pipeline.RefRuntime:
-		return engine.RuntimeValue(ref.Name, r.run.RunID, r.run.RunStart, r.run.Name, r.run.RunID+"-"+r.run.Path, r.cfg.PipelineRoot), nil
+		return engine.RuntimeValue(ref.Name, r.run.RunID, r.run.RunStart, r.run.Name, r.run.RunID+"-"+r.run.Path, r.cfg.PipelineRoot, r.cfg.WorkspacePath), nil
 	}
 	return "", fmt.Errorf("unsupported placeholder %s", ref.Text)
 }
@@ -352,6 +364,9 @@ type Result struct {
 	Artifacts map[string][]engine.Artifact
 	// LogTail is the end of the command's output.
 	LogTail string
+	// Notes say how the task ran where that is worth telling (which kfp a
+	// Python component used, settings the executor could not honour).
+	Notes []string
 }
 
 // TaskError is a failed attempt, with the end of its output.
@@ -360,6 +375,8 @@ type TaskError struct {
 	Err error
 	// LogTail is the end of the command's output.
 	LogTail string
+	// Notes, as in Result.
+	Notes []string
 }
 
 // Error includes the log tail so that a failure explains itself.
@@ -377,6 +394,18 @@ func (e *TaskError) Unwrap() error { return e.Err }
 // cfg.KeepRecords it also keeps the output and a record of the attempt in
 // the store (records.go).
 func Run(ctx context.Context, run *engine.TaskRun, cfg Config, store *Store) (*Result, error) {
+	if kind := run.Component.Executor.Kind; kind != pipeline.ExecContainer {
+		if cfg.Mode != LocalMode {
+			return nil, fmt.Errorf("task %q: %s tasks are performed by the controller, not in a pod", run.Path, kind)
+		}
+		res, err := localPVCTask(run)
+		if err == nil && cfg.Log != nil {
+			for _, n := range res.Notes {
+				fmt.Fprintf(cfg.Log, "kfstack: %s\n", n)
+			}
+		}
+		return res, err
+	}
 	if cfg.KeepRecords {
 		return runRecorded(ctx, run, cfg, store)
 	}
@@ -397,6 +426,12 @@ func runAttempt(ctx context.Context, run *engine.TaskRun, cfg Config, store *Sto
 		}
 	}
 	for _, in := range p.inputs {
+		if storedAt(in.remote, in.local) {
+			// A file:// root mounted in the pod at its own path: the
+			// artifact is already where the component reads it, and
+			// copying it onto itself would empty it.
+			continue
+		}
 		if err := store.Download(ctx, in.remote, in.local); err != nil {
 			return nil, fmt.Errorf("downloading input artifacts of task %q: %w", run.Path, err)
 		}
@@ -414,13 +449,45 @@ func runAttempt(ctx context.Context, run *engine.TaskRun, cfg Config, store *Sto
 	if cfg.Log != nil {
 		sink = io.MultiWriter(tail, cfg.Log)
 	}
-	cmd := exec.CommandContext(ctx, p.Argv[0], p.Argv[1:]...)
-	cmd.Dir = cfg.Dir
 	env := cfg.Env
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd.Env = append(append([]string{}, env...), p.Env...)
+	env = mergeEnv(env, p.Env)
+	argv := p.Argv
+	var notes []string
+	if pl := run.Placement; cfg.Mode == LocalMode && (pl.CPU != "" || pl.Memory != "" || pl.CPURequest != "" || pl.MemoryRequest != "" || pl.AcceleratorCount > 0) {
+		notes = append(notes, fmt.Sprintf("the local executor does not reserve or limit resources (cpu %s, memory %s, %d accelerator(s) %s)",
+			orNone(pl.CPU), orNone(pl.Memory), pl.AcceleratorCount, pl.AcceleratorType))
+	}
+	if cfg.Mode == LocalMode && run.Pod != nil {
+		// A local process has no pod: say what it cannot have, and give
+		// it the pod fields it can (its own labels and annotations).
+		if missing := run.Pod.NotHonouredLocally(); len(missing) > 0 {
+			notes = append(notes, "the local executor cannot honour this task's Kubernetes settings: "+strings.Join(missing, ", "))
+		}
+		for _, f := range run.Pod.FieldPathEnv {
+			if v, ok := run.Pod.LocalFieldPath(f.FieldPath); ok {
+				env = append(env, f.Name+"="+v)
+			}
+		}
+	}
+	pyComp, isPython := pyexec.Recognise(p.Argv)
+	if isPython {
+		var extra, pyNotes []string
+		argv, extra, pyNotes, err = pythonPlan(ctx, pyComp, p.Argv, env, cfg)
+		if err != nil {
+			return nil, &TaskError{Err: err, Notes: notes}
+		}
+		env = mergeEnv(env, extra)
+		notes = append(notes, pyNotes...)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(sink, "kfstack: %s\n", n)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = cfg.Dir
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = sink, sink
 	// A process group lets a timeout or cancel stop the whole tree that a
 	// `sh -c` started, not only the shell.
@@ -430,14 +497,17 @@ func runAttempt(ctx context.Context, run *engine.TaskRun, cfg Config, store *Sto
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("stopped: %w", context.Cause(ctx))
+		} else if tb := pythonTraceback(tail.String()); isPython && tb != "" {
+			err = fmt.Errorf("%w: %s", err, tb)
 		}
-		return nil, &TaskError{Err: fmt.Errorf("running %s: %w", p.Argv[0], err), LogTail: tail.String()}
+		return nil, &TaskError{Err: fmt.Errorf("running %s: %w", argv[0], err), LogTail: tail.String(), Notes: notes}
 	}
-	res, err := collect(ctx, run, p, store)
+	res, err := collect(ctx, run, p, cfg, store)
 	if err != nil {
-		return nil, &TaskError{Err: err, LogTail: tail.String()}
+		return nil, &TaskError{Err: err, LogTail: tail.String(), Notes: notes}
 	}
 	res.LogTail = tail.String()
+	res.Notes = notes
 	return res, nil
 }
 
@@ -447,7 +517,7 @@ type executorOutput struct {
 	Artifacts       map[string]*ArtifactList `json:"artifacts"`
 }
 
-func collect(ctx context.Context, run *engine.TaskRun, p *Prepared, store *Store) (*Result, error) {
+func collect(ctx context.Context, run *engine.TaskRun, p *Prepared, cfg Config, store *Store) (*Result, error) {
 	res := &Result{Params: map[string]any{}, Artifacts: map[string][]engine.Artifact{}}
 	var eo executorOutput
 	if b, err := os.ReadFile(p.Input.Outputs.OutputFile); err == nil {
@@ -486,18 +556,121 @@ func collect(ctx context.Context, run *engine.TaskRun, p *Prepared, store *Store
 		out := p.outputs[name]
 		def := run.Component.Outputs.Artifacts[name]
 		meta := map[string]any{}
-		if l := eo.Artifacts[name]; l != nil && len(l.Artifacts) > 0 && l.Artifacts[0].Metadata != nil {
-			meta = l.Artifacts[0].Metadata
+		local := out.local
+		if l := eo.Artifacts[name]; l != nil && len(l.Artifacts) > 0 {
+			a := l.Artifacts[0]
+			if a.Metadata != nil {
+				meta = a.Metadata
+			}
+			// The component wrote the artifact elsewhere: set_path()
+			// (custom_path) or an artifact it made and returned with
+			// dsl.get_uri(). It is uploaded from there to its place.
+			switch {
+			case a.CustomPath != "":
+				local = a.CustomPath
+			case a.URI != "" && a.URI != p.Input.Outputs.Artifacts[name].Artifacts[0].URI:
+				l := localPathOf(cfg.Mode, a.URI)
+				if l == "" || (cfg.Mode == PodMode && !exists(l)) {
+					// An artifact that lives elsewhere (a model image
+					// in a registry, oci://): recorded, not uploaded.
+					res.Artifacts[name] = []engine.Artifact{{Name: name, URI: a.URI, SchemaTitle: def.ArtifactType.SchemaTitle, Metadata: meta}}
+					continue
+				}
+				local = l
+			}
 		}
-		if _, err := os.Stat(out.local); err != nil {
-			return nil, fmt.Errorf("output artifact %q was not written to %s", name, out.local)
+		if !exists(local) && metricsTypes[def.ArtifactType.SchemaTitle] {
+			// Metrics live in the artifact's metadata; the stored
+			// artifact holds them too, as JSON.
+			b, err := json.Marshal(meta)
+			if err != nil {
+				return nil, fmt.Errorf("output artifact %q: %w", name, err)
+			}
+			if err := os.MkdirAll(filepath.Dir(local), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(local, b, 0o644); err != nil {
+				return nil, fmt.Errorf("output artifact %q: %w", name, err)
+			}
 		}
-		if err := store.Upload(ctx, out.local, out.remote); err != nil {
+		if !exists(local) {
+			return nil, fmt.Errorf("output artifact %q was not written to %s", name, local)
+		}
+		if storedAt(out.remote, local) {
+			res.Artifacts[name] = []engine.Artifact{{Name: name, URI: out.remote, SchemaTitle: def.ArtifactType.SchemaTitle, Metadata: meta}}
+			continue
+		}
+		if err := store.Upload(ctx, local, out.remote); err != nil {
 			return nil, fmt.Errorf("uploading output artifact %q: %w", name, err)
 		}
 		res.Artifacts[name] = []engine.Artifact{{Name: name, URI: out.remote, SchemaTitle: def.ArtifactType.SchemaTitle, Metadata: meta}}
 	}
 	return res, nil
+}
+
+// localPVCTask stands in for a CreatePVC or DeletePVC task on the local
+// executor, which has no cluster: the claim's name is computed as the pod
+// executor would, and nothing is created.
+func localPVCTask(run *engine.TaskRun) (*Result, error) {
+	req, err := NewPVCRequest(run)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Params: map[string]any{}, Artifacts: map[string][]engine.Artifact{}}
+	if run.Component.Executor.Kind == pipeline.ExecCreatePVC {
+		res.Params["name"] = req.Name
+		res.Notes = []string{fmt.Sprintf("the local executor creates no PersistentVolumeClaim: %s exists only by name, and tasks that mount it see no volume", req.Name)}
+	} else {
+		res.Notes = []string{fmt.Sprintf("the local executor deletes no PersistentVolumeClaim (%s)", req.Name)}
+	}
+	return res, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// storedAt reports whether a file:// artifact URI names the local path
+// itself (a file:// pipeline root mounted in a task pod at its own path).
+func storedAt(uri, local string) bool {
+	p, ok := strings.CutPrefix(uri, "file://")
+	if !ok {
+		return false
+	}
+	if filepath.Clean(p) == filepath.Clean(local) {
+		return true
+	}
+	a, errA := os.Stat(p)
+	b, errB := os.Stat(local)
+	return errA == nil && errB == nil && os.SameFile(a, b)
+}
+
+// metricsTypes are the artifact types whose content is their metadata.
+var metricsTypes = map[string]bool{"system.Metrics": true, "system.ClassificationMetrics": true, "system.SlicedClassificationMetrics": true}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// localPathOf is the file behind an artifact URI a component reported:
+// a local path, or a remote URI under KFP's mount points in a pod.
+func localPathOf(mode Mode, uri string) string {
+	if p, ok := strings.CutPrefix(uri, "file://"); ok {
+		return p
+	}
+	if filepath.IsAbs(uri) {
+		return uri
+	}
+	if mode == PodMode {
+		if p := PodPath(uri); p != uri {
+			return p
+		}
+	}
+	return ""
 }
 
 // tailBuffer keeps the last max bytes written.

@@ -121,6 +121,8 @@ type Message struct {
 	Error string `json:"error,omitempty"`
 	// LogTail is the end of the failed command's output.
 	LogTail string `json:"logTail,omitempty"`
+	// Notes say how the task ran (Result.Notes).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // EncodeResult builds the termination message for a finished attempt,
@@ -130,7 +132,7 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 		m := Message{Error: runErr.Error()}
 		var te *TaskError
 		if errors.As(runErr, &te) {
-			m.Error, m.LogTail = te.Err.Error(), te.LogTail
+			m.Error, m.LogTail, m.Notes = te.Err.Error(), te.LogTail, te.Notes
 		}
 		for {
 			b, err := json.Marshal(m)
@@ -147,7 +149,7 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 			m.LogTail = "…" + strings.ToValidUTF8(m.LogTail[over:], "")
 		}
 	}
-	full := Message{Params: res.Params, Artifacts: res.Artifacts}
+	full := Message{Params: res.Params, Artifacts: res.Artifacts, Notes: res.Notes}
 	b, err := json.Marshal(full)
 	if err != nil {
 		return nil, fmt.Errorf("encoding result: %w", err)

@@ -158,6 +158,11 @@ func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, f
 	if perr != nil {
 		return nil, "", nil, fmt.Errorf("parsing artifact URI %q: %w", uri, perr)
 	}
+	if u.Scheme == "" && filepath.IsAbs(uri) {
+		// A local path, as the local executor shows artifacts to
+		// components (kfp.local's way), which one may import again.
+		u.Scheme = "file"
+	}
 	var bucketURL string
 	key = strings.TrimLeft(u.Path, "/")
 	switch u.Scheme {
@@ -173,6 +178,8 @@ func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, f
 			b.RawQuery = s.root.RawQuery // same endpoint (MinIO) as the root
 		}
 		bucketURL = b.String()
+	case "oci":
+		return nil, "", nil, fmt.Errorf("artifact URI %q: model images in a registry (oci://) cannot be downloaded by kfstack; pass the model as a file artifact", uri)
 	default:
 		return nil, "", nil, fmt.Errorf("artifact URI %q: unsupported scheme", uri)
 	}

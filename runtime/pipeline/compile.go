@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/cel-go/cel"
+
 	"gopkg.in/yaml.v3"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pyexec"
 )
 
 // channelPrefix marks the inputs the KFP compiler adds to carry values into
@@ -32,7 +35,7 @@ func Load(data []byte) (*Plan, error) {
 // problems are returned together as an ErrorList.
 func Compile(doc *Document) (*Plan, error) {
 	c := &compiler{spec: doc.Spec, sink: &errorSink{lines: doc.lines}, plan: &Plan{Components: map[string]*Component{}}}
-	c.platform = kubernetesExecutorConfig(doc.PlatformSpec)
+	c.readPlatform(doc.Platform)
 	return c.compile()
 }
 
@@ -40,7 +43,9 @@ type compiler struct {
 	spec     *Spec
 	sink     *errorSink
 	plan     *Plan
-	platform map[string]platformExecutor
+	platform map[string]*KubernetesExecutorConfig
+	// workspaceUsers are the components whose commands use {{$.workspace_path}}.
+	workspaceUsers []string
 	// native carries per-task extras of a native DAG (timeout, placement)
 	// that the KFP spec has no field for.
 	native map[string]*NativeTask
@@ -75,12 +80,26 @@ func (c *compiler) compile() (*Plan, error) {
 	}
 	c.plan.Root = c.declare(rootComponent, s.Root)
 	c.plan.Components[rootComponent] = c.plan.Root
-	for _, name := range names {
-		if comp := c.plan.Components[name]; comp != nil {
-			c.define(comp, s.Components[name], "components."+name)
+	// Executors first: a DAG's tasks read their executor's settings
+	// (resources, Kubernetes config) while the DAG is compiled.
+	for _, dags := range []bool{false, true} {
+		for _, name := range names {
+			if comp := c.plan.Components[name]; comp != nil && (s.Components[name] != nil && s.Components[name].DAG != nil) == dags {
+				c.define(comp, s.Components[name], "components."+name)
+			}
 		}
 	}
 	c.define(c.plan.Root, s.Root, "root")
+	if len(c.workspaceUsers) > 0 && c.plan.Workspace == nil {
+		for _, name := range c.workspaceUsers {
+			c.sink.add(name, "", "container", "components."+name, "uses {{$.workspace_path}}, but the pipeline has no workspace (platforms.kubernetes.pipelineConfig.workspace)")
+		}
+	}
+	for label := range c.platform {
+		if _, ok := s.DeploymentSpec.Executors[label]; !ok {
+			c.sink.add("", "", fmt.Sprintf("platforms.kubernetes.deploymentSpec.executors[%q]", label), platformExecPath(label), "kubernetes config for an executor the pipeline does not have")
+		}
+	}
 	if err := c.sink.err(); err != nil {
 		c.attributeToTasks()
 		return nil, err
@@ -186,6 +205,9 @@ func (c *compiler) checkDefinitions(comp *Component, path string) {
 			if err := CheckPathName(name); err != nil {
 				c.sink.add(comp.Name, "", field, fpath, "%v", err)
 			}
+			if p != nil && p.ParameterType == "" && p.Type != "" {
+				p.ParameterType = p.Type.ParameterType()
+			}
 			if p == nil || !p.ParameterType.Valid() {
 				t := ParameterType("")
 				if p != nil {
@@ -207,8 +229,8 @@ func (c *compiler) checkDefinitions(comp *Component, path string) {
 			if err := CheckPathName(name); err != nil {
 				c.sink.add(comp.Name, "", fmt.Sprintf("%s.artifacts[%q]", dir.name, name), path+"."+dir.name+".artifacts."+name, "%v", err)
 			}
-			if a := dir.defs.Artifacts[name]; a == nil || a.ArtifactType.SchemaTitle == "" {
-				c.sink.add(comp.Name, "", fmt.Sprintf("%s.artifacts[%q]", dir.name, name), path+"."+dir.name+".artifacts."+name, "artifact needs artifactType.schemaTitle")
+			if a := dir.defs.Artifacts[name]; a == nil || (a.ArtifactType.SchemaTitle == "" && a.ArtifactType.InstanceSchema == "" && a.ArtifactType.SchemaURI == "") {
+				c.sink.add(comp.Name, "", fmt.Sprintf("%s.artifacts[%q]", dir.name, name), path+"."+dir.name+".artifacts."+name, "artifact needs artifactType.schemaTitle (or instanceSchema)")
 			}
 		}
 	}
@@ -223,8 +245,15 @@ func (c *compiler) compileExecutor(comp *Component, label, path string) *Executo
 	ex := &Executor{Label: label, Container: spec.Container, Importer: spec.Importer}
 	epath := "deploymentSpec.executors." + label
 	switch {
+	case spec.Resolver != nil:
+		c.sink.add(comp.Name, "", "executor.resolver", epath+".resolver", "executor %q is a resolver, which queries ML Metadata; kfstack has no metadata store: pass the artifact as an input or use an importer", label)
+	case spec.CustomJob != nil:
+		c.sink.add(comp.Name, "", "executor.customJob", epath+".customJob", "executor %q starts a Vertex AI CustomJob, which only Vertex AI Pipelines runs; use a container component", label)
 	case spec.Container != nil && spec.Importer != nil:
 		c.sink.add(comp.Name, "", "executor", epath, "executor %q has both a container and an importer", label)
+	case spec.Container != nil && len(spec.Container.Command) == 0 && len(spec.Container.Args) == 0 && pvcStubs[spec.Container.Image] != "":
+		ex.Kind = pvcStubs[spec.Container.Image]
+		c.checkPVCComponent(comp, ex.Kind, epath)
 	case spec.Container != nil:
 		ct := spec.Container
 		if ct.Image == "" {
@@ -232,6 +261,10 @@ func (c *compiler) compileExecutor(comp *Component, label, path string) *Executo
 		}
 		if len(ct.Command) == 0 && len(ct.Args) == 0 {
 			c.sink.add(comp.Name, "", "container.command", epath+".container", "executor %q has neither command nor args", label)
+		}
+		c.checkResources(comp, ct.Resources, epath+".container.resources")
+		if msg := pyexec.FunctionCheck(append(append([]string{}, ct.Command...), ct.Args...)); msg != "" {
+			c.sink.add(comp.Name, "", "container.args", epath+".container.args", "%s", msg)
 		}
 		ex.Command = c.parseArgs(comp, ct.Command, "container.command", epath+".container.command")
 		ex.Args = c.parseArgs(comp, ct.Args, "container.args", epath+".container.args")
@@ -247,6 +280,9 @@ func (c *compiler) compileExecutor(comp *Component, label, path string) *Executo
 		}
 	case spec.Importer != nil:
 		im := spec.Importer
+		if im.ArtifactURI.Constant == "" && im.ArtifactURI.ConstantValue != nil {
+			im.ArtifactURI.Constant = FormatParameter(im.ArtifactURI.ConstantValue.Value())
+		}
 		if im.ArtifactURI.Constant == "" && im.ArtifactURI.RuntimeParameter == "" {
 			c.sink.add(comp.Name, "", "importer.artifactUri", epath+".importer", "importer needs a constant URI or a runtime parameter")
 		}
@@ -277,6 +313,9 @@ func (c *compiler) parseArgs(comp *Component, list []string, field, path string)
 		for _, r := range a.Refs() {
 			if msg := checkRef(comp, r); msg != "" {
 				c.sink.add(comp.Name, "", f, p, "%s", msg)
+			}
+			if r.Kind == RefRuntime && r.Name == RuntimeWorkspacePath && !slices.Contains(c.workspaceUsers, comp.Name) {
+				c.workspaceUsers = append(c.workspaceUsers, comp.Name)
 			}
 		}
 		for _, n := range a.IfPresentNames() {
@@ -395,7 +434,7 @@ func (c *compiler) compileTask(comp *Component, t *Task, siblings map[string]*Ta
 	}
 	if tp := ts.TriggerPolicy; tp != nil {
 		switch tp.Strategy {
-		case "", StrategyAllUpstreamSucceeded, "TRIGGER_STRATEGY_UNSPECIFIED":
+		case "", StrategyAllUpstreamSucceeded:
 		case StrategyAllUpstreamCompleted:
 			t.RunsOnUpstreamFailure = true
 		default:
@@ -419,15 +458,18 @@ func (c *compiler) compileTask(comp *Component, t *Task, siblings map[string]*Ta
 	}
 	c.compileLoop(t, add)
 	if target != nil && target.Executor != nil {
-		if pe, ok := c.platform[target.Executor.Label]; ok {
-			t.Placement.NodeSelector = pe.NodeSelector
-			t.Placement.Tolerations = pe.Tolerations
-			if pe.ActiveDeadlineSeconds > 0 {
-				t.Timeout = time.Duration(pe.ActiveDeadlineSeconds) * time.Second
+		if k := c.platform[target.Executor.Label]; k != nil {
+			t.Kubernetes = k
+			if k.ActiveDeadlineSeconds > 0 {
+				t.Timeout = time.Duration(k.ActiveDeadlineSeconds) * time.Second
+			}
+			for _, r := range k.refs() {
+				c.checkPlatformRef(comp, t, siblings, depSet, r, add)
 			}
 		}
 		if ct := target.Executor.Container; ct != nil && ct.Resources != nil {
-			t.Placement = mergeResources(t.Placement, ct.Resources)
+			t.Resources = ct.Resources
+			c.checkResourceRefs(t, ct.Resources, add)
 		}
 	}
 	if n := c.native[t.Name]; n != nil && comp.Name == rootComponent {
@@ -435,6 +477,7 @@ func (c *compiler) compileTask(comp *Component, t *Task, siblings map[string]*Ta
 		t.Placement = n.placement
 	}
 	c.compileInputs(comp, t, siblings, depSet, add)
+	c.checkLoopItems(comp, t, siblings, add)
 	out := make([]string, 0, len(depSet))
 	for d := range depSet {
 		out = append(out, d)
@@ -534,6 +577,60 @@ func (c *compiler) compileLoop(t *Task, add func(field, sub, format string, args
 	t.Loop = loop
 }
 
+// checkLoopItems refuses a ParallelFor over an input that cannot hold a
+// list: a parameter of another type, or a constant that is not a list.
+func (c *compiler) checkLoopItems(comp *Component, t *Task, siblings map[string]*Task, add func(field, sub, format string, args ...any)) {
+	if t.Loop == nil || t.Loop.InputParameter == "" || t.Spec.Inputs == nil {
+		return
+	}
+	b := t.Spec.Inputs.Parameters[t.Loop.InputParameter]
+	if b == nil {
+		return
+	}
+	var got ParameterType
+	switch {
+	case b.ParameterExpressionSelector != "":
+		return // the selector's result is known at run time only
+	case b.ComponentInputParameter != "":
+		if p := comp.Inputs.Parameters[b.ComponentInputParameter]; p != nil {
+			got = p.ParameterType
+		}
+	case b.TaskOutputParameter != nil:
+		if p := siblings[b.TaskOutputParameter.ProducerTask]; p != nil && p.Spec != nil {
+			if pc := c.plan.Components[p.Spec.ComponentRef.Name]; pc != nil {
+				if o := pc.Outputs.Parameters[b.TaskOutputParameter.OutputParameterKey]; o != nil {
+					got = o.ParameterType
+				}
+			}
+		}
+	case b.RuntimeValue != nil:
+		if t.Component != nil && t.Component.Inputs.Parameters[t.Loop.InputParameter] != nil {
+			return // the constant's type is checked against the declaration
+		}
+		switch v := NormalizeValue(b.RuntimeValue.Constant).(type) {
+		case []any:
+			return
+		case string:
+			var items any
+			if strings.Contains(v, "{{$") || (json.Unmarshal([]byte(v), &items) == nil && isList(items)) {
+				return
+			}
+		}
+		add("parameterIterator.items.inputParameter", "parameterIterator.items.inputParameter", "a ParallelFor iterates over a list, but input %q is the constant %s", t.Loop.InputParameter, describe(NormalizeValue(b.RuntimeValue.Constant)))
+		return
+	}
+	switch got {
+	case "", TypeList, TypeString:
+	default:
+		add("parameterIterator.items.inputParameter", "parameterIterator.items.inputParameter", "a ParallelFor iterates over a list, but input %q is a %s", t.Loop.InputParameter, got)
+	}
+}
+
+func isList(v any) bool {
+	_, ok := v.([]any)
+	return ok
+}
+
 func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*Task, deps map[string]bool, add func(field, sub, format string, args ...any)) {
 	target := t.Component
 	ins := t.Spec.Inputs
@@ -552,9 +649,23 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 		if target != nil {
 			if p, ok := target.Inputs.Parameters[name]; ok {
 				want = p.ParameterType
-			} else if !strings.HasPrefix(name, channelPrefix) && (t.Loop == nil || name != t.Loop.InputParameter) {
+			} else if !strings.HasPrefix(name, channelPrefix) && (t.Loop == nil || name != t.Loop.InputParameter) && b.RuntimeValue == nil {
+				// The SDK binds machine fields set from pipeline inputs or
+				// task outputs (cpu_limit, accelerator_count...) as
+				// runtime values the component does not declare; any
+				// other undeclared input is a mistake.
 				add(field, sub, "component %q has no input parameter %q", target.Name, name)
 				continue
+			}
+		}
+		if rv := b.RuntimeValue; rv != nil {
+			if rv.Constant == nil && rv.ConstantValue != nil {
+				rv.Constant = rv.ConstantValue.Value()
+			}
+			if rv.Constant == nil && rv.RuntimeParameter != "" {
+				// runtimeParameter names an input of the enclosing
+				// component: the same as componentInputParameter.
+				b.ComponentInputParameter, b.RuntimeValue = rv.RuntimeParameter, nil
 			}
 		}
 		n := 0
@@ -576,7 +687,7 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 			n++
 			if rv.Constant == nil {
 				add(field, sub+".runtimeValue", "runtimeValue needs a constant")
-			} else if s, isStr := rv.Constant.(string); isStr && strings.Contains(s, "{{$") {
+			} else if s, isStr := constantPlaceholders(rv.Constant); isStr {
 				segs, err := ParseText(s)
 				if err != nil {
 					add(field, sub+".runtimeValue.constant", "%v", err)
@@ -585,10 +696,18 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 					if sg.Ref == nil {
 						continue
 					}
-					if sg.Ref.Kind != RefInputParameter && sg.Ref.Kind != RefRuntime {
+					switch {
+					case sg.Ref.Kind != RefInputParameter && sg.Ref.Kind != RefRuntime:
 						add(field, sub+".runtimeValue.constant", "placeholder %s is not allowed in a constant", sg.Ref.Text)
-					} else if sg.Ref.Kind == RefInputParameter && ins.Parameters[sg.Ref.Name] == nil {
+					case sg.Ref.Kind == RefInputParameter && ins.Parameters[sg.Ref.Name] == nil:
 						add(field, sub+".runtimeValue.constant", "placeholder %s refers to %q, which the task does not bind", sg.Ref.Text, sg.Ref.Name)
+					case sg.Ref.Kind == RefRuntime && sg.Ref.Name == RuntimeWorkspacePath && !slices.Contains(c.workspaceUsers, comp.Name):
+						c.workspaceUsers = append(c.workspaceUsers, comp.Name)
+					}
+				}
+				if _, isString := rv.Constant.(string); !isString && want != "" && b.ParameterExpressionSelector == "" {
+					if _, err := CoerceParameter(want, rv.Constant); err != nil {
+						add(field, sub+".runtimeValue.constant", "constant does not match type %s: %v", want, err)
 					}
 				}
 			} else if want != "" && b.ParameterExpressionSelector == "" {
@@ -690,7 +809,7 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 	}
 	for _, name := range sortedKeys(target.Inputs.Parameters) {
 		p := target.Inputs.Parameters[name]
-		if p.IsOptional || p.DefaultValue != nil || ins.Parameters[name] != nil {
+		if p.IsOptional || p.DefaultValue != nil || ins.Parameters[name] != nil || p.ParameterType == TypeTaskConfig {
 			continue
 		}
 		if t.Loop != nil && name == t.Loop.ItemInput {
@@ -705,6 +824,32 @@ func (c *compiler) compileInputs(comp *Component, t *Task, siblings map[string]*
 		}
 		add(fmt.Sprintf("inputs.artifacts[%q]", name), "inputs", "required input artifact %q of component %q is not bound", name, target.Name)
 	}
+}
+
+// constantPlaceholders joins the strings of a constant that hold
+// placeholders (a string, or strings inside a list or struct), for
+// checking them; ok is false when there are none.
+func constantPlaceholders(v any) (string, bool) {
+	var parts []string
+	var walk func(any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if strings.Contains(x, "{{$") {
+				parts = append(parts, x)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for _, k := range sortedKeys(x) {
+				walk(x[k])
+			}
+		}
+	}
+	walk(NormalizeValue(v))
+	return strings.Join(parts, " "), len(parts) > 0
 }
 
 func (c *compiler) checkProducerParam(t *Task, siblings map[string]*Task, deps map[string]bool, producer, key, field, sub string, add func(field, sub, format string, args ...any)) ParameterType {
@@ -877,102 +1022,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func mergeResources(p Placement, r *ResourceSpec) Placement {
-	switch {
-	case r.ResourceCPULimit != "":
-		p.CPU = r.ResourceCPULimit
-	case r.ResourceCPURequest != "":
-		p.CPU = r.ResourceCPURequest
-	case r.CPULimit > 0:
-		p.CPU = strconv.FormatFloat(r.CPULimit, 'f', -1, 64)
-	}
-	switch {
-	case r.ResourceMemoryLimit != "":
-		p.Memory = r.ResourceMemoryLimit
-	case r.ResourceMemoryRequest != "":
-		p.Memory = r.ResourceMemoryRequest
-	case r.MemoryLimit > 0:
-		p.Memory = strconv.FormatFloat(r.MemoryLimit, 'f', -1, 64) + "G"
-	}
-	if a := r.Accelerator; a != nil {
-		p.AcceleratorType = a.ResourceType
-		if p.AcceleratorType == "" {
-			p.AcceleratorType = a.Type
-		}
-		p.AcceleratorCount = a.Count
-		if n, err := strconv.Atoi(a.ResourceCount); err == nil {
-			p.AcceleratorCount = n
-		}
-	}
-	return p
-}
-
-// platformExecutor is the part of the kubernetes platform spec the
-// runtime applies to an executor.
-type platformExecutor struct {
-	NodeSelector          map[string]string
-	Tolerations           []Toleration
-	ActiveDeadlineSeconds int64
-}
-
-// kubernetesExecutorConfig reads
-// platforms.kubernetes.deploymentSpec.executors from the platform spec.
-func kubernetesExecutorConfig(platform map[string]any) map[string]platformExecutor {
-	out := map[string]platformExecutor{}
-	execs, _ := dig(platform, "platforms", "kubernetes", "deploymentSpec", "executors").(map[string]any)
-	for label, raw := range execs {
-		cfg, _ := raw.(map[string]any)
-		var pe platformExecutor
-		if labels, ok := dig(cfg, "nodeSelector", "labels").(map[string]any); ok {
-			pe.NodeSelector = map[string]string{}
-			for k, v := range labels {
-				pe.NodeSelector[k] = fmt.Sprint(v)
-			}
-		}
-		if tols, ok := cfg["tolerations"].([]any); ok {
-			for _, tv := range tols {
-				if m, ok := tv.(map[string]any); ok {
-					pe.Tolerations = append(pe.Tolerations, Toleration{
-						Key: str(m["key"]), Operator: str(m["operator"]), Value: str(m["value"]), Effect: str(m["effect"]),
-					})
-				}
-			}
-		}
-		switch v := cfg["activeDeadlineSeconds"].(type) {
-		case int:
-			pe.ActiveDeadlineSeconds = int64(v)
-		case float64:
-			pe.ActiveDeadlineSeconds = int64(v)
-		case string:
-			pe.ActiveDeadlineSeconds, _ = strconv.ParseInt(v, 10, 64)
-		}
-		out[label] = pe
-	}
-	return out
-}
-
-func dig(m map[string]any, keys ...string) any {
-	var cur any = m
-	for _, k := range keys {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = mm[k]
-	}
-	return cur
-}
-
-func str(v any) string {
-	if v == nil {
-		return ""
-	}
-	return fmt.Sprint(v)
-}
-
 // LoadAny reads either format: a KFP pipeline spec (it has `root`) or a
 // native DAG (it has a `tasks` list), in YAML or JSON.
 func LoadAny(data []byte) (*Plan, error) {
+	data, err := unpack(data)
+	if err != nil {
+		return nil, ErrorList{{Err: err}}
+	}
 	var probe map[string]any
 	if err := yaml.Unmarshal(data, &probe); err == nil {
 		if _, isKFP := probe["root"]; !isKFP {

@@ -37,12 +37,17 @@ const (
 	RuntimeJobCreateTime   = "pipeline_job_create_time_utc"
 	RuntimeJobScheduleTime = "pipeline_job_schedule_time_utc"
 	RuntimePipelineRoot    = "pipeline_root"
+	// RuntimeWorkspacePath is where the run's workspace is mounted.
+	RuntimeWorkspacePath = "workspace_path"
+	// RuntimePersistentResourceID is Vertex AI's persistent resource of a
+	// run, which Google's components default to; always empty here.
+	RuntimePersistentResourceID = "pipeline_persistent_resource_id"
 )
 
 var runtimeNames = map[string]bool{
 	RuntimeJobName: true, RuntimeJobResourceName: true, RuntimeJobUUID: true,
 	RuntimeTaskName: true, RuntimeTaskUUID: true, RuntimeJobCreateTime: true,
-	RuntimeJobScheduleTime: true, RuntimePipelineRoot: true,
+	RuntimeJobScheduleTime: true, RuntimePipelineRoot: true, RuntimeWorkspacePath: true, RuntimePersistentResourceID: true,
 }
 
 // Ref is one parsed `{{$...}}` placeholder.

@@ -26,6 +26,8 @@ type Plan struct {
 	Source *Spec
 	// DefaultPipelineRoot is the spec's defaultPipelineRoot.
 	DefaultPipelineRoot string
+	// Workspace is the run's shared volume (pipelineConfig.workspace), or nil.
+	Workspace *WorkspaceConfig
 }
 
 // Component is a compiled component: a DAG or an executor.
@@ -48,6 +50,9 @@ type Component struct {
 type Executor struct {
 	// Label is the executor's key in deploymentSpec.
 	Label string
+	// Kind is ExecContainer for a process, or one of the tasks the runtime
+	// performs itself (ExecCreatePVC, ExecDeletePVC).
+	Kind ExecutorKind
 	// Container is set for container executors.
 	Container *ContainerSpec
 	// Importer is set for importer executors.
@@ -59,6 +64,18 @@ type Executor struct {
 	// Env is Container.Env with each value parsed.
 	Env []EnvTemplate
 }
+
+// ExecutorKind says what runs a container executor.
+type ExecutorKind string
+
+// Executor kinds. kfp-kubernetes compiles CreatePVC and DeletePVC into
+// executors with a stub image and no command, which KFP's backend
+// performs itself; so does kfstack's.
+const (
+	ExecContainer ExecutorKind = ""
+	ExecCreatePVC ExecutorKind = "createpvc"
+	ExecDeletePVC ExecutorKind = "deletepvc"
+)
 
 // EnvTemplate is an environment variable whose value may hold placeholders.
 type EnvTemplate struct {
@@ -116,8 +133,15 @@ type Task struct {
 	Timeout time.Duration
 	// Cache enables result caching.
 	Cache bool
-	// Placement is where and with what resources the task runs.
+	// Placement is where and with what resources the task runs (native
+	// DAGs); for KFP tasks Resources and Kubernetes are resolved per task
+	// instance into TaskRun's placement and pod config.
 	Placement Placement
+	// Resources are the executor's resources, possibly with placeholders
+	// that take pipeline inputs or task outputs.
+	Resources *ResourceSpec
+	// Kubernetes is the executor's kfp-kubernetes config, or nil.
+	Kubernetes *KubernetesExecutorConfig
 }
 
 // Loop describes a ParallelFor.
@@ -172,10 +196,16 @@ type Placement struct {
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	// Tolerations allow tainted nodes.
 	Tolerations []Toleration `json:"tolerations,omitempty"`
-	// CPU is the CPU request/limit quantity ("500m").
+	// CPU is the CPU limit quantity ("500m"), also the request when
+	// CPURequest is empty.
 	CPU string `json:"cpu,omitempty"`
-	// Memory is the memory request/limit quantity ("4Gi").
+	// Memory is the memory limit quantity ("4Gi"), also the request when
+	// MemoryRequest is empty.
 	Memory string `json:"memory,omitempty"`
+	// CPURequest is the CPU request when it differs from the limit.
+	CPURequest string `json:"cpuRequest,omitempty"`
+	// MemoryRequest is the memory request when it differs from the limit.
+	MemoryRequest string `json:"memoryRequest,omitempty"`
 	// AcceleratorType is e.g. nvidia.com/gpu or google.com/tpu.
 	AcceleratorType string `json:"acceleratorType,omitempty"`
 	// AcceleratorCount is how many accelerators.

@@ -13,15 +13,18 @@ func TestPlatformSpecAndResources(t *testing.T) {
 		t.Fatal(err)
 	}
 	produce := p.Root.DAG.Task("produce")
-	want := Placement{
-		NodeSelector: map[string]string{"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"},
-		Tolerations:  []Toleration{{Key: "nvidia.com/gpu", Operator: "Exists", Effect: "NoSchedule"}},
+	pod, err := produce.Kubernetes.Resolve(func(*InputParameterSpec) PlatformValue { return PlatformValue{} })
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(produce.Placement, want) {
-		t.Errorf("placement from the platform spec: %+v", produce.Placement)
+	if want := map[string]string{"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}; !reflect.DeepEqual(pod.NodeSelector, want) {
+		t.Errorf("node selector from the platform spec: %+v", pod.NodeSelector)
 	}
-	if consume := p.Root.DAG.Task("consume"); consume.Placement.NodeSelector != nil {
-		t.Errorf("consume got %+v", consume.Placement)
+	if want := []map[string]any{{"key": "nvidia.com/gpu", "operator": "Exists", "value": "", "effect": "NoSchedule"}}; !reflect.DeepEqual(pod.Tolerations, want) {
+		t.Errorf("tolerations from the platform spec: %+v", pod.Tolerations)
+	}
+	if consume := p.Root.DAG.Task("consume"); consume.Kubernetes != nil {
+		t.Errorf("consume got %+v", consume.Kubernetes)
 	}
 	if produce.Retry.MaxRetries != 2 || !produce.Cache {
 		t.Errorf("produce retry %+v cache %v", produce.Retry, produce.Cache)
@@ -33,7 +36,10 @@ func TestPlatformSpecAndResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl := p.Root.DAG.Task("produce").Placement
+	pl, err := TaskPlacement(p.Root.DAG.Task("produce"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if pl.CPU != "500m" || pl.Memory != "4G" || pl.AcceleratorType != "nvidia.com/gpu" || pl.AcceleratorCount != 2 {
 		t.Errorf("resources %+v", pl)
 	}

@@ -8,6 +8,14 @@
 // would silently change behaviour (tasks, inputs, executors).
 package pipeline
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
 // Spec is the KFP v2 pipeline IR, PipelineSpec in pipeline_spec.proto (the
 // first YAML document).
 type Spec struct {
@@ -79,21 +87,80 @@ const (
 	TypeList            ParameterType = "LIST"
 	TypeStruct          ParameterType = "STRUCT"
 	TypeTaskFinalStatus ParameterType = "TASK_FINAL_STATUS"
+	// TypeTaskConfig is an input the runtime fills with the task's own
+	// configuration (resources, environment, Kubernetes placement), for
+	// components that pass it on to a workload they start.
+	TypeTaskConfig ParameterType = "TASK_CONFIG"
 )
+
+// parameterTypeNumbers are ParameterTypeEnum's numbers, which proto3 JSON
+// may use instead of the names.
+var parameterTypeNumbers = []ParameterType{"", TypeDouble, TypeInteger, TypeString, TypeBoolean, TypeList, TypeStruct, TypeTaskFinalStatus, TypeTaskConfig}
 
 // Valid reports whether t is a parameter type the runtime knows.
 func (t ParameterType) Valid() bool {
 	switch t {
-	case TypeString, TypeInteger, TypeDouble, TypeBoolean, TypeList, TypeStruct, TypeTaskFinalStatus:
+	case TypeString, TypeInteger, TypeDouble, TypeBoolean, TypeList, TypeStruct, TypeTaskFinalStatus, TypeTaskConfig:
 		return true
 	}
 	return false
+}
+
+// UnmarshalYAML reads the enum by name or by number.
+func (t *ParameterType) UnmarshalYAML(n *yaml.Node) error {
+	name, err := decodeEnum(n, parameterTypeNumbers, "PARAMETER_TYPE_ENUM_UNSPECIFIED")
+	*t = name
+	return err
+}
+
+// decodeEnum reads a proto enum written by name or by number; the zero
+// value (unspecified) decodes as "".
+func decodeEnum[T ~string](n *yaml.Node, byNumber []T, unspecified string) (T, error) {
+	if n.Kind != yaml.ScalarNode {
+		return "", fmt.Errorf("line %d: expected an enum name or number", n.Line)
+	}
+	if i, err := strconv.Atoi(strings.TrimSpace(n.Value)); err == nil {
+		if i < 0 || i >= len(byNumber) {
+			return "", fmt.Errorf("line %d: enum number %d is out of range", n.Line, i)
+		}
+		return byNumber[i], nil
+	}
+	if n.Value == unspecified {
+		return "", nil
+	}
+	return T(n.Value), nil
+}
+
+// PrimitiveType is the deprecated parameter type (INT, DOUBLE, STRING)
+// of schema 2.0.0 files.
+type PrimitiveType string
+
+// UnmarshalYAML reads the enum by name or by number.
+func (t *PrimitiveType) UnmarshalYAML(n *yaml.Node) error {
+	name, err := decodeEnum(n, []PrimitiveType{"", "INT", "DOUBLE", "STRING"}, "PRIMITIVE_TYPE_UNSPECIFIED")
+	*t = name
+	return err
+}
+
+// ParameterType maps the deprecated type to the current one.
+func (t PrimitiveType) ParameterType() ParameterType {
+	switch t {
+	case "INT":
+		return TypeInteger
+	case "DOUBLE":
+		return TypeDouble
+	case "STRING":
+		return TypeString
+	}
+	return ""
 }
 
 // ParameterSpec declares one parameter.
 type ParameterSpec struct {
 	// ParameterType is the parameter's type.
 	ParameterType ParameterType `yaml:"parameterType" json:"parameterType"`
+	// Type is the deprecated primitive type, read when ParameterType is unset.
+	Type PrimitiveType `yaml:"type" json:"type,omitempty"`
 	// DefaultValue is used when no value is bound.
 	DefaultValue any `yaml:"defaultValue" json:"defaultValue,omitempty"`
 	// IsOptional marks a parameter that may stay unbound.
@@ -106,6 +173,8 @@ type ParameterSpec struct {
 type ArtifactSpec struct {
 	// ArtifactType is the artifact's schema.
 	ArtifactType ArtifactType `yaml:"artifactType" json:"artifactType"`
+	// Metadata is the output artifact's initial metadata.
+	Metadata map[string]any `yaml:"metadata" json:"metadata,omitempty"`
 	// IsArtifactList marks a list of artifacts (fan-in from a loop).
 	IsArtifactList bool `yaml:"isArtifactList" json:"isArtifactList,omitempty"`
 	// IsOptional marks an artifact that may stay unbound.
@@ -118,6 +187,11 @@ type ArtifactSpec struct {
 type ArtifactType struct {
 	// SchemaTitle is e.g. system.Dataset.
 	SchemaTitle string `yaml:"schemaTitle" json:"schemaTitle,omitempty"`
+	// InstanceSchema is a YAML schema of the artifact's properties, the
+	// alternative to SchemaTitle.
+	InstanceSchema string `yaml:"instanceSchema" json:"instanceSchema,omitempty"`
+	// SchemaURI is the deprecated location of such a schema.
+	SchemaURI string `yaml:"schemaUri" json:"schemaUri,omitempty"`
 	// SchemaVersion is e.g. 0.0.1.
 	SchemaVersion string `yaml:"schemaVersion" json:"schemaVersion,omitempty"`
 }
@@ -229,7 +303,17 @@ type TriggerPolicy struct {
 	// Condition is a CEL expression over `inputs`; false skips the task.
 	Condition string `yaml:"condition" json:"condition,omitempty"`
 	// Strategy is ALL_UPSTREAM_TASKS_SUCCEEDED (default) or ALL_UPSTREAM_TASKS_COMPLETED (exit handlers).
-	Strategy string `yaml:"strategy" json:"strategy,omitempty"`
+	Strategy TriggerStrategy `yaml:"strategy" json:"strategy,omitempty"`
+}
+
+// TriggerStrategy is the TriggerPolicy enum, by name or number.
+type TriggerStrategy string
+
+// UnmarshalYAML reads the enum by name or by number.
+func (s *TriggerStrategy) UnmarshalYAML(n *yaml.Node) error {
+	name, err := decodeEnum(n, []TriggerStrategy{"", StrategyAllUpstreamSucceeded, StrategyAllUpstreamCompleted}, "TRIGGER_STRATEGY_UNSPECIFIED")
+	*s = name
+	return err
 }
 
 // ParameterIteratorSpec iterates over a list parameter.
@@ -311,10 +395,40 @@ type TaskOutputParameterSpec struct {
 	OutputParameterKey string `yaml:"outputParameterKey" json:"outputParameterKey"`
 }
 
-// RuntimeValue is a constant value.
+// RuntimeValue is a constant value (ValueOrRuntimeParameter).
 type RuntimeValue struct {
 	// Constant is any JSON value.
 	Constant any `yaml:"constant" json:"constant"`
+	// ConstantValue is the deprecated typed form of Constant.
+	ConstantValue *LegacyValue `yaml:"constantValue" json:"constantValue,omitempty"`
+	// RuntimeParameter names an input parameter of the enclosing component.
+	RuntimeParameter string `yaml:"runtimeParameter" json:"runtimeParameter,omitempty"`
+}
+
+// LegacyValue is the deprecated Value message: one of an integer, a double
+// or a string.
+type LegacyValue struct {
+	// IntValue is an int64 (a string in proto3 JSON).
+	IntValue *int64 `yaml:"intValue" json:"intValue,omitempty"`
+	// DoubleValue is a double.
+	DoubleValue *float64 `yaml:"doubleValue" json:"doubleValue,omitempty"`
+	// StringValue is a string.
+	StringValue *string `yaml:"stringValue" json:"stringValue,omitempty"`
+}
+
+// Value returns the value in the runtime's JSON shape, or nil.
+func (v *LegacyValue) Value() any {
+	switch {
+	case v == nil:
+		return nil
+	case v.IntValue != nil:
+		return float64(*v.IntValue)
+	case v.DoubleValue != nil:
+		return *v.DoubleValue
+	case v.StringValue != nil:
+		return *v.StringValue
+	}
+	return nil
 }
 
 // TaskFinalStatusSpec names the task whose final status is passed.
@@ -345,6 +459,12 @@ type ExecutorSpec struct {
 	Container *ContainerSpec `yaml:"container" json:"container,omitempty"`
 	// Importer registers an existing artifact without running anything.
 	Importer *ImporterSpec `yaml:"importer" json:"importer,omitempty"`
+	// Resolver queries ML Metadata for artifacts; kfstack has no metadata
+	// store, so it is refused with a clear error.
+	Resolver map[string]any `yaml:"resolver" json:"resolver,omitempty"`
+	// CustomJob starts a Vertex AI CustomJob (deprecated, Google Cloud
+	// only); refused with a clear error.
+	CustomJob map[string]any `yaml:"customJob" json:"customJob,omitempty"`
 }
 
 // ContainerSpec is a container executor.
@@ -399,7 +519,7 @@ type AcceleratorSpec struct {
 	// Type is e.g. nvidia.com/gpu or a TPU type.
 	Type string `yaml:"type" json:"type,omitempty"`
 	// Count is the legacy numeric count.
-	Count int `yaml:"count" json:"count,omitempty"`
+	Count int64 `yaml:"count" json:"count,omitempty"`
 	// ResourceType is the string form of Type.
 	ResourceType string `yaml:"resourceType" json:"resourceType,omitempty"`
 	// ResourceCount is the string form of Count.
@@ -416,12 +536,17 @@ type ImporterSpec struct {
 	Metadata map[string]any `yaml:"metadata" json:"metadata,omitempty"`
 	// Reimport imports again even if the URI is known.
 	Reimport bool `yaml:"reimport" json:"reimport,omitempty"`
+	// DownloadToWorkspace copies the artifact into the run's workspace; the
+	// launcher stages every input artifact for its consumers anyway.
+	DownloadToWorkspace bool `yaml:"downloadToWorkspace" json:"downloadToWorkspace,omitempty"`
 }
 
 // ImporterURI is the importer's URI source.
 type ImporterURI struct {
 	// Constant is a literal URI.
 	Constant string `yaml:"constant" json:"constant,omitempty"`
+	// ConstantValue is the deprecated typed form of Constant.
+	ConstantValue *LegacyValue `yaml:"constantValue" json:"constantValue,omitempty"`
 	// RuntimeParameter names an input parameter that holds the URI.
 	RuntimeParameter string `yaml:"runtimeParameter" json:"runtimeParameter,omitempty"`
 }

@@ -94,7 +94,7 @@ func CoerceParameter(t ParameterType, v any) (any, error) {
 			return l, nil
 		}
 		return nil, fmt.Errorf("expected a list, got %s", describe(v))
-	case TypeStruct, TypeTaskFinalStatus:
+	case TypeStruct, TypeTaskFinalStatus, TypeTaskConfig:
 		if m, ok := v.(map[string]any); ok {
 			return m, nil
 		}
@@ -131,7 +131,7 @@ func ParseParameter(t ParameterType, s string) (any, error) {
 			return nil, fmt.Errorf("expected a boolean, got %q", s)
 		}
 		return b, nil
-	case TypeList, TypeStruct, TypeTaskFinalStatus:
+	case TypeList, TypeStruct, TypeTaskFinalStatus, TypeTaskConfig:
 		var v any
 		if err := json.Unmarshal([]byte(s), &v); err != nil {
 			return nil, fmt.Errorf("expected JSON for a %s, got %q", t, s)
@@ -184,6 +184,11 @@ func describe(v any) string {
 // type to. Integers widen to doubles; everything else must match.
 func typesCompatible(from, to ParameterType) bool {
 	if from == "" || to == "" || from == to {
+		return true
+	}
+	// A final status is a struct: a nested exit pipeline hands it on to
+	// components that take a dict.
+	if (from == TypeTaskFinalStatus && to == TypeStruct) || (from == TypeStruct && to == TypeTaskFinalStatus) {
 		return true
 	}
 	return from == TypeInteger && to == TypeDouble

@@ -107,6 +107,21 @@ func TestEveryRuleAcceptsObjectsWithoutOptionalFields(t *testing.T) {
 						accepted++
 					}
 				}
+				// Rules across fields (exactly one of two, one after
+				// another) can refuse every object above: try without
+				// two optional fields at once until one is accepted.
+				for i := 0; accepted == 0 && i < len(optional); i++ {
+					for j := i + 1; accepted == 0 && j < len(optional); j++ {
+						obj := runtime.DeepCopyJSON(full)
+						unstructured.RemoveNestedField(obj, optional[i]...)
+						unstructured.RemoveNestedField(obj, optional[j]...)
+						v := variant{name: "without " + strings.Join(optional[i], ".") + " and " + strings.Join(optional[j], "."), object: obj}
+						variants = append(variants, v)
+						if exercise(t, dyn, gvr, crd.Spec.Names.Kind, namespaced, ns, fmt.Sprintf("v%d", len(variants)-1), v, messages) {
+							accepted++
+						}
+					}
+				}
 				if accepted == 0 {
 					t.Fatalf("no object made from %s's schema was accepted, so its rules were never exercised past creation: make synthesize produce a valid object for it", crd.Name)
 				}

@@ -147,6 +147,32 @@ type TaskFailure struct {
 	LogTail string `json:"logTail,omitempty"`
 }
 
+// MaxRunMetrics bounds status.metrics, so that a loop of thousands of
+// evaluations cannot grow a run's status without bound.
+const MaxRunMetrics = 100
+
+// TaskMetrics is one metrics artifact of a task.
+type TaskMetrics struct {
+	// task is the task's path in the run, e.g. "for-loop-1[2]/evaluate".
+	Task string `json:"task"`
+	// output is the task's output artifact name.
+	Output string `json:"output"`
+	// type is the artifact's schema: system.Metrics (values are scalars by
+	// name, e.g. {"accuracy": 0.97}), system.ClassificationMetrics
+	// (confusionMatrix {annotationSpecs, rows}, confidenceMetrics) or
+	// system.SlicedClassificationMetrics (evaluationSlices).
+	Type string `json:"type"`
+	// uri is where the artifact is stored; it holds the same values as JSON.
+	// +optional
+	URI string `json:"uri,omitempty"`
+	// values are the artifact's metadata, as the component logged it.
+	// +optional
+	// +kubebuilder:pruning:PreserveUnknownFields
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type=object
+	Values *runtime.RawExtension `json:"values,omitempty"`
+}
+
 // PipelineRunStatus is the run's progress.
 type PipelineRunStatus struct {
 	// observedGeneration is the generation the status describes.
@@ -190,6 +216,18 @@ type PipelineRunStatus struct {
 	// outputs are the run's output parameters, JSON-encoded.
 	// +optional
 	Outputs map[string]string `json:"outputs,omitempty"`
+	// metrics are the metrics artifacts the run's tasks produced
+	// (system.Metrics, system.ClassificationMetrics,
+	// system.SlicedClassificationMetrics) with their values, in task order:
+	// what the UI shows and experiment comparison reads. At most
+	// MaxRunMetrics entries; metricsOmitted counts the rest.
+	// +optional
+	// +listType=atomic
+	Metrics []TaskMetrics `json:"metrics,omitempty"`
+	// metricsOmitted counts metrics artifacts beyond MaxRunMetrics, which
+	// only status.state holds.
+	// +optional
+	MetricsOmitted int32 `json:"metricsOmitted,omitempty"`
 	// state is the engine's compact per-task state: for each node its
 	// phase, attempts, times, cache hit and outputs (pod names follow from
 	// it: <run>-<node>-<attempt>). Kept small: a 5,000-task run stays far

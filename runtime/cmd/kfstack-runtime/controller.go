@@ -28,6 +28,7 @@ import (
 	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/mpijob"
 )
 
@@ -57,6 +58,8 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one replica reconciles")
 	namespace := fs.String("leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
+	pythonExecutor := fs.String("python-executor", "", "kfp for Python-function components: auto (the image's kfp, else kfstack's built-in one; default), builtin, or kfp (the SDK's own prelude with pip)")
+	fs.StringVar(&opts.Python, "python", "", "python3 interpreter of local-executor runs (default: python3 on PATH)")
 	fs.StringVar(&opts.RuntimeImage, "runtime-image", "", "image holding kfstack-runtime, copied into every task pod")
 	fs.StringVar(&opts.RuntimeBinary, "runtime-binary", v1alpha1.RuntimeBinaryPath, "path of kfstack-runtime in the runtime image")
 	fs.StringVar(&opts.PipelineRoot, "pipeline-root", "", "artifact store of runs that set none (gs://, s3://, file://)")
@@ -81,6 +84,14 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	mpi.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *pythonExecutor != "" {
+		pe, err := launcher.ParsePythonExecutor(*pythonExecutor)
+		if err != nil {
+			fmt.Fprintf(stderr, "--python-executor: %v\n", err)
+			return 2
+		}
+		opts.PythonExecutor = pe
 	}
 	ctrl.SetLogger(textlogger.NewLogger(textlogger.NewConfig(textlogger.Verbosity(*verbosity), textlogger.Output(stderr))))
 	scheme := runtime.NewScheme()

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
 // dryExecutor "runs" a task by resolving its command line and reporting
@@ -27,6 +29,11 @@ func (d *dryExecutor) Cancel(engine.Action)        {}
 func (d *dryExecutor) Start(_ context.Context, a engine.Action) {
 	ev := engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true,
 		Params: map[string]any{}, Artifacts: map[string][]engine.Artifact{}}
+	if kind := a.Task.Component.Executor.Kind; kind != pipeline.ExecContainer {
+		d.pvcTask(a, &ev)
+		d.events <- ev
+		return
+	}
 	p, err := launcher.Prepare(a.Task, d.cfg)
 	if err != nil {
 		d.err = err
@@ -50,6 +57,13 @@ func (d *dryExecutor) Start(_ context.Context, a engine.Action) {
 		fmt.Fprintf(d.out, "   env:     %s\n", strings.Join(p.Env, " "))
 	}
 	fmt.Fprintf(d.out, "   command: %s\n", shellJoin(p.Argv))
+	if pl := a.Task.Placement; pl.CPU != "" || pl.Memory != "" || pl.AcceleratorCount > 0 {
+		fmt.Fprintf(d.out, "   resources: cpu %s memory %s accelerator %d %s\n", orDash(pl.CPU), orDash(pl.Memory), pl.AcceleratorCount, pl.AcceleratorType)
+	}
+	if pod := a.Task.Pod; !pod.Empty() {
+		b, _ := json.Marshal(pod)
+		fmt.Fprintf(d.out, "   kubernetes: %s\n", b)
+	}
 	for name := range a.Task.Component.Outputs.Parameters {
 		ev.Params[name] = fmt.Sprintf("{{%s.%s}}", a.Task.Path, name)
 	}
@@ -89,6 +103,30 @@ func dryRun(eng *engine.Engine, s *engine.State, cfg launcher.Config, out io.Wri
 	}
 	fmt.Fprintf(out, "%d task(s) would run\n", d.n)
 	return 0
+}
+
+// pvcTask prints what a CreatePVC or DeletePVC task would do.
+func (d *dryExecutor) pvcTask(a engine.Action, ev *engine.Event) {
+	d.n++
+	fmt.Fprintf(d.out, "%d. %s\n", d.n, a.Task.Path)
+	req, err := launcher.NewPVCRequest(a.Task)
+	if err != nil {
+		// Inputs from upstream tasks are symbolic in a dry run.
+		req = &launcher.PVCRequest{Name: fmt.Sprintf("{{%s.name}}", a.Task.Path)}
+	}
+	if a.Task.Component.Executor.Kind == pipeline.ExecDeletePVC {
+		fmt.Fprintf(d.out, "   deletes PersistentVolumeClaim %s\n", req.Name)
+		return
+	}
+	fmt.Fprintf(d.out, "   creates PersistentVolumeClaim %s (%s, %s)\n", req.Name, orDash(req.Size), strings.Join(req.AccessModes, ","))
+	ev.Params["name"] = req.Name
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // shellJoin quotes arguments the way a POSIX shell would read them back.

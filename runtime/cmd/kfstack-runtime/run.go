@@ -35,16 +35,33 @@ func (p paramFlags) Set(v string) error {
 
 type runOptions struct {
 	file, outputDir, root, workDir, runID string
+	artifacts                             map[string]string
+	pythonExecutor, python                string
 	params                                paramFlags
 	dryRun, quiet, noCache                bool
 	parallel                              int
 }
 
+// artifactFlags collects repeated --artifact name=URI flags.
+type artifactFlags map[string]string
+
+func (a artifactFlags) String() string { return "" }
+
+func (a artifactFlags) Set(v string) error {
+	name, uri, ok := strings.Cut(v, "=")
+	if !ok || name == "" || uri == "" {
+		return fmt.Errorf("expected name=URI, got %q", v)
+	}
+	a[name] = uri
+	return nil
+}
+
 func runCommand(args []string, stdout, stderr io.Writer) int {
-	o := runOptions{params: paramFlags{}}
+	o := runOptions{params: paramFlags{}, artifacts: map[string]string{}}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(o.params, "param", "pipeline parameter `name=value` (repeatable)")
+	fs.Var(artifactFlags(o.artifacts), "artifact", "pipeline input artifact `name=URI` (a path, file://, gs:// or s3:// URI; repeatable)")
 	fs.StringVar(&o.outputDir, "output-dir", "kfstack-output", "directory for task work files and, by default, artifacts")
 	fs.StringVar(&o.root, "pipeline-root", "", "artifact store URL (default file://OUTPUT-DIR/artifacts)")
 	fs.StringVar(&o.workDir, "workdir", "", "working directory of task commands (default: the current directory)")
@@ -53,6 +70,8 @@ func runCommand(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "quiet", false, "do not echo task output")
 	fs.BoolVar(&o.noCache, "no-cache", false, "ignore and do not write cached results")
 	fs.IntVar(&o.parallel, "parallelism", 4, "maximum tasks running at once")
+	fs.StringVar(&o.pythonExecutor, "python-executor", "", "kfp for Python-function components: auto (the installed kfp, else kfstack's built-in one), builtin, or kfp (the SDK's own prelude, pip install included); default $"+launcher.PythonEnv+" or auto")
+	fs.StringVar(&o.python, "python", os.Getenv("KFSTACK_PYTHON"), "python3 interpreter for Python-function components (default $KFSTACK_PYTHON, else python3 on PATH)")
 	// Flags may follow the pipeline file, as in the documented usage.
 	var positional []string
 	rest := args
@@ -80,7 +99,7 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "reading pipeline: %v\n", err)
 		return 2
 	}
-	plan, err := pipeline.LoadAny(data)
+	plan, err := pipeline.LoadFile(o.file, data)
 	if err != nil {
 		printInvalid(stderr, o.file, err)
 		return 2
@@ -101,18 +120,52 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 	if runID == "" {
 		runID = fmt.Sprintf("%s-%s", plan.Name, time.Now().UTC().Format("20060102-150405"))
 	}
-	opts := engine.Options{MaxParallel: o.parallel, PipelineRoot: root}
+	pyExec, err := launcher.ParsePythonExecutor(o.pythonExecutor)
+	if o.pythonExecutor == "" {
+		pyExec = ""
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "--python-executor: %v\n", err)
+		return 2
+	}
+	workDir := filepath.Join(outDir, "runs", runID)
+	workspace := ""
+	if plan.Workspace != nil {
+		// The run's workspace: a directory shared by its tasks, as the
+		// PVC the pod executor mounts at /kfp-workspace.
+		workspace = filepath.Join(workDir, "workspace")
+		if !o.dryRun {
+			if err := os.MkdirAll(workspace, 0o755); err != nil {
+				fmt.Fprintf(stderr, "creating the workspace: %v\n", err)
+				return 2
+			}
+		}
+	}
+	opts := engine.Options{MaxParallel: o.parallel, PipelineRoot: root, WorkspacePath: workspace}
 	if o.dryRun {
 		// One task at a time, so the printed order is an execution order.
-		opts = engine.Options{MaxParallel: 1, PipelineRoot: root, DryRun: true}
+		opts = engine.Options{MaxParallel: 1, PipelineRoot: root, WorkspacePath: workspace, DryRun: true}
 	}
 	eng := engine.New(plan, opts)
-	state, err := eng.Start(runID, o.params, time.Now())
+	artifacts := map[string]string{}
+	for name, uri := range o.artifacts {
+		if !strings.Contains(uri, "://") {
+			abs, err := filepath.Abs(uri)
+			if err != nil {
+				fmt.Fprintf(stderr, "--artifact %s: %v\n", name, err)
+				return 2
+			}
+			uri = "file://" + abs
+		}
+		artifacts[name] = uri
+	}
+	state, err := eng.StartWithInputs(runID, o.params, artifacts, time.Now())
 	if err != nil {
 		printInvalid(stderr, o.file, err)
 		return 2
 	}
-	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: filepath.Join(outDir, "runs", runID), Dir: o.workDir}
+	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: workDir, Dir: o.workDir,
+		WorkspacePath: workspace, PythonExecutor: pyExec, Python: o.python}
 	if o.dryRun {
 		return dryRun(eng, state, cfg, stdout)
 	}
@@ -139,6 +192,7 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 	eng.Drive(ctx, state, x, cache, func(s *engine.State, c engine.Change) { printChange(stdout, eng, s, c) })
 	x.Close()
 	printSummary(stdout, state)
+	printMetrics(stdout, eng, state)
 	if state.Phase != engine.RunSucceeded {
 		return 1
 	}
@@ -167,6 +221,33 @@ func printChange(w io.Writer, eng *engine.Engine, s *engine.State, c engine.Chan
 		line += ": " + c.Message
 	}
 	fmt.Fprintln(w, line)
+}
+
+// printMetrics lists the run's metrics artifacts with their values, as
+// status.metrics holds them in a cluster.
+func printMetrics(w io.Writer, eng *engine.Engine, s *engine.State) {
+	var lines []string
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		if n.Phase != engine.Succeeded || !eng.IsContainer(s, int32(i)) {
+			continue
+		}
+		for _, name := range sortedKeys(n.Artifacts) {
+			for _, a := range n.Artifacts[name] {
+				switch a.SchemaTitle {
+				case "system.Metrics", "system.ClassificationMetrics", "system.SlicedClassificationMetrics":
+					b, _ := json.Marshal(a.Metadata)
+					lines = append(lines, fmt.Sprintf("  %s/%s: %s", eng.Path(s, int32(i)), name, b))
+				}
+			}
+		}
+	}
+	if len(lines) > 0 {
+		fmt.Fprintln(w, "metrics:")
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+	}
 }
 
 func printSummary(w io.Writer, s *engine.State) {

@@ -29,7 +29,7 @@ func validateCommand(args []string, stdout, stderr io.Writer) int {
 			code = 2
 			continue
 		}
-		plan, err := pipeline.LoadAny(data)
+		plan, err := pipeline.LoadFile(file, data)
 		if err != nil {
 			printInvalid(stderr, file, err)
 			code = 1

@@ -91,9 +91,13 @@ func (x *Executor) run(ctx context.Context, a engine.Action) engine.Event {
 	res, err := launcher.Run(ctx, a.Task, cfg, x.store)
 	if err != nil {
 		ev.Message = err.Error()
+		var te *launcher.TaskError
+		if errors.As(err, &te) {
+			ev.Notes = te.Notes
+		}
 		return ev
 	}
-	ev.Succeeded, ev.Params, ev.Artifacts = true, res.Params, res.Artifacts
+	ev.Succeeded, ev.Params, ev.Artifacts, ev.Notes = true, res.Params, res.Artifacts, res.Notes
 	return ev
 }
 

@@ -1,0 +1,1 @@
+"""Type helpers of kfp.dsl (artifact classes and annotations)."""
