@@ -173,6 +173,9 @@ func startController(t testing.TB, ns string, clk *clocktesting.FakeClock, opts 
 	work := filepath.Join(workDir, ns)
 	if err := controller.Setup(mgr, controller.Options{
 		Clock: clk, WorkDir: filepath.Join(work, "runs"), PipelineRoot: "file://" + filepath.Join(work, "artifacts"), LostPodGrace: time.Second,
+		// The runs use the local executor (KWOK runs no containers), as
+		// make demo does: allowed here, never in a cluster.
+		AllowLocalExecutor: true,
 	}); err != nil {
 		t.Fatal(err)
 	}
