@@ -106,15 +106,18 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		// the older status would redo work and fail with a conflict.
 		return reconcile.Result{RequeueAfter: conflictRetry}, err
 	}
-	woken := false
+	var slots *grant
 	if r.slots != nil {
 		if !r.slotsSynced() && !waitSynced(ctx, r.slotsSynced) {
 			return reconcile.Result{}, errors.New("the count of running task pods did not sync")
 		}
-		woken = r.slots.begin(req.NamespacedName)
+		// Ended however advance returns: unused slots go back, and a slot
+		// this run was woken for goes to the next in line.
+		slots = r.slots.begin(req.NamespacedName)
+		defer func() { slots.end(slots.waiting) }()
 	}
 	run := cached.DeepCopy()
-	res, err := r.advance(ctx, run, &cached.Status, woken)
+	res, err := r.advance(ctx, run, &cached.Status, slots)
 	if apierrors.IsConflict(err) {
 		// The cache lags behind our last write; try again on fresh data.
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
@@ -144,9 +147,9 @@ func (r *PipelineRunReconciler) dropState(name types.NamespacedName) {
 // advance runs one step of the run and writes its status unless it is
 // unchanged (orig): it prepares the engine and state, gathers what
 // happened since the last step, steps the engine and starts what it asks
-// for, then persists the state once. woken says the run was woken for a
-// freed task slot.
-func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun, orig *v1alpha1.PipelineRunStatus, woken bool) (reconcile.Result, error) {
+// for, then persists the state once. slots is the reconcile's grant of
+// task slots (nil without a limit of running tasks).
+func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun, orig *v1alpha1.PipelineRunStatus, slots *grant) (reconcile.Result, error) {
 	s, err := r.prepare(ctx, run)
 	if s == nil || err != nil {
 		return reconcile.Result{}, err
@@ -155,10 +158,10 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		return reconcile.Result{}, err
 	}
 	// Under a limit of running tasks, the pods a step may start are the
-	// slots granted; unused ones go back when the step is persisted.
-	if r.slots != nil && s.local == nil {
-		s.slots = r.slots.grant(client.ObjectKeyFromObject(run), woken)
-		defer func() { s.slots.end(s.deferred > 0 && !run.Status.Phase.Terminal()) }()
+	// slots granted; the run queues if it is left with ready tasks.
+	if slots != nil && s.local == nil {
+		s.slots = slots
+		defer func() { slots.waiting = s.deferred > 0 && !run.Status.Phase.Terminal() }()
 	}
 	wake, err := r.step(ctx, s)
 	if err != nil {
