@@ -28,6 +28,9 @@ var (
 	runtimeErr  error
 	// runtimeClient reads and writes the runtime's objects in tests.
 	runtimeClient client.Client
+	// runtimeRoot is the in-process controller's pipeline root (a file://
+	// URL).
+	runtimeRoot string
 )
 
 // startRuntime installs the runtime's CRDs in the test cluster and runs
@@ -78,7 +81,8 @@ func runRuntime() error {
 	if err != nil {
 		return err
 	}
-	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: "file://" + filepath.Join(work, "artifacts")}); err != nil {
+	runtimeRoot = "file://" + filepath.Join(work, "artifacts")
+	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: runtimeRoot}); err != nil {
 		return err
 	}
 	go func() {

@@ -255,3 +255,40 @@ func workers(n int) int {
 	}
 	return n
 }
+
+// attemptPod returns the pod of a task's attempt in the named run (nil, nil
+// while there is none): task pods are found by the run's UID label, the
+// task annotation and the attempt label, never by a name guessed here.
+func attemptPod(ctx context.Context, ns, run, task string, attempt int) (*corev1.Pod, error) {
+	r := &v1alpha1.PipelineRun{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: run}, r); err != nil {
+		return nil, err
+	}
+	pods := &corev1.PodList{}
+	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelRunUID: string(r.UID), v1alpha1.LabelAttempt: strconv.Itoa(attempt)}); err != nil {
+		return nil, err
+	}
+	for i := range pods.Items {
+		if pods.Items[i].Annotations[v1alpha1.AnnotationTask] == task {
+			return &pods.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// waitAttemptPod waits until the pod of a task's attempt runs, and
+// returns it.
+func waitAttemptPod(t *testing.T, ns, run, task string, attempt int) *corev1.Pod {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pod, err := attemptPod(context.Background(), ns, run, task, attempt)
+		if err == nil && pod != nil && pod.Status.Phase == corev1.PodRunning {
+			return pod
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod of %s attempt %d in run %s is not running (%v, %v)", task, attempt, run, pod, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -104,18 +104,7 @@ func TestRestartSafety(t *testing.T) {
 	})
 
 	// Wait for task two's pod to run, then kill the controller.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		pod := &corev1.Pod{}
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "survivor-2-1"}, pod)
-		if err == nil && pod.Status.Phase == corev1.PodRunning {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task two's pod is not running: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitAttemptPod(t, ns, "survivor", "two", 1)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

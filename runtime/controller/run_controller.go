@@ -242,6 +242,9 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 		if err != nil {
 			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, "binding parameters: "+err.Error())
 		}
+		// The UID, not the name, makes the run's artifact paths and job
+		// UUID: a run made again under the same name shares neither.
+		state.RunUID = string(run.UID)
 		run.Status.StartTime = &metav1.Time{Time: time.UnixMilli(state.Start)}
 		r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, v1alpha1.ReasonRunning, "Starting", "running version %d of pipeline %s", run.Status.PipelineVersion, run.Spec.Pipeline)
 		if run.Spec.Executor == v1alpha1.ExecutorLocal {
@@ -301,6 +304,14 @@ func (r *PipelineRunReconciler) feed(ctx context.Context, s *runStep, evs []engi
 		res := s.results[k]
 		ev := res.event
 		if ev == nil {
+			// A pod of this run for another task is never taken for
+			// this one's (the state that created it was not persisted and
+			// a redone step handed its node to another task).
+			if why := ownsAttempt(res.pod, s.run, k.node, k.attempt, s.eng.Path(s.state, k.node)); why != "" {
+				r.Recorder.Eventf(s.run, res.pod, corev1.EventTypeWarning, v1alpha1.ReasonPodNotControlled, "Adopting", "not taking the result of pod %s: %s", res.pod.Name, why)
+				evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Message: "the task's pod is not its own: " + why})
+				continue
+			}
 			e := r.podEvent(ctx, s.store, res.pod, k, s.failures)
 			ev = &e
 			if _, ok := podStuck(res.pod); ok {
@@ -390,9 +401,13 @@ func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []e
 			// One at a time: on a cluster short of room, pods created
 			// faster than they can be placed back off in the scheduler
 			// (bench/RESULTS.md).
-			pod, err := r.createPod(ctx, s.run, s.root, a, s.pods)
+			pod, refused, err := r.createPod(ctx, s.run, s.root, a, s.pods)
 			if err != nil {
 				return nil, err
+			}
+			if refused != nil {
+				hits = append(hits, *refused)
+				continue
 			}
 			if pod != nil && s.slots != nil {
 				s.slots.use(client.ObjectKeyFromObject(pod))
@@ -533,7 +548,7 @@ func (r *PipelineRunReconciler) lostPods(ctx context.Context, run *v1alpha1.Pipe
 			}
 			continue
 		}
-		name := podName(run.Name, node, n.Attempt)
+		name := podName(run, node, n.Attempt)
 		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: name}, &corev1.Pod{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -624,31 +639,54 @@ func hasOutputs(pod *corev1.Pod) bool {
 	return pod.Annotations[v1alpha1.AnnotationOutputs] == "true"
 }
 
-// createPod creates an attempt's pod and returns it; one that exists
-// already (created before a restart or a lost status update) is adopted,
-// and nil returned.
-func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod) (*corev1.Pod, error) {
+// createPod creates an attempt's pod and returns it. A pod of that name
+// that exists already (created before a restart or a lost status update)
+// is adopted, and nil returned, only when it is this attempt's: controlled
+// by the run, with its UID, node, attempt and task. Any other pod (another
+// run's, another task's) is never adopted: the attempt fails with the
+// returned event, and a retry gets a pod of another name.
+func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod) (*corev1.Pod, *engine.Event, error) {
 	if p, ok := pods[a.Node]; ok && curAttempt(p) == a.Attempt {
-		return nil, nil
+		if why := ownsAttempt(p, run, a.Node, a.Attempt, a.Task.Path); why != "" {
+			return nil, r.refusePod(run, a, p, why), nil
+		}
+		return nil, nil, nil
 	}
 	pod, err := r.buildPod(run, root, a)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := r.Create(ctx, pod); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return nil, nil
+		if !apierrors.IsAlreadyExists(err) {
+			r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
+			return nil, nil, fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
 		}
-		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
-		return nil, fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
+		// Read past the cache: the pod may be one the cache has not seen.
+		existing := &corev1.Pod{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(pod), existing); err != nil {
+			// Gone again (a pod being deleted): the next reconcile
+			// creates it.
+			return nil, nil, fmt.Errorf("reading pod %s, which exists already: %w", pod.Name, err)
+		}
+		if why := ownsAttempt(existing, run, a.Node, a.Attempt, a.Task.Path); why != "" {
+			return nil, r.refusePod(run, a, existing, why), nil
+		}
+		return nil, nil, nil
 	}
-	return pod, nil
+	return pod, nil, nil
+}
+
+// refusePod reports a pod that holds an attempt's pod name but is not the
+// attempt's, and returns the event that fails the attempt.
+func (r *PipelineRunReconciler) refusePod(run *v1alpha1.PipelineRun, a engine.Action, pod *corev1.Pod, why string) *engine.Event {
+	r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, v1alpha1.ReasonPodNotControlled, "Adopting", "not adopting pod %s for task %s: %s", pod.Name, a.Task.Path, why)
+	return &engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Message: "the task's pod name is taken: " + why}
 }
 
 // deletePod stops an attempt.
 func (r *PipelineRunReconciler) deletePod(ctx context.Context, run *v1alpha1.PipelineRun, a engine.Action) error {
 	pod := &corev1.Pod{}
-	pod.Namespace, pod.Name = run.Namespace, podName(run.Name, a.Node, a.Attempt)
+	pod.Namespace, pod.Name = run.Namespace, podName(run, a.Node, a.Attempt)
 	if err := r.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting pod %s: %w", pod.Name, err)
 	}

@@ -17,6 +17,8 @@ import (
 type TaskSpec struct {
 	// RunID is the run's name.
 	RunID string `json:"runId"`
+	// RunUID is the run's unique ID (engine.State.RunUID).
+	RunUID string `json:"runUid,omitempty"`
 	// RunStart is when the run started.
 	RunStart time.Time `json:"runStart"`
 	// PipelineName is the pipeline's name.
@@ -43,7 +45,7 @@ type TaskSpec struct {
 func NewTaskSpec(run *engine.TaskRun, root string) *TaskSpec {
 	c := run.Component
 	return &TaskSpec{
-		RunID: run.RunID, RunStart: run.RunStart, PipelineName: run.PipelineName, PipelineRoot: root,
+		RunID: run.RunID, RunUID: run.RunUID, RunStart: run.RunStart, PipelineName: run.PipelineName, PipelineRoot: root,
 		Path: run.Path, Name: run.Name, Container: c.Executor.Container,
 		Inputs: c.Inputs, Outputs: c.Outputs, Params: run.Params, Artifacts: run.Artifacts,
 	}
@@ -59,7 +61,7 @@ func (t *TaskSpec) TaskRun() (*engine.TaskRun, error) {
 		return nil, fmt.Errorf("compiling task %q: %w", t.Path, err)
 	}
 	return &engine.TaskRun{
-		RunID: t.RunID, RunStart: t.RunStart, PipelineName: t.PipelineName, Path: t.Path, Name: t.Name,
+		RunID: t.RunID, RunUID: t.RunUID, RunStart: t.RunStart, PipelineName: t.PipelineName, Path: t.Path, Name: t.Name,
 		Task: &pipeline.Task{Name: t.Name, Component: comp}, Component: comp, Params: t.Params, Artifacts: t.Artifacts,
 	}, nil
 }
@@ -114,7 +116,7 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 	if len(b) <= MaxMessage {
 		return b, nil
 	}
-	rel := spec.PipelineName + "/" + spec.RunID + "/" + safePath(spec.Path) + "/.result.json"
+	rel := spec.PipelineName + "/" + engine.RunDir(spec.RunID, spec.RunUID) + "/" + safePath(spec.Path) + "/.result.json"
 	if err := store.WriteAll(ctx, rel, b); err != nil {
 		return nil, fmt.Errorf("offloading result: %w", err)
 	}

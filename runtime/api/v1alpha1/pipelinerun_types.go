@@ -136,8 +136,8 @@ type PipelineRunStatus struct {
 	Outputs map[string]string `json:"outputs,omitempty"`
 	// state is the engine's compact per-task state: for each node its
 	// phase, attempts, times, cache hit and outputs (pod names follow from
-	// it: <run>-<node>-<attempt>). Kept small: a 5,000-task run stays far
-	// under 256 KiB.
+	// it: <run>-<first 8 hex digits of the run's UID>-<node>-<attempt>).
+	// Kept small: a 5,000-task run stays far under 256 KiB.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
