@@ -72,7 +72,7 @@ func runRuntime() error {
 	}
 	ctrl.SetLogger(logr.Discard())
 	mgr, err := ctrl.NewManager(testCluster.Config, ctrl.Options{
-		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Scheme: scheme, Cache: controller.CacheOptions(nil), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 	})
 	if err != nil {
 		return err

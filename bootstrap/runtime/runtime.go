@@ -345,8 +345,8 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 
 // Rules are the controller's cluster-wide permissions, exactly what
 // runtime/controller uses: it reads Pipelines and PipelineRuns and writes
-// only their status; it creates, reads and deletes task pods; it records
-// events. The finalizers subresource lets it set blockOwnerDeletion on
+// only their status; it creates, reads and deletes task pods and the
+// ConfigMaps holding pipeline versions' content; it records events. The finalizers subresource lets it set blockOwnerDeletion on
 // the owner reference of task pods where OwnerReferencesPermissionEnforcement
 // is on.
 func Rules() []rbacv1.PolicyRule {
@@ -356,6 +356,7 @@ func Rules() []rbacv1.PolicyRule {
 		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status"}, Verbs: []string{"update"}},
 		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
 		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	}
 }

@@ -111,6 +111,10 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "pods"}, false},
+		// The content of pipeline versions: made and deleted, never changed.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "configmaps"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Resource: "configmaps"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "configmaps"}, false},
 	} {
 		review, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}, ResourceAttributes: &check.attrs,

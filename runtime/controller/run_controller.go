@@ -217,11 +217,16 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 			return nil, err
 		}
 	}
-	plan, err := r.plans.forRun(ctx, r.Client, run)
+	plan, err := r.plans.forRun(ctx, r.APIReader, run)
 	if err != nil {
-		if errors.Is(err, errVersionGone) || isInvalid(err) {
+		if errors.Is(err, errVersionGone) {
+			return nil, r.fail(ctx, run, v1alpha1.ReasonVersionNotFound, err.Error())
+		}
+		if isInvalid(err) {
 			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 		}
+		// Transient (the API server, a ConfigMap read): retried with
+		// backoff, never a failed run.
 		return nil, err
 	}
 	root := run.Spec.PipelineRoot
@@ -838,7 +843,7 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 			want = p.Status.LatestVersion
 		}
 		if v := p.Status.Version(want); want > 0 && v != nil {
-			run.Status.PipelineVersion, run.Status.ContentHash = v.Number, v.ContentHash
+			run.Status.PipelineVersion, run.Status.ContentHash, run.Status.VersionConfigMap = v.Number, v.ContentHash, v.ConfigMap
 			setCondition(&run.Status, v1alpha1.ConditionPipelineResolved, metav1.ConditionTrue, v1alpha1.ReasonResolved, fmt.Sprintf("version %d", v.Number), run.Generation)
 			return true, nil
 		}

@@ -113,6 +113,11 @@ type PipelineRunStatus struct {
 	// contentHash is that version's content hash.
 	// +optional
 	ContentHash string `json:"contentHash,omitempty"`
+	// versionConfigMap names the ConfigMap holding that version's content,
+	// which the run executes to its end even when the version is dropped or
+	// the pipeline deleted meanwhile.
+	// +optional
+	VersionConfigMap string `json:"versionConfigMap,omitempty"`
 	// startTime is when the run started.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
@@ -160,6 +165,9 @@ type PipelineRunStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Started",type=date,JSONPath=`.status.startTime`
 // +kubebuilder:printcolumn:name="Finished",type=date,JSONPath=`.status.completionTime`
+// +kubebuilder:selectablefield:JSONPath=`.spec.pipeline`
+// +kubebuilder:selectablefield:JSONPath=`.status.phase`
+// +kubebuilder:selectablefield:JSONPath=`.status.versionConfigMap`
 type PipelineRun struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
