@@ -246,7 +246,6 @@ func unfinished(run *v1alpha1.PipelineRun) bool {
 	return !run.Status.Phase.Terminal() && run.DeletionTimestamp.IsZero()
 }
 
-
 // versionsSelector selects the ConfigMaps of versions, the only ones the
 // controller's cache holds (their metadata).
 func versionsSelector() labels.Selector {
