@@ -45,7 +45,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	testcluster.RunMain(m, func(c *testcluster.Cluster) {
+	// A proxy in front of etcd lets the fault tests slow it down.
+	testcluster.RunMainWithOptions(m, testcluster.Options{EtcdProxy: true}, func(c *testcluster.Cluster) {
 		cluster = c
 		if err := setup(c); err != nil {
 			panic(err)

@@ -47,9 +47,9 @@ func TestOwnsAttempt(t *testing.T) {
 	pod := func(mutate func(*corev1.Pod)) *corev1.Pod {
 		yes := true
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-			Name:        "train-uid1-3-1",
-			Labels:      map[string]string{v1alpha1.LabelRunUID: "uid-1", v1alpha1.LabelNode: "3", v1alpha1.LabelAttempt: "1"},
-			Annotations: map[string]string{v1alpha1.AnnotationTask: "loop[1]/fit"},
+			Name:            "train-uid1-3-1",
+			Labels:          map[string]string{v1alpha1.LabelRunUID: "uid-1", v1alpha1.LabelNode: "3", v1alpha1.LabelAttempt: "1"},
+			Annotations:     map[string]string{v1alpha1.AnnotationTask: "loop[1]/fit"},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "PipelineRun", Name: "train", UID: "uid-1", Controller: &yes}},
 		}}
 		if mutate != nil {

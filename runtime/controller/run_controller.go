@@ -38,6 +38,14 @@ import (
 // informer cache is a few milliseconds behind our own last write.
 const conflictRetry = 10 * time.Millisecond
 
+// storeRetry is how soon a run whose finished attempts wait for an
+// artifact store that does not answer is stepped again, and
+// storeReadTimeout bounds one read of a result from the store.
+const (
+	storeRetry       = 2 * time.Second
+	storeReadTimeout = 20 * time.Second
+)
+
 // indexRunPipeline indexes runs by "<namespace>/<pipeline>", so that a new
 // pipeline version wakes the runs waiting for it.
 const indexRunPipeline = "spec.pipeline"
@@ -200,6 +208,9 @@ type runStep struct {
 	stuck []*corev1.Pod
 	// lostCheck is when to look again for pods that may be lost.
 	lostCheck time.Duration
+	// storeDown is why results waiting in the artifact store could not be
+	// read; the run is stepped again after storeRetry.
+	storeDown error
 	timedOut  bool
 
 	slots    *grant
@@ -317,7 +328,14 @@ func (r *PipelineRunReconciler) feed(ctx context.Context, s *runStep, evs []engi
 				evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Message: "the task's pod is not its own: " + why})
 				continue
 			}
-			e := r.podEvent(ctx, s.store, res.pod, k, s.failures)
+			e, err := r.podEvent(ctx, s.store, res.pod, k, s.failures)
+			if err != nil {
+				// The result is in the artifact store, which does not
+				// answer: the attempt is fed once it does, by a later
+				// reconcile, never failed for it.
+				s.storeDown = err
+				continue
+			}
 			ev = &e
 			if _, ok := podStuck(res.pod); ok {
 				s.stuck = append(s.stuck, res.pod)
@@ -436,6 +454,13 @@ func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []e
 func (r *PipelineRunReconciler) persist(ctx context.Context, s *runStep, orig *v1alpha1.PipelineRunStatus, wake time.Time) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
 	run := s.run
+	if s.storeDown != nil {
+		logger.Info("results of finished tasks wait for the artifact store", "error", s.storeDown.Error())
+		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonStoreUnavailable, "ReadingResult", "results of finished tasks wait for the artifact store: %v", s.storeDown)
+		if s.lostCheck == 0 || s.lostCheck > storeRetry {
+			s.lostCheck = storeRetry
+		}
+	}
 	r.record(run, s.eng, s.state, s.failures, s.timedOut, s.now)
 	raw, err := json.Marshal(s.state)
 	if err != nil {
@@ -606,12 +631,18 @@ func (r *PipelineRunReconciler) podResults(ctx context.Context, run *v1alpha1.Pi
 }
 
 // podEvent turns a finished pod into the engine's event, reading its
-// termination message (and an offloaded result).
-func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, failures map[int32]*launcher.Message) engine.Event {
+// termination message (and an offloaded result). It errs only when the
+// artifact store holding an offloaded result does not answer.
+func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, failures map[int32]*launcher.Message) (engine.Event, error) {
 	_, succeeded, msg, reason := podFinished(pod)
 	ev := engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Succeeded: succeeded}
 	if msg != "" {
-		m, err := launcher.DecodeResult(ctx, store, []byte(msg))
+		rctx, cancel := context.WithTimeout(ctx, storeReadTimeout)
+		m, err := launcher.DecodeResult(rctx, store, []byte(msg))
+		cancel()
+		if errors.Is(err, launcher.ErrStoreUnavailable) {
+			return ev, err
+		}
 		if err != nil {
 			ev.Succeeded = false
 			ev.Message = "reading the task's result: " + err.Error()
@@ -630,7 +661,7 @@ func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.St
 	if !ev.Succeeded && ev.Message == "" {
 		ev.Message = reason
 	}
-	return ev
+	return ev, nil
 }
 
 func curAttempt(p *corev1.Pod) int32 {

@@ -123,6 +123,12 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 	return json.Marshal(Message{ResultURI: store.URI(rel)})
 }
 
+// ErrStoreUnavailable marks a failure to read from the artifact store that
+// may pass (the store or the network is down), as opposed to a result
+// that is not there: the caller tries again later instead of failing the
+// task.
+var ErrStoreUnavailable = errors.New("the artifact store did not answer")
+
 // DecodeResult reads a termination message (fetching an offloaded result)
 // into the event the engine expects.
 func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, error) {
@@ -139,7 +145,11 @@ func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, erro
 	}
 	b, err := bucket.ReadAll(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("reading offloaded result %s: %w", m.ResultURI, err)
+		if IsNotFound(err) {
+			return nil, fmt.Errorf("reading offloaded result %s: %w", m.ResultURI, err)
+		}
+		// The result is there, the store does not answer: try again.
+		return nil, fmt.Errorf("reading offloaded result %s: %w: %w", m.ResultURI, ErrStoreUnavailable, err)
 	}
 	var full Message
 	if err := json.Unmarshal(b, &full); err != nil {

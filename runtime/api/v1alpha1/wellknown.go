@@ -38,6 +38,9 @@ const (
 	ReasonImagesIgnored     = "ImagesIgnored"
 	ReasonPodNotControlled  = "PodNotControlled"
 	ReasonCreatingPodFailed = "CreatingPodFailed"
+	// ReasonStoreUnavailable: finished tasks' results wait for the
+	// artifact store to answer again.
+	ReasonStoreUnavailable = "StoreUnavailable"
 )
 
 // Labels and annotations on task pods. The node and attempt labels tie a
