@@ -102,6 +102,9 @@ type ReleaseStatus struct {
 type ManifestStatus struct {
 	Name    string
 	Objects int
+	// Adopted are the objects that existed before the set first applied
+	// them, made by someone else, as "Kind name".
+	Adopted []string
 }
 
 // Logger receives progress, such as what readiness is waiting for. The

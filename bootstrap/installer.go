@@ -132,7 +132,11 @@ func (in *Installer) Install(ctx context.Context, c *Component) (*Status, error)
 		if err := in.waitReady(ctx, c.awaited(objects), c.WaitForWebhooks); err != nil {
 			return nil, fmt.Errorf("%s: %s did not become ready: %w", c.Name, m.Name, err)
 		}
-		status.Manifests = append(status.Manifests, ManifestStatus{Name: m.Name, Objects: len(objects)})
+		refs, err := in.readInventory(ctx, m.Name, c.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		status.Manifests = append(status.Manifests, ManifestStatus{Name: m.Name, Objects: len(objects), Adopted: adopted(refs)})
 	}
 	if c.SkipRollout {
 		// Not waited for: say what is true now.
@@ -281,7 +285,7 @@ func (in *Installer) Check(ctx context.Context, c *Component) (*Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		status.Manifests = append(status.Manifests, ManifestStatus{Name: m.Name, Objects: len(refs)})
+		status.Manifests = append(status.Manifests, ManifestStatus{Name: m.Name, Objects: len(refs), Adopted: adopted(refs)})
 	}
 	if !found {
 		return nil, nil

@@ -49,6 +49,13 @@ type Manifests struct {
 	ApplyUnchanged bool
 }
 
+// KeepWhileInUseAnnotation ("true") on a CRD makes uninstall leave it,
+// and its custom resources, in place while any custom resource of it
+// exists, instead of deleting them first: for kinds that users make
+// themselves (MPIJobs), which an uninstall of the platform must not take
+// with it.
+const KeepWhileInUseAnnotation = "kfstack.dev/keep-while-in-use"
+
 // inventoryRef is one applied object and the hash of what was applied, so
 // a later apply patches only what changed and a check finds what was
 // deleted.
@@ -370,6 +377,17 @@ func crdsOf(objects []*unstructured.Unstructured) []*unstructured.Unstructured {
 	return out
 }
 
+// adopted names the adopted objects among refs, as "Kind name".
+func adopted(refs []inventoryRef) []string {
+	var out []string
+	for _, r := range refs {
+		if r.Adopted {
+			out = append(out, r.Kind+" "+r.Name)
+		}
+	}
+	return out
+}
+
 func refKey(r inventoryRef) string {
 	return r.APIVersion + "/" + r.Kind + "/" + r.Namespace + "/" + r.Name
 }
@@ -476,6 +494,9 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 			crds = append(crds, refObject(ref))
 		}
 	}
+	if crds, err = in.unusedCRDs(ctx, crds); err != nil {
+		return err
+	}
 	if err := in.deleteCustomResources(ctx, crds, webhooksOf(owned)); err != nil {
 		return err
 	}
@@ -516,6 +537,33 @@ func (in *Installer) uninstallManifests(ctx context.Context, m Manifests, namesp
 		}
 	}
 	return nil
+}
+
+// unusedCRDs are crds but those marked KeepWhileInUseAnnotation that
+// custom resources still use, which are left in place (the log says why).
+func (in *Installer) unusedCRDs(ctx context.Context, crds []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, ref := range crds {
+		live, err := in.dynamic.Resource(crdResource).Get(ctx, ref.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading CRD %s: %w", ref.GetName(), err)
+		}
+		if gvr, _, ok := servedResource(live); ok && live.GetAnnotations()[KeepWhileInUseAnnotation] == "true" {
+			list, err := in.dynamic.Resource(gvr).List(ctx, metav1.ListOptions{Limit: 1})
+			if err != nil {
+				return nil, fmt.Errorf("listing %s: %w", gvr.GroupResource(), err)
+			}
+			if len(list.Items) > 0 {
+				in.log(ctx, "keeping a CRD that custom resources still use; delete them, then the CRD, to remove it", map[string]any{"crd": ref.GetName(), "example": list.Items[0].GetNamespace() + "/" + list.Items[0].GetName()})
+				continue
+			}
+		}
+		out = append(out, ref)
+	}
+	return out, nil
 }
 
 func ignoreNotFound(err error) error {

@@ -40,6 +40,11 @@ type connection struct {
 	// time: resources then plan without contacting the cluster.
 	unknown bool
 	config  providerModel
+	// google holds the Google credentials and the GKE API client of the
+	// kubeflow_gke_* resources and of the gke block, built on first use.
+	google *googleConnection
+	// googleUnknown is set when a value of the google block is unknown.
+	googleUnknown bool
 
 	once    sync.Once
 	clients *clients
@@ -54,15 +59,29 @@ type clients struct {
 	dynamic   dynamic.Interface
 	discovery discovery.CachedDiscoveryInterface
 	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	// profiles is the snapshot that the Reads of profiles share.
+	profiles profileCache
 }
 
 // newConnection records the configuration. It never contacts the cluster.
 func newConnection(ctx context.Context, config providerModel) *connection {
-	if hasUnknown(config) {
+	g := &googleConnection{config: withGoogleEnvironment(config.Google)}
+	googleUnknown := config.Google != nil && anyUnknown(config.Google.Project, config.Google.Credentials, config.Google.AccessToken,
+		config.Google.ContainerEndpoint, config.Google.ContainerEndpointCACert, config.Google.ContainerInsecure)
+	if hasUnknown(config) || googleUnknown {
 		tflog.Info(ctx, "a connection value is unknown until apply; resources plan without contacting the cluster")
-		return &connection{unknown: true, config: config}
+		return &connection{unknown: true, config: config, google: g, googleUnknown: googleUnknown}
 	}
-	return &connection{config: withEnvironment(config)}
+	return &connection{config: withEnvironment(config), google: g}
+}
+
+func anyUnknown(values ...interface{ IsUnknown() bool }) bool {
+	for _, v := range values {
+		if v.IsUnknown() {
+			return true
+		}
+	}
+	return false
 }
 
 func hasUnknown(c providerModel) bool {
@@ -72,6 +91,9 @@ func hasUnknown(c providerModel) bool {
 	}
 	if c.Exec != nil {
 		values = append(values, c.Exec.APIVersion, c.Exec.Command, c.Exec.Args, c.Exec.Env)
+	}
+	if c.GKE != nil {
+		values = append(values, c.GKE.Project, c.GKE.Location, c.GKE.Cluster)
 	}
 	for _, v := range values {
 		if v.IsUnknown() {
@@ -84,6 +106,10 @@ func hasUnknown(c providerModel) bool {
 // withEnvironment fills unset attributes from the KUBE_* variables that
 // terraform-provider-kubernetes reads too.
 func withEnvironment(c providerModel) providerModel {
+	if c.GKE != nil {
+		// The gke block is the whole connection: KUBE_* do not mix in.
+		return c
+	}
 	fromEnv := func(v types.String, name string) types.String {
 		if v.IsNull() {
 			if env, ok := os.LookupEnv(name); ok && env != "" {
@@ -120,6 +146,13 @@ func (c *connection) get(ctx context.Context) (*clients, error) {
 
 func (c *connection) build(ctx context.Context) (*clients, error) {
 	cfg := c.config
+	if cfg.GKE != nil {
+		restConfig, err := c.gkeRESTConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return newClients(restConfig)
+	}
 	rules := &clientcmd.ClientConfigLoadingRules{}
 	if path := cfg.ConfigPath.ValueString(); path != "" {
 		expanded, err := expandHome(path)
@@ -184,8 +217,17 @@ func (c *connection) build(ctx context.Context) (*clients, error) {
 		}
 		restConfig = loaded
 	}
+	return newClients(restConfig)
+}
+
+// newClients builds the clients of a REST config. Client-side rate
+// limiting is off (QPS -1), as in controller-runtime: the API server's
+// priority and fairness queues or refuses (429, retried by client-go)
+// what it cannot take, instead of every refresh waiting at 50 requests a
+// second whatever the server could serve.
+func newClients(restConfig *rest.Config) (*clients, error) {
 	restConfig.UserAgent = "terraform-provider-kubeflow"
-	restConfig.QPS, restConfig.Burst = 50, 100
+	restConfig.QPS, restConfig.Burst = -1, 0
 
 	core, err := kubernetes.NewForConfig(restConfig)
 	if err != nil {

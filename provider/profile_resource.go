@@ -453,6 +453,7 @@ var errNamespaceTerminating = errors.New("namespace is being deleted")
 // never adopted silently: the user imports it. One that is still being
 // deleted (a profile replaced under the same name) is waited for.
 func (c *clients) claimNamespace(ctx context.Context, name string) error {
+	c.profiles.invalidate()
 	ns, err := c.core.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -478,6 +479,7 @@ func (c *clients) claimNamespace(ctx context.Context, name string) error {
 // provider stops setting are removed by the API server, because it owns
 // them as the kfstack field manager.
 func (c *clients) applyProfile(ctx context.Context, ns string, o *profileObjects, formerServiceAccounts []string) error {
+	defer c.profiles.invalidate()
 	apply := metav1.ApplyOptions{FieldManager: fieldManager, Force: true}
 	if _, err := c.core.CoreV1().Namespaces().Apply(ctx, o.namespace, apply); err != nil {
 		return fmt.Errorf("applying namespace: %w", err)
@@ -570,6 +572,14 @@ func (c *clients) istioAuthorizationPolicies() (k8sschema.GroupVersionResource, 
 // readProfile reads the objects of a profile. A missing or terminating
 // namespace is reported as gone (see isGone).
 func (c *clients) readProfile(ctx context.Context, ns, serviceAccount string) (*liveProfile, error) {
+	if snap := c.profileSnapshot(ctx); snap != nil {
+		if live, ok := snap.profile(ns, serviceAccount); ok {
+			if live.namespace.DeletionTimestamp != nil {
+				return nil, errNamespaceTerminating
+			}
+			return live, nil
+		}
+	}
 	namespace, err := c.core.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
@@ -615,6 +625,7 @@ func (c *clients) readProfile(ctx context.Context, ns, serviceAccount string) (*
 // deleteNamespace deletes a namespace and waits until it is gone, so that
 // a profile recreated under the same name does not meet its remains.
 func (c *clients) deleteNamespace(ctx context.Context, name string) error {
+	defer c.profiles.invalidate()
 	err := c.core.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
@@ -39,6 +40,8 @@ type providerModel struct {
 	ConfigPath           types.String `tfsdk:"config_path"`
 	ConfigContext        types.String `tfsdk:"config_context"`
 	Exec                 *execModel   `tfsdk:"exec"`
+	Google               *googleModel `tfsdk:"google"`
+	GKE                  *gkeModel    `tfsdk:"gke"`
 }
 
 // execModel runs a credential plugin, as kubectl's exec does.
@@ -56,8 +59,11 @@ func (p *kubeflowProvider) Metadata(_ context.Context, _ provider.MetadataReques
 
 func (p *kubeflowProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "The kubeflow provider builds a Kubeflow-style machine-learning platform on Kubernetes: " +
-			"team environments (profiles), and later the platform's components, pipelines, runs, schedules and MPI jobs.\n\n" +
+		MarkdownDescription: "The kubeflow provider builds a Kubeflow-style machine-learning platform: GKE clusters with GPU and TPU " +
+			"node pools (`google` block), then on any Kubernetes cluster the platform's components, team environments (profiles), " +
+			"pipelines and runs.\n\n" +
+			"The Kubernetes connection is a kubeconfig, host and credentials, an `exec` plugin, or the `gke` block: a GKE cluster, " +
+			"possibly created in the same apply, reached with the provider's Google credentials (tokens are refreshed and never stored).\n\n" +
 			"Every connection attribute may come from a resource created in the same apply (for example a GKE " +
 			"cluster's endpoint): while a value is unknown, resources plan without contacting the cluster and " +
 			"connect only at apply. Attributes fall back to the environment variables named in their descriptions.",
@@ -98,6 +104,8 @@ func (p *kubeflowProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 			},
 		},
 		Blocks: map[string]schema.Block{
+			"google": googleBlock(),
+			"gke":    gkeBlock(),
 			"exec": schema.SingleNestedBlock{
 				MarkdownDescription: "A credential plugin that prints an ExecCredential, such as `gke-gcloud-auth-plugin`; the same as an `exec` user in a kubeconfig.",
 				Attributes: map[string]schema.Attribute{
@@ -147,6 +155,33 @@ func (p *kubeflowProvider) ValidateConfig(ctx context.Context, req provider.Vali
 		resp.Diagnostics.AddAttributeError(path.Root("insecure"), "Conflicting TLS settings",
 			"insecure = true skips certificate verification, so cluster_ca_certificate cannot be set with it.")
 	}
+	if config.GKE != nil {
+		for name, v := range map[string]attr.Value{
+			"host": config.Host, "config_path": config.ConfigPath, "token": config.Token,
+			"client_certificate": config.ClientCertificate, "cluster_ca_certificate": config.ClusterCACertificate,
+		} {
+			if !v.IsNull() {
+				resp.Diagnostics.AddAttributeError(path.Root(name), "Conflicting connection settings",
+					name+" cannot be set with the gke block: the gke block connects to its cluster with the provider's Google credentials.")
+			}
+		}
+		if config.Exec != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("exec"), "Conflicting connection settings",
+				"exec cannot be set with the gke block: the gke block connects to its cluster with the provider's Google credentials.")
+		}
+		if config.GKE.Cluster.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("gke").AtName("cluster"), "Missing cluster",
+				"The gke block needs cluster: a name (with location) or projects/P/locations/L/clusters/C.")
+		}
+	}
+	if g := config.Google; g != nil && set(g.AccessToken) && set(g.Credentials) {
+		resp.Diagnostics.AddAttributeError(path.Root("google").AtName("access_token"), "Conflicting Google credentials",
+			"Set google.access_token or google.credentials, not both.")
+	}
+	if g := config.Google; g != nil && g.ContainerInsecure.ValueBool() && set(g.ContainerEndpointCACert) {
+		resp.Diagnostics.AddAttributeError(path.Root("google").AtName("container_custom_endpoint_insecure"), "Conflicting TLS settings",
+			"container_custom_endpoint_insecure = true uses plaintext, so container_custom_endpoint_ca_certificate cannot be set with it.")
+	}
 	if config.Exec != nil && config.Exec.Command.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("exec").AtName("command"), "Missing exec command",
 			"The exec block needs the credential plugin's command.")
@@ -178,6 +213,9 @@ func (p *kubeflowProvider) Resources(context.Context) []func() resource.Resource
 		func() resource.Resource { return NewRuntimeResource(p.version) },
 		NewPipelineResource,
 		NewRunResource,
+		NewGKEClusterResource,
+		NewGKENodePoolResource,
+		NewMPIJobResource,
 	}
 }
 
@@ -186,5 +224,7 @@ func (p *kubeflowProvider) DataSources(context.Context) []func() datasource.Data
 		NewProfileDataSource,
 		NewPipelineDataSource,
 		NewRunDataSource,
+		NewGKEClusterDataSource,
+		NewMPIJobDataSource,
 	}
 }

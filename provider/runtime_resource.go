@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -41,6 +42,9 @@ type runtimeModel struct {
 	Webhooks     types.Bool             `tfsdk:"webhooks"`
 	MaxRunning   types.Int64            `tfsdk:"max_running_tasks"`
 	TaskMirrors  map[string]string      `tfsdk:"task_image_mirrors"`
+	MPIJobs      types.String           `tfsdk:"mpi_jobs"`
+	MPIGang      types.String           `tfsdk:"mpi_gang_scheduler"`
+	MPIStatus    types.String           `tfsdk:"mpi_job_controller"`
 	CRDs         types.List             `tfsdk:"crds"`
 	Objects      types.Int64            `tfsdk:"objects"`
 }
@@ -85,6 +89,11 @@ func (m *runtimeModel) recordStatus(status *bootstrap.Status) error {
 		values = append(values, types.StringValue(n))
 	}
 	m.CRDs = types.ListValueMust(types.StringType, values)
+	o, err := runtimeOptions(m, "")
+	if err != nil {
+		return err
+	}
+	m.MPIStatus = types.StringValue(kfruntime.MPIJobController(o, status))
 	return nil
 }
 
@@ -237,6 +246,30 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 					"least 1, since Pipelines and PipelineRuns cannot be created or changed while no controller answers; " +
 					"use 2 for changes during the controller's restarts.",
 			},
+			"mpi_jobs": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString("auto"),
+				MarkdownDescription: "Run MPIJobs (`kubeflow.org/v2beta1`, the API of kubeflow/mpi-operator) with the runtime's " +
+					"controller: `true`, `false` or `auto` (on, unless another tool, such as mpi-operator, installed the MPIJob " +
+					"CRD: an existing CRD is adopted and its controller left in charge). Unless `false`, the MPIJob CRD is " +
+					"installed (destroy keeps it, and the jobs, while MPIJobs exist), the controller gets what MPI jobs need " +
+					"(their pods, Services, ConfigMaps, launcher Jobs, create-only SSH Secrets, pod logs for failure messages), " +
+					"and the ClusterRoles `" + kfruntime.MPIJobRoleNames.Edit + "` and `" + kfruntime.MPIJobRoleNames.View +
+					"` give profile members (`edit`, `view`) MPIJobs. `mpi_job_controller` says what was decided.",
+				Validators: []validator.String{stringvalidator.OneOf("auto", "true", "false")},
+			},
+			"mpi_gang_scheduler": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Gang scheduler of MPI jobs: `volcano`, or the scheduler name of scheduler-plugins' " +
+					"coscheduling. Each job then gets a PodGroup and its pods name the scheduler, so that the launcher and " +
+					"workers are scheduled together or not at all.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"mpi_job_controller": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "Who runs MPIJobs, as the controller decides it from `mpi_jobs` and the MPIJob CRD: " +
+					"`on (...)` for the runtime's controller, `off (...)` with the reason (another controller's CRD, or " +
+					"`mpi_jobs = false`).",
+			},
 			"crds": schema.ListAttribute{
 				Computed: true, ElementType: types.StringType,
 				MarkdownDescription: "Names of the CRDs the runtime installs.",
@@ -327,6 +360,8 @@ func runtimeOptions(m *runtimeModel, defaultVersion string) (kfruntime.Options, 
 		Webhooks:         m.Webhooks.ValueBool(),
 		MaxRunningTasks:  m.MaxRunning.ValueInt64(),
 		TaskImageMirrors: m.TaskMirrors,
+		MPIJobs:          m.MPIJobs.ValueString(),
+		MPIGangScheduler: m.MPIGang.ValueString(),
 	}
 	if o.Version == "" {
 		o.Version = defaultVersion
@@ -407,6 +442,12 @@ func refreshRuntime(ctx context.Context, c *clients, m *runtimeModel, defaultVer
 	live := kfruntime.ParseArgs(container.Args)
 	root, webhooks, maxRunning, mirrors := live.PipelineRoot, live.Webhooks, live.MaxRunningTasks, live.TaskImageMirrors
 	m.Webhooks = types.BoolValue(webhooks)
+	if live.MPIJobs != "" && live.MPIJobs != want.MPIJobs {
+		m.MPIJobs = types.StringValue(live.MPIJobs)
+	}
+	if live.MPIGangScheduler != want.MPIGangScheduler {
+		m.MPIGang = optionalString(types.StringNull(), live.MPIGangScheduler)
+	}
 	if maxRunning != want.MaxRunningTasks {
 		m.MaxRunning = types.Int64Null()
 		if maxRunning > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -164,6 +165,12 @@ func TestAccRuntime_uninstall(t *testing.T) {
 	ns := uniqueName("rt-gone")
 	adopted := runtimeCRDsExist(t)
 	t.Logf("the runtime's CRDs exist before the install (adopted, kept on destroy): %v", adopted)
+	// Adopted, the MPIJob CRD reads as another installation's, whose
+	// controller (mpi-operator) then owns MPIJobs.
+	mpi := regexp.MustCompile(`^on \(mpi_jobs = auto\)`)
+	if adopted {
+		mpi = regexp.MustCompile(`^off \(mpi_jobs = auto\): the CRD mpijobs.kubeflow.org was installed by another tool`)
+	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		CheckDestroy:             checkRuntimeGone(ns, adopted),
@@ -171,8 +178,13 @@ func TestAccRuntime_uninstall(t *testing.T) {
 			Config: runtimeConfig(ns, `  replicas = 2`),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("ready"), knownvalue.Bool(true)),
-				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(10)),
+				// The namespace, ServiceAccount, RBAC (with the MPIJob
+				// permissions and roles), Deployment, Service and 3 CRDs.
+				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(15)),
+				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("mpi_jobs"), knownvalue.StringExact("auto")),
+				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("mpi_job_controller"), knownvalue.StringRegexp(mpi)),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("crds"), knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.StringExact("mpijobs.kubeflow.org"),
 					knownvalue.StringExact("pipelineruns.pipelines.kfstack.dev"), knownvalue.StringExact("pipelines.pipelines.kfstack.dev"),
 				})),
 			},

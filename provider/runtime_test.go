@@ -19,8 +19,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/mpijob"
 )
 
 var (
@@ -48,7 +50,7 @@ func startRuntime(t *testing.T) {
 func runRuntime() error {
 	ctx := context.Background()
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, apiextensionsv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, kubeflow.AddToScheme, apiextensionsv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return err
 		}
@@ -72,7 +74,8 @@ func runRuntime() error {
 	}
 	ctrl.SetLogger(logr.Discard())
 	mgr, err := ctrl.NewManager(testCluster.Config, ctrl.Options{
-		Scheme: scheme, Cache: controller.CacheOptions(nil), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Cache: mpijob.CacheOptions(controller.CacheOptions(nil)),
 	})
 	if err != nil {
 		return err
@@ -83,6 +86,9 @@ func runRuntime() error {
 	}
 	runtimeRoot = "file://" + filepath.Join(work, "artifacts")
 	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: runtimeRoot}); err != nil {
+		return err
+	}
+	if err := mpijob.Setup(mgr, mpijob.Options{}); err != nil {
 		return err
 	}
 	go func() {

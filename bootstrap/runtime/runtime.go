@@ -33,6 +33,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
@@ -98,6 +99,15 @@ type Options struct {
 	// registry prefix (docker.io, gcr.io/team) to the prefix that
 	// replaces it (--image-mirror).
 	TaskImageMirrors map[string]string
+	// MPIJobs runs the MPIJob controller: "true", "false" or "auto" (the
+	// default when empty: on unless another controller, such as
+	// mpi-operator, installed the MPIJob CRD). Unless "false", the MPIJob
+	// CRD is installed (an existing one adopted) with the controller's
+	// permissions and the roles that let profile members use MPIJobs.
+	MPIJobs string
+	// MPIGangScheduler names the gang scheduler of MPI jobs ("volcano",
+	// or a scheduler-plugins scheduler), which then get PodGroups.
+	MPIGangScheduler string
 }
 
 // DefaultImage is the release image of a runtime version.
@@ -181,6 +191,9 @@ func (o Options) validate() error {
 	}
 	if err := CheckWebhookReplicas(o.Webhooks, int64(o.Replicas)); err != nil {
 		errs = append(errs, err.Error())
+	}
+	if err := CheckMPIJobs(o.MPIJobs); err != nil {
+		errs = append(errs, "mpi_jobs: "+err.Error())
 	}
 	if o.PipelineRoot != "" {
 		if err := CheckPipelineRoot(o.PipelineRoot); err != nil {
@@ -391,6 +404,7 @@ func Args(o Options, image string) []string {
 	if o.MaxRunningTasks > 0 {
 		args = append(args, fmt.Sprintf("--max-running-tasks=%d", o.MaxRunningTasks))
 	}
+	args = append(args, mpiJobArgs(o)...)
 	prefixes := make([]string, 0, len(o.TaskImageMirrors))
 	for prefix := range o.TaskImageMirrors {
 		prefixes = append(prefixes, prefix)
@@ -424,6 +438,10 @@ func ParseArgs(args []string) Options {
 			}
 		case "--webhook-port":
 			o.Webhooks = value != "" && value != "0"
+		case "--mpi-jobs":
+			o.MPIJobs = value
+		case "--mpi-gang-scheduler":
+			o.MPIGangScheduler = value
 		}
 	}
 	return o
@@ -549,6 +567,7 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		}
 		var more []kruntime.Object
 		more, certManager = webhookObjects(ns, common)
+		addMPIJobWebhook(o, more)
 		typed = append(typed, more...)
 	}
 	all, err := crds.All()
@@ -556,10 +575,26 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	for _, crd := range all {
+		if crd.Name == kubeflow.CRDName && !mpiJobsOn(o) {
+			continue
+		}
 		crd.TypeMeta = metav1.TypeMeta{APIVersion: "apiextensions.k8s.io/v1", Kind: "CustomResourceDefinition"}
 		crd.Labels = withLabels(crd.Labels, common)
+		if crd.Name == kubeflow.CRDName {
+			crd.Annotations = withLabels(crd.Annotations, map[string]string{bootstrap.KeepWhileInUseAnnotation: "true"})
+		}
 		typed = append(typed, crd)
 	}
+	typed = append(typed, mpiJobObjects(o, common)...)
+	out, err := encode(typed)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, certManager...), nil
+}
+
+// encode turns typed objects into what a manifest set applies.
+func encode(typed []kruntime.Object) ([]*unstructured.Unstructured, error) {
 	out := make([]*unstructured.Unstructured, 0, len(typed))
 	for _, obj := range typed {
 		raw, err := kruntime.DefaultUnstructuredConverter.ToUnstructured(obj)
@@ -579,7 +614,7 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 		}
 		out = append(out, &unstructured.Unstructured{Object: raw})
 	}
-	return append(out, certManager...), nil
+	return out, nil
 }
 
 func ptr[T any](v T) *T { return &v }

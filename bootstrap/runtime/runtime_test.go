@@ -74,7 +74,11 @@ func TestInstallDriftUninstall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 10 {
+	// Namespace, ServiceAccount, RBAC (the controller's, its MPIJob
+	// permissions, the aggregated MPIJob roles of profile members),
+	// Deployment, metrics Service and the CRDs (Pipeline, PipelineRun,
+	// MPIJob).
+	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 15 {
 		t.Fatalf("status = %+v", status)
 	}
 	deploy, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{})
@@ -111,10 +115,20 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Group: "pipelines.kfstack.dev", Resource: "pipelines"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "secrets"}, false},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "pods"}, false},
-		// The content of pipeline versions: made and deleted, never changed.
+		// The content of pipeline versions: made, and deleted once no
+		// version or run needs it.
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "configmaps"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Resource: "configmaps"}, true},
-		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Resource: "configmaps"}, false},
+		// MPIJobs: their status, objects and SSH Secrets, which it may
+		// create but never read; pod logs for failure messages.
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "kubeflow.org", Resource: "mpijobs", Subresource: "status"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "kubeflow.org", Resource: "mpijobs"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Group: "batch", Resource: "jobs"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "secrets"}, true},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "list", Resource: "secrets"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "pods", Subresource: "log"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "mpijobs.kubeflow.org"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "pipelines.pipelines.kfstack.dev"}, false},
 	} {
 		review, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}, ResourceAttributes: &check.attrs,

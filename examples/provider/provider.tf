@@ -15,3 +15,17 @@ provider "kubeflow" {
     command     = "gke-gcloud-auth-plugin"
   }
 }
+
+# ...or through the gke block: a GKE cluster made by kubeflow_gke_cluster
+# (possibly in the same apply), reached with the provider's Google
+# credentials. The token is refreshed as it expires and never stored.
+provider "kubeflow" {
+  alias = "ml"
+  google {
+    project = "my-project"
+    # credentials  = file("key.json")        # or access_token; default: Application Default Credentials
+  }
+  gke {
+    cluster = kubeflow_gke_cluster.ml.id # or name + location
+  }
+}

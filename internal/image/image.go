@@ -39,6 +39,9 @@ type File struct {
 	// Mode holds the permission bits; 0755 for directories and 0644 for
 	// files when zero.
 	Mode os.FileMode
+	// UID and GID own the entry (root when zero), such as a non-root
+	// user's home directory.
+	UID, GID int
 }
 
 // Spec describes an image.
@@ -166,9 +169,17 @@ func writeEntry(tw *tar.Writer, f File) error {
 		ModTime: layerTime,
 		Format:  tar.FormatPAX,
 		Mode:    int64(f.Mode.Perm()),
+		Uid:     f.UID,
+		Gid:     f.GID,
 	}
 	if f.Mode&os.ModeSticky != 0 {
 		hdr.Mode |= 0o1000
+	}
+	if f.Mode&os.ModeSetuid != 0 {
+		hdr.Mode |= 0o4000
+	}
+	if f.Mode&os.ModeSetgid != 0 {
+		hdr.Mode |= 0o2000
 	}
 	switch {
 	case f.Dir:

@@ -33,6 +33,8 @@ type Binaries struct {
 	Containerd     string
 	ContainerdShim string
 	Ctr            string
+	// CoreDNS is the real node's cluster DNS (tools/coredns).
+	CoreDNS string
 	// KWOKStages are the Stage manifests (node and pod lifecycles) that
 	// KWOK ships, copied out of its module when it was built.
 	KWOKStages []string
@@ -85,6 +87,13 @@ var (
 		packages: []string{"sigs.k8s.io/kwok/cmd/kwok"},
 		ldflags:  "-s -w",
 		after:    copyKWOKStages,
+	}
+
+	// CoreDNS with the plugins of a cluster DNS only (tools/coredns).
+	corednsTools = toolModule{
+		dir:      "coredns",
+		packages: []string{"."},
+		ldflags:  "-s -w",
 	}
 
 	// The storage drivers cut by the tags need C libraries and are of no
@@ -180,6 +189,10 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (*Binaries, error) 
 	if err != nil {
 		return nil, err
 	}
+	coredns, err := corednsTools.ensure(ctx, root, cache, progress)
+	if err != nil {
+		return nil, err
+	}
 	b := &Binaries{
 		Etcd:              filepath.Join(etcd, "etcd"),
 		APIServer:         filepath.Join(k8s, "kube-apiserver"),
@@ -190,6 +203,7 @@ func EnsureBinaries(ctx context.Context, progress io.Writer) (*Binaries, error) 
 		Containerd:        filepath.Join(containerd, "containerd"),
 		ContainerdShim:    filepath.Join(containerd, "containerd-shim-runc-v2"),
 		Ctr:               filepath.Join(containerd, "ctr"),
+		CoreDNS:           filepath.Join(coredns, "coredns"),
 	}
 	for _, f := range kwokStageFiles {
 		b.KWOKStages = append(b.KWOKStages, filepath.Join(kwok, "stages", filepath.Base(f)))

@@ -139,6 +139,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return c, err
 	}
 	if opts.RealNode {
+		if err := c.startClusterDNS(ctx, bins); err != nil {
+			return c, err
+		}
 		if err := c.startKubelet(ctx, bins); err != nil {
 			return c, err
 		}
@@ -293,6 +296,11 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStar
 		return err
 	}
 	for _, stage := range append(bins.KWOKStages, taskStage) {
+		if filepath.Base(stage) == "pod-complete.yaml" {
+			if stage, err = holdableStage(c.Dir, stage); err != nil {
+				return err
+			}
+		}
 		if podStartDelay > 0 && filepath.Base(stage) == "pod-ready.yaml" {
 			if stage, err = delayStage(c.Dir, stage, podStartDelay); err != nil {
 				return err
@@ -391,24 +399,8 @@ func (c *Cluster) addNodes(ctx context.Context, pools []NodePool) error {
 			return err
 		}
 		for _, node := range nodes {
-			status := node.Status
-			if _, err := c.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("creating node %s: %w", node.Name, err)
-			}
-			// Capacity is status: the create above drops it. KWOK writes
-			// the node's status at the same time, so retry on conflicts.
-			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				live, err := c.Client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				live.Status.Capacity, live.Status.Allocatable = status.Capacity, status.Allocatable
-				live.Status.NodeInfo = status.NodeInfo
-				_, err = c.Client.CoreV1().Nodes().UpdateStatus(ctx, live, metav1.UpdateOptions{})
+			if err := CreateNode(ctx, c.Client, node); err != nil {
 				return err
-			})
-			if err != nil {
-				return fmt.Errorf("setting the capacity of node %s: %w", node.Name, err)
 			}
 			names = append(names, node.Name)
 		}
@@ -425,6 +417,32 @@ func (c *Cluster) addNodes(ctx context.Context, pools []NodePool) error {
 		}
 		return true, "", nil
 	})
+}
+
+// CreateNode creates a simulated node with the capacity, allocatable
+// resources and node info of its status. The node must carry
+// KWOKNodeAnnotation for KWOK to run it; KWOK then marks it Ready.
+func CreateNode(ctx context.Context, client kubernetes.Interface, node *corev1.Node) error {
+	status := node.Status
+	if _, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating node %s: %w", node.Name, err)
+	}
+	// Capacity is status: the create above drops it. KWOK writes the
+	// node's status at the same time, so retry on conflicts.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		live, err := client.CoreV1().Nodes().Get(ctx, node.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		live.Status.Capacity, live.Status.Allocatable = status.Capacity, status.Allocatable
+		live.Status.NodeInfo = status.NodeInfo
+		_, err = client.CoreV1().Nodes().UpdateStatus(ctx, live, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("setting the capacity of node %s: %w", node.Name, err)
+	}
+	return nil
 }
 
 // NodeSchedulable reports whether a node is Ready and carries no

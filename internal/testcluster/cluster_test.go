@@ -149,7 +149,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		task := map[string]string{TaskPodLabel: "uid-1"}
-		for _, p := range []*corev1.Pod{pod("task-ok", task), pod("task-fail", task), pod("task-held", task), pod("other", nil)} {
+		for _, p := range []*corev1.Pod{pod("task-ok", task), pod("task-fail", task), pod("task-held", task), pod("other", nil), pod("plain", nil)} {
 			if _, err := c.Client.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +177,10 @@ func TestCluster(t *testing.T) {
 		if err := FinishTaskPod(ctx, c.Client, "default", "task-fail", TaskPodResult{ExitCode: 3, Message: "boom"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := FinishTaskPod(ctx, c.Client, "default", "other", TaskPodResult{}); err != nil {
+		// Any pod ends by its annotations, not only the runtime's task
+		// pods (MPI launchers and workers too).
+		waitPhase("plain", corev1.PodRunning)
+		if err := FinishTaskPod(ctx, c.Client, "default", "plain", TaskPodResult{ExitCode: 5}); err != nil {
 			t.Fatal(err)
 		}
 		for name, want := range map[string]struct {
@@ -188,6 +191,7 @@ func TestCluster(t *testing.T) {
 		}{
 			"task-ok":   {corev1.PodSucceeded, 0, "Completed", `{"params":{"x":1}}`},
 			"task-fail": {corev1.PodFailed, 3, "Error", "boom"},
+			"plain":     {corev1.PodFailed, 5, "Error", ""},
 		} {
 			p := waitPhase(name, want.phase)
 			if len(p.Status.ContainerStatuses) != 1 {

@@ -488,6 +488,10 @@ func (c *Cluster) startKubelet(ctx context.Context, bins *Binaries) error {
 		"imageGCHighThresholdPercent": 100,
 		"imageGCLowThresholdPercent":  99,
 		"serializeImagePulls":         false,
+		// CoreDNS on the node's address (dns.go): Pods resolve Services
+		// and the pods of headless Services by name.
+		"clusterDNS":    []string{n.IP},
+		"clusterDomain": ClusterDomain,
 		"registerWithTaints": []corev1.Taint{{
 			Key: RealNodeTaint, Value: "true", Effect: corev1.TaintEffectNoSchedule,
 		}},

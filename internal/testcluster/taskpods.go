@@ -1,6 +1,7 @@
 package testcluster
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -22,9 +23,13 @@ import (
 // with that exit code and termination message, and the pod Succeeded or
 // Failed. A task pod without a result keeps running.
 const (
-	// TaskPodLabel marks the pods the stage may finish: the runtime
-	// controller's task pods (v1alpha1.LabelRunUID).
+	// TaskPodLabel marks the runtime controller's task pods
+	// (v1alpha1.LabelRunUID).
 	TaskPodLabel = "pipelines.kfstack.dev/run-uid"
+	// AnnotationHold keeps a Job's pod Running on KWOK until a test sets
+	// its exit code: KWOK's pod-complete stage, which ends Job pods at
+	// once, leaves pods with it (or with AnnotationExitCode) alone.
+	AnnotationHold = "kwok.kfstack.dev/hold"
 	// AnnotationExitCode is the simulated program's exit code (decimal);
 	// setting it ends the pod.
 	AnnotationExitCode = "kwok.kfstack.dev/exit-code"
@@ -45,6 +50,27 @@ func writeTaskPodStage(dir string) (string, error) {
 		return "", fmt.Errorf("writing KWOK's task pod stage: %w", err)
 	}
 	return path, nil
+}
+
+// holdableStage writes a copy of KWOK's pod-complete stage that leaves
+// the Job pods a test finishes itself (AnnotationExitCode, AnnotationHold)
+// alone, and returns its path.
+func holdableStage(dir, stage string) (string, error) {
+	data, err := os.ReadFile(stage)
+	if err != nil {
+		return "", err
+	}
+	const anchor = "    matchExpressions:\n"
+	if !bytes.Contains(data, []byte(anchor)) {
+		return "", fmt.Errorf("stage %s has no selector to extend", stage)
+	}
+	var extra string
+	for _, a := range []string{AnnotationExitCode, AnnotationHold} {
+		extra += fmt.Sprintf("    - key: '.metadata.annotations[\"%s\"]'\n      operator: 'DoesNotExist'\n", a)
+	}
+	data = bytes.Replace(data, []byte(anchor), []byte(anchor+extra), 1)
+	out := filepath.Join(dir, "holdable-"+filepath.Base(stage))
+	return out, os.WriteFile(out, data, 0o644)
 }
 
 // TaskPodResult is the end of a task pod's simulated program.

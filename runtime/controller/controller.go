@@ -100,13 +100,11 @@ func controllerOptions(o Options) controller.Options {
 // CacheOptions are the manager's cache options the controller needs: task
 // pods are cached slim (labels, owner, phase, termination message), and
 // runSelector, when not nil, limits the PipelineRuns this controller
-// drives (to split runs between controllers). Of ConfigMaps, it holds only
-// the metadata of those of pipeline versions.
+// drives (to split runs between controllers). The metadata of version
+// ConfigMaps is in the Pipeline reconciler's own cache: the manager's
+// ConfigMap selector is left to others (runtime/mpijob).
 func CacheOptions(runSelector labels.Selector) cache.Options {
-	by := map[client.Object]cache.ByObject{
-		&corev1.Pod{}:       {Transform: slimPod},
-		&corev1.ConfigMap{}: {Label: versionsSelector()},
-	}
+	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}}
 	if runSelector != nil {
 		by[&v1alpha1.PipelineRun{}] = cache.ByObject{Label: runSelector}
 	}

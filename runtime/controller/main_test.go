@@ -29,6 +29,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/mpijob"
 )
 
 var (
@@ -91,16 +92,23 @@ func setup(c *testcluster.Cluster) error {
 		return err
 	}
 	// KFSTACK_TEST_QPS sets the controller's client rate limit (default:
-	// the cluster config's 200 QPS, burst 400), for benchmarks.
+	// the cluster config's 200 QPS, burst 400; -1: none, as
+	// kfstack-runtime controller's default), for benchmarks.
 	mcfg := rest.CopyConfig(c.Config)
 	if q := envInt("KFSTACK_TEST_QPS"); q > 0 {
 		mcfg.QPS, mcfg.Burst = float32(q), 2*q
+	} else if q < 0 {
+		// The controller's default: no client-side limit.
+		mcfg.QPS, mcfg.Burst = -1, 0
 	}
 	controllerSettings = fmt.Sprintf("in-process controller: %d runs reconciled at once, client %.0f QPS (burst %d), max running tasks %d",
 		workers(envInt("KFSTACK_TEST_WORKERS")), mcfg.QPS, mcfg.Burst, envInt("KFSTACK_TEST_MAX_RUNNING"))
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  controller.CacheOptions(sel),
+		Scheme: scheme,
+		// As kfstack-runtime controller with MPIJobs on: the manager's
+		// ConfigMap selector is the MPIJob controller's, and the version
+		// ConfigMaps must be seen all the same.
+		Cache:                  mpijob.CacheOptions(controller.CacheOptions(sel)),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})

@@ -16,12 +16,14 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
@@ -39,6 +41,13 @@ type PipelineReconciler struct {
 	APIReader client.Reader
 	// Recorder emits an event for each new version and for invalid content.
 	Recorder events.EventRecorder
+
+	// versions holds the metadata of version ConfigMaps, and no other
+	// ConfigMap. It is the reconciler's own cache, not the manager's: a
+	// cache's selector is one per kind, and the manager's ConfigMap
+	// selector belongs to whoever else shares it (the MPIJob controller
+	// selects its own).
+	versions cache.Cache
 }
 
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
@@ -157,7 +166,7 @@ func (r *PipelineReconciler) store(ctx context.Context, cm *corev1.ConfigMap, ha
 func (r *PipelineReconciler) collect(ctx context.Context, key types.NamespacedName, live *v1alpha1.Pipeline) error {
 	cms := &metav1.PartialObjectMetadataList{}
 	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
-	if err := r.List(ctx, cms, client.InNamespace(key.Namespace), client.HasLabels{versions.LabelPipelineUID}); err != nil {
+	if err := r.versions.List(ctx, cms, client.InNamespace(key.Namespace), client.HasLabels{versions.LabelPipelineUID}); err != nil {
 		return fmt.Errorf("listing version ConfigMaps: %w", err)
 	}
 	floor := int32(0)
@@ -247,7 +256,7 @@ func unfinished(run *v1alpha1.PipelineRun) bool {
 }
 
 // versionsSelector selects the ConfigMaps of versions, the only ones the
-// controller's cache holds (their metadata).
+// reconciler's cache holds (their metadata).
 func versionsSelector() labels.Selector {
 	req, _ := labels.NewRequirement(versions.LabelPipelineUID, selection.Exists, nil)
 	return labels.NewSelector().Add(*req)
@@ -259,6 +268,23 @@ func versionsSelector() labels.Selector {
 // version ConfigMaps (a restarted controller collects what its
 // predecessor left).
 func (r *PipelineReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	c, err := cache.New(mgr.GetConfig(), cache.Options{
+		HTTPClient:       mgr.GetHTTPClient(),
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {Label: versionsSelector()}},
+	})
+	if err != nil {
+		return fmt.Errorf("making the cache of version ConfigMaps: %w", err)
+	}
+	// Added as a cache, it starts and syncs before the controllers.
+	if err := mgr.Add(ownCache{c}); err != nil {
+		return fmt.Errorf("adding the cache of version ConfigMaps: %w", err)
+	}
+	r.versions = c
+	cms := &metav1.PartialObjectMetadata{}
+	cms.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
 	releases := predicate.Funcs{
 		CreateFunc: func(event.CreateEvent) bool { return false },
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -271,7 +297,7 @@ func (r *PipelineReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	runPipeline := func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.(*v1alpha1.PipelineRun).Spec.Pipeline}}}
 	}
-	versionPipeline := func(_ context.Context, o client.Object) []reconcile.Request {
+	versionPipeline := func(_ context.Context, o *metav1.PartialObjectMetadata) []reconcile.Request {
 		name := o.GetAnnotations()[versions.AnnotationPipeline]
 		if name == "" {
 			return nil
@@ -281,8 +307,15 @@ func (r *PipelineReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Pipeline{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.PipelineRun{}, handler.EnqueueRequestsFromMapFunc(runPipeline), builder.WithPredicates(releases)).
-		WatchesMetadata(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(versionPipeline), builder.WithPredicates(predicate.Funcs{
-			UpdateFunc: func(event.UpdateEvent) bool { return false },
+		WatchesRawSource(source.Kind(c, cms, handler.TypedEnqueueRequestsFromMapFunc(versionPipeline), predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
+			UpdateFunc: func(event.TypedUpdateEvent[*metav1.PartialObjectMetadata]) bool { return false },
 		})).
 		Complete(r)
 }
+
+// ownCache is a cache the manager starts with its own, before the
+// controllers.
+type ownCache struct{ cache.Cache }
+
+// GetCache makes the manager start ownCache in its caches group.
+func (c ownCache) GetCache() cache.Cache { return c.Cache }

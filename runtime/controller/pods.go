@@ -208,7 +208,7 @@ func podAttempt(pod *corev1.Pod) (node, attempt int32, ok bool) {
 }
 
 // slimPod is the cache transform for pods: the controller reads a task
-// pod's labels, owner, phase and termination message only, so the spec
+// pod's labels, owner, phase, readiness and termination message only, so the spec
 // (with its task spec in the environment) and managed fields are dropped,
 // which keeps the cache of a 5,000-task run small.
 func slimPod(obj any) (any, error) {
@@ -218,7 +218,15 @@ func slimPod(obj any) (any, error) {
 	}
 	pod.ManagedFields = nil
 	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
-	pod.Status.Conditions = nil
+	// Readiness stays: the MPIJob controller starts a launcher once its
+	// workers are Ready (runtime/mpijob).
+	var ready []corev1.PodCondition
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			ready = append(ready, corev1.PodCondition{Type: c.Type, Status: c.Status})
+		}
+	}
+	pod.Status.Conditions = ready
 	for _, statuses := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
 		for i := range statuses {
 			cs := &statuses[i]

@@ -29,6 +29,33 @@ type TaskPodDefaults struct {
 	// keys win.
 	Labels      map[string]string `json:"labels,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Requests are the requests of a container that sets none of a
+	// resource, where otherwise its limit would be its request: small
+	// nodes (the local cluster's real node) can then run pods whose
+	// limits add up to more than they have.
+	Requests corev1.ResourceList `json:"requests,omitempty"`
+}
+
+// ApplyRequests sets the default requests on the containers that request
+// nothing of a resource.
+func (d TaskPodDefaults) ApplyRequests(spec *corev1.PodSpec) {
+	for name, q := range d.Requests {
+		for _, cs := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+			for i := range cs {
+				if _, set := cs[i].Resources.Requests[name]; set {
+					continue
+				}
+				if cs[i].Resources.Requests == nil {
+					cs[i].Resources.Requests = corev1.ResourceList{}
+				}
+				r := q.DeepCopy()
+				if l, ok := cs[i].Resources.Limits[name]; ok && l.Cmp(r) < 0 {
+					r = l.DeepCopy()
+				}
+				cs[i].Resources.Requests[name] = r
+			}
+		}
+	}
 }
 
 // validate reports defaults that no pod could be created with.
@@ -85,6 +112,7 @@ func (d TaskPodDefaults) apply(pod *corev1.Pod, rules imagerewrite.Rules) error 
 			}
 		}
 	}
+	d.ApplyRequests(spec)
 	pod.Labels = mergeMissing(pod.Labels, d.Labels)
 	pod.Annotations = mergeMissing(pod.Annotations, d.Annotations)
 	if err := rules.RewritePodSpec(spec); err != nil {

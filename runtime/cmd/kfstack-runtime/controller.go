@@ -24,8 +24,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
+	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/mpijob"
+)
+
+// The client's default limits. The API server's priority and fairness
+// (APF) already shares its capacity between clients and queues what is
+// beyond a client's share, so the controller sets no limit of its own:
+// a fixed one (client-go's 5 QPS, mpi-operator's default; 20 here
+// before) throttles bursts such as 20 MPI jobs of 9 pods or 1,000 runs
+// started at once, while the API server sits idle.
+const (
+	defaultQPS   = -1
+	defaultBurst = 0
 )
 
 // controllerCommand runs the controller manager: Pipeline and PipelineRun
@@ -47,14 +60,16 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	opts.ImageRules.Exact, opts.ImageRules.Mirrors = map[string]string{}, map[string]string{}
 	fs.Var(pairFlag(opts.ImageRules.Exact), "image-map", "FROM=TO: run task images named FROM as TO (repeatable; \"alpine\" matches docker.io/library/alpine:latest)")
 	fs.Var(pairFlag(opts.ImageRules.Mirrors), "image-mirror", "PREFIX=MIRROR: pull task images under the registry prefix PREFIX from MIRROR (repeatable)")
-	podDefaults := fs.String("task-pod-defaults", "", "YAML or JSON file of what every task pod gets: nodeSelector, tolerations, volumes, volumeMounts, imagePullPolicy, labels, annotations")
+	podDefaults := fs.String("task-pod-defaults", "", "YAML or JSON file of what every task pod (and MPI launcher and worker) gets: nodeSelector, tolerations, volumes, volumeMounts, imagePullPolicy, labels, annotations, requests (of containers that set none)")
 	fs.IntVar(&opts.MaxRunningTasks, "max-running-tasks", 0, "task pods unfinished at once across all runs (0: unlimited); ready tasks beyond it wait, oldest run first")
-	qps := fs.Float64("kube-api-qps", 20, "queries per second to the API server (a run costs about 3 writes and 2 events)")
-	burst := fs.Int("kube-api-burst", 30, "burst of queries to the API server")
+	qps := fs.Float64("kube-api-qps", defaultQPS, "queries per second to the API server; negative: no client-side limit, the API server's priority and fairness queues the controller's requests beside everyone else's")
+	burst := fs.Int("kube-api-burst", defaultBurst, "burst of queries to the API server (with a positive --kube-api-qps)")
 	runSelector := fs.String("run-selector", "", "label selector of the PipelineRuns this controller drives (empty: all), to split runs between controllers")
 	webhookPort := fs.Int("webhook-port", 0, "port of the validating admission webhooks of Pipeline and PipelineRun (0: no webhook server)")
 	webhookCertDir := fs.String("webhook-cert-dir", defaultWebhookCertDir, "directory of the webhook server's tls.crt and tls.key (as cert-manager writes a Certificate's Secret); reloaded when they change")
 	verbosity := fs.Int("v", 0, "log verbosity")
+	var mpi mpiFlags
+	mpi.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -65,6 +80,10 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if err := kubeflow.AddToScheme(scheme); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
@@ -100,6 +119,10 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	if err := mpi.validate(); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		fmt.Fprintf(stderr, "loading the cluster configuration: %v\n", err)
@@ -111,6 +134,15 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	mpiOn, err := mpi.decide(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	cacheOpts := controller.CacheOptions(sel)
+	if mpiOn {
+		cacheOpts = mpijob.CacheOptions(cacheOpts)
+	}
 	var webhookServer webhook.Server
 	if *webhookPort > 0 {
 		webhookServer = webhook.NewServer(webhook.Options{Port: *webhookPort, CertDir: *webhookCertDir})
@@ -118,7 +150,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		WebhookServer:           webhookServer,
-		Cache:                   controller.CacheOptions(sel),
+		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
@@ -133,9 +165,21 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if mpiOn {
+		if err := mpi.setup(mgr, opts); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
 	ready := healthz.Ping
 	if webhookServer != nil {
 		if err := controller.SetupWebhooks(mgr); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		// Served even with the MPIJob controller off, admitting everything
+		// then: the webhook configuration names MPIJobs either way.
+		if err := mpijob.SetupWebhook(mgr, mpiOn); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
