@@ -23,6 +23,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/internal/opencache"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
@@ -197,24 +198,31 @@ func (c *planCache) forRun(ctx context.Context, r client.Reader, run *v1alpha1.P
 	return p, nil
 }
 
-// storeCache keeps artifact stores open by pipeline root.
+// maxStores bounds the artifact stores kept open while no reconcile uses
+// them: pipeline roots come from runs (spec.pipelineRoot), so one per root
+// for ever would let runs make the controller hold any number of clients.
+const maxStores = 32
+
+// storeCache keeps artifact stores open by pipeline root, the
+// maxStores used last when idle.
 type storeCache struct {
-	mu     sync.Mutex
-	stores map[string]*launcher.Store
+	opencache.Cache[*launcher.Store]
 }
 
-func newStoreCache() *storeCache { return &storeCache{stores: map[string]*launcher.Store{}} }
+func newStoreCache() *storeCache {
+	return &storeCache{opencache.Cache[*launcher.Store]{
+		Max: maxStores,
+		// Not the reconcile's context: the store outlives it.
+		Open:  func(ctx context.Context, root string) (*launcher.Store, error) { return launcher.OpenStore(context.WithoutCancel(ctx), root) },
+		Close: func(s *launcher.Store) { s.Close() },
+	}}
+}
 
-func (c *storeCache) open(ctx context.Context, root string) (*launcher.Store, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.stores[root]; ok {
-		return s, nil
-	}
-	s, err := launcher.OpenStore(context.WithoutCancel(ctx), root)
+// open returns the store of root and the function that gives it back.
+func (c *storeCache) open(ctx context.Context, root string) (*launcher.Store, func(), error) {
+	s, release, err := c.Get(ctx, root)
 	if err != nil {
-		return nil, fmt.Errorf("opening pipeline root %s: %w", root, err)
+		return nil, nil, fmt.Errorf("opening pipeline root %s: %w", root, err)
 	}
-	c.stores[root] = s
-	return s, nil
+	return s, release, nil
 }

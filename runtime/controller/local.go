@@ -31,9 +31,10 @@ type localRuns struct {
 
 // localRun is one run's executor and its undelivered results.
 type localRun struct {
-	uid     types.UID
-	x       *local.Executor
-	store   *launcher.Store
+	uid types.UID
+	x   *local.Executor
+	// release gives back the run's store, held while its processes run.
+	release func()
 	cancel  context.CancelFunc
 	mu      sync.Mutex
 	pending []engine.Event
@@ -46,8 +47,9 @@ func newLocalRuns(workDir, cmdDir string) *localRuns {
 	return &localRuns{workDir: workDir, cmdDir: cmdDir, wake: make(chan event.TypedGenericEvent[*v1alpha1.PipelineRun], 1024), runs: map[types.NamespacedName]*localRun{}}
 }
 
-// get returns the run's executor, creating it on first use.
-func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, store *launcher.Store, root string, parallel int) (*localRun, error) {
+// get returns the run's executor, creating it on first use with the
+// store of root, which it holds until it is stopped.
+func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, stores *storeCache, root string, parallel int) (*localRun, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
@@ -56,8 +58,8 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, store *l
 			return lr, nil
 		}
 		// A run deleted and created again under the same name.
-		lr.cancel()
-		go lr.x.Close()
+		lr.close()
+		delete(l.runs, key)
 	}
 	dir := filepath.Join(l.workDir, run.Namespace, run.Name+"-"+string(run.UID))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -67,8 +69,12 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, store *l
 	if cmdDir == "" {
 		cmdDir = dir
 	}
+	store, release, err := stores.open(ctx, root)
+	if err != nil {
+		return nil, err
+	}
 	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir}
-	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), store: store, started: map[int32]int32{}}
+	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), release: release, started: map[int32]int32{}}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	lr.cancel = cancel
 	obj := &v1alpha1.PipelineRun{}
@@ -138,6 +144,14 @@ func (l *localRuns) stop(name types.NamespacedName) {
 	if lr == nil {
 		return
 	}
+	lr.close()
+}
+
+// close kills the run's processes and then gives its store back.
+func (lr *localRun) close() {
 	lr.cancel()
-	go lr.x.Close()
+	go func() {
+		lr.x.Close()
+		lr.release()
+	}()
 }

@@ -162,6 +162,7 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	if s == nil || err != nil {
 		return reconcile.Result{}, err
 	}
+	defer s.release()
 	if err := r.gather(ctx, s); err != nil {
 		return reconcile.Result{}, err
 	}
@@ -186,8 +187,10 @@ type runStep struct {
 	eng   *engine.Engine
 	state *engine.State
 	store *launcher.Store
-	root  string
-	now   time.Time
+	// release gives store back to the cache once the step is done.
+	release func()
+	root    string
+	now     time.Time
 
 	// local is the run's local-executor process set (nil for pods), and
 	// taken the results taken from it, delivered again if the status
@@ -267,12 +270,18 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 			r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, v1alpha1.ReasonImagesIgnored, "Starting", "the local executor runs task commands on the controller's machine; container images are ignored")
 		}
 	}
-	store, err := r.stores.open(ctx, root)
+	store, release, err := r.stores.open(ctx, root)
 	if err != nil {
-		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
+		if errors.Is(err, launcher.ErrInvalidRoot) {
+			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
+		}
+		// A directory or a bucket client that cannot be made now: tried
+		// again with backoff, and said, never a failed run.
+		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonStoreUnavailable, "OpeningStore", "the pipeline root cannot be opened; trying again: %v", err)
+		return nil, err
 	}
 	return &runStep{
-		run: run, eng: eng, state: state, store: store, root: root, now: now,
+		run: run, eng: eng, state: state, store: store, release: release, root: root, now: now,
 		results: map[attemptKey]result{}, fed: map[attemptKey]bool{}, failures: map[int32]*launcher.Message{},
 	}, nil
 }
@@ -282,7 +291,7 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 func (r *PipelineRunReconciler) gather(ctx context.Context, s *runStep) error {
 	var err error
 	if s.run.Spec.Executor == v1alpha1.ExecutorLocal {
-		if s.local, err = r.local.get(ctx, s.run, s.store, s.root, int(s.run.Spec.Parallelism)); err != nil {
+		if s.local, err = r.local.get(ctx, s.run, r.stores, s.root, int(s.run.Spec.Parallelism)); err != nil {
 			return err
 		}
 		s.taken = s.local.take()

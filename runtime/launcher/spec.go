@@ -139,10 +139,11 @@ func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, erro
 	if m.ResultURI == "" {
 		return &m, nil
 	}
-	bucket, key, err := store.locate(ctx, m.ResultURI)
+	bucket, key, release, err := store.locate(ctx, m.ResultURI)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	b, err := bucket.ReadAll(ctx, key)
 	if err != nil {
 		if IsNotFound(err) {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"gocloud.dev/blob"
 	// The drivers the pipeline root may name: file:// for local runs and
@@ -18,36 +17,52 @@ import (
 	_ "gocloud.dev/blob/gcsblob"
 	_ "gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/internal/opencache"
 )
 
 // Store reads and writes artifacts under a pipeline root URL. It also
 // reads artifacts elsewhere (an importer may name any gs://, s3:// or
-// file:// URI), opening their buckets on demand.
+// file:// URI), opening their buckets on demand and keeping at most
+// maxOtherBuckets of them open.
 type Store struct {
 	root   *url.URL
 	bucket *blob.Bucket
 	// prefix is the key prefix of the root inside the bucket.
 	prefix string
 
-	mu     sync.Mutex
-	others map[string]*blob.Bucket
+	others *opencache.Cache[*blob.Bucket]
 }
+
+// maxOtherBuckets bounds the buckets outside the root a Store keeps open:
+// their URIs come from pipelines, not from the operator.
+const maxOtherBuckets = 8
+
+// ErrInvalidRoot marks a pipeline root that can never be opened (not a
+// URL, no or an unknown scheme). Other errors of OpenStore (a directory
+// that cannot be made now, a bucket whose client cannot be made now) may
+// pass.
+var ErrInvalidRoot = errors.New("invalid pipeline root")
 
 // OpenStore opens the pipeline root, e.g. file:///tmp/root,
 // gs://bucket/pipelines or s3://bucket/x?endpoint=http://minio:9000&use_path_style=true.
 func OpenStore(ctx context.Context, root string) (*Store, error) {
 	u, err := url.Parse(root)
 	if err != nil {
-		return nil, fmt.Errorf("parsing pipeline root %q: %w", root, err)
+		return nil, fmt.Errorf("%w: parsing %q: %w", ErrInvalidRoot, root, err)
 	}
 	switch u.Scheme {
 	case "file", "gs", "s3":
 	case "":
-		return nil, fmt.Errorf("pipeline root %q needs a scheme (file://, gs://, s3://)", root)
+		return nil, fmt.Errorf("%w: %q needs a scheme (file://, gs://, s3://)", ErrInvalidRoot, root)
 	default:
-		return nil, fmt.Errorf("pipeline root %q: unsupported scheme %q", root, u.Scheme)
+		return nil, fmt.Errorf("%w: %q: unsupported scheme %q", ErrInvalidRoot, root, u.Scheme)
 	}
-	s := &Store{root: u}
+	s := &Store{root: u, others: &opencache.Cache[*blob.Bucket]{
+		Max:   maxOtherBuckets,
+		Open:  blob.OpenBucket,
+		Close: func(b *blob.Bucket) { b.Close() },
+	}}
 	var bucketURL string
 	if u.Scheme == "file" {
 		if err := os.MkdirAll(u.Path, 0o755); err != nil {
@@ -77,25 +92,25 @@ func fileBucket(dir string) string {
 
 // Close releases the buckets.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, b := range s.others {
-		b.Close()
-	}
+	s.others.CloseAll()
 	return s.bucket.Close()
 }
 
+// OtherBuckets is the number of buckets outside the root held open.
+func (s *Store) OtherBuckets() int { return s.others.Len() }
+
 // locate returns the bucket and key of an artifact URI: the root's bucket
-// for URIs under the root, another bucket otherwise.
-func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, error) {
+// for URIs under the root, another bucket otherwise. release gives the
+// bucket back once the caller is done with it.
+func (s *Store) locate(ctx context.Context, uri string) (bucket *blob.Bucket, key string, release func(), err error) {
 	if key, err := s.key(uri); err == nil {
-		return s.bucket, key, nil
+		return s.bucket, key, func() {}, nil
 	}
 	u, err := url.Parse(uri)
 	if err != nil {
-		return nil, "", fmt.Errorf("parsing artifact URI %q: %w", uri, err)
+		return nil, "", nil, fmt.Errorf("parsing artifact URI %q: %w", uri, err)
 	}
-	var bucketURL, key string
+	var bucketURL string
 	switch u.Scheme {
 	case "file":
 		bucketURL, key = fileBucket("/"), strings.TrimLeft(u.Path, "/")
@@ -106,22 +121,13 @@ func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, e
 		}
 		bucketURL, key = b.String(), strings.TrimLeft(u.Path, "/")
 	default:
-		return nil, "", fmt.Errorf("artifact URI %q: unsupported scheme", uri)
+		return nil, "", nil, fmt.Errorf("artifact URI %q: unsupported scheme", uri)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if b, ok := s.others[bucketURL]; ok {
-		return b, key, nil
-	}
-	b, err := blob.OpenBucket(ctx, bucketURL)
+	b, release, err := s.others.Get(ctx, bucketURL)
 	if err != nil {
-		return nil, "", fmt.Errorf("opening bucket of %q: %w", uri, err)
+		return nil, "", nil, fmt.Errorf("opening bucket of %q: %w", uri, err)
 	}
-	if s.others == nil {
-		s.others = map[string]*blob.Bucket{}
-	}
-	s.others[bucketURL] = b
-	return b, key, nil
+	return b, key, release, nil
 }
 
 // URI returns the artifact URI of a key relative to the root.
@@ -199,10 +205,11 @@ func (s *Store) put(ctx context.Context, local, key string) error {
 // Download copies the artifact at uri (a single object, or every object
 // under it as a directory) to local.
 func (s *Store) Download(ctx context.Context, uri, local string) error {
-	bucket, key, err := s.locate(ctx, uri)
+	bucket, key, release, err := s.locate(ctx, uri)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := get(ctx, bucket, key, local); err == nil {
 		return nil
 	} else if gcerrors.Code(err) != gcerrors.NotFound {

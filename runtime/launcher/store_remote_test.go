@@ -134,3 +134,52 @@ func roundTrip(t *testing.T, root string, stored func(key string) error) {
 		t.Errorf("ReadAll: %q, %v", got, err)
 	}
 }
+
+// TestStoreBoundsOtherBuckets reads objects from 20 buckets outside the
+// root (as importers naming them would): each read works, and the store
+// never holds more than maxOtherBuckets of them open; a bucket closed to
+// make room opens again when named again.
+func TestStoreBoundsOtherBuckets(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	server, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: uint16(port), PublicHost: fmt.Sprintf("127.0.0.1:%d", port), Writer: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Stop()
+	server.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "ml-artifacts"})
+	for i := range 20 {
+		bucket := fmt.Sprint("imported-", i)
+		server.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: bucket, Name: "data.csv"}, Content: []byte(bucket)})
+	}
+	t.Setenv("STORAGE_EMULATOR_HOST", fmt.Sprintf("127.0.0.1:%d", port))
+	ctx := context.Background()
+	s, err := OpenStore(ctx, "gs://ml-artifacts/v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	out := t.TempDir()
+	// imported-0 last again, long after it was closed to make room.
+	for n := range 21 {
+		i := n % 20
+		bucket := fmt.Sprint("imported-", i)
+		local := filepath.Join(out, bucket)
+		if err := s.Download(ctx, "gs://"+bucket+"/data.csv", local); err != nil {
+			t.Fatalf("%s: %v", bucket, err)
+		}
+		if b, err := os.ReadFile(local); err != nil || string(b) != bucket {
+			t.Fatalf("%s: read %q, %v", bucket, b, err)
+		}
+		if n := s.OtherBuckets(); n > maxOtherBuckets {
+			t.Fatalf("%d other buckets open after %s, at most %d", n, bucket, maxOtherBuckets)
+		}
+	}
+	if n := s.OtherBuckets(); n != maxOtherBuckets {
+		t.Errorf("%d other buckets open, want %d", n, maxOtherBuckets)
+	}
+}

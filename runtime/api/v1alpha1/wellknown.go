@@ -39,7 +39,8 @@ const (
 	ReasonPodNotControlled  = "PodNotControlled"
 	ReasonCreatingPodFailed = "CreatingPodFailed"
 	// ReasonStoreUnavailable: finished tasks' results wait for the
-	// artifact store to answer again.
+	// artifact store to answer again, or the run waits for its pipeline
+	// root to open.
 	ReasonStoreUnavailable = "StoreUnavailable"
 )
 
