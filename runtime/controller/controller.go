@@ -213,7 +213,9 @@ func newStoreCache() *storeCache {
 	return &storeCache{opencache.Cache[*launcher.Store]{
 		Max: maxStores,
 		// Not the reconcile's context: the store outlives it.
-		Open:  func(ctx context.Context, root string) (*launcher.Store, error) { return launcher.OpenStore(context.WithoutCancel(ctx), root) },
+		Open: func(ctx context.Context, root string) (*launcher.Store, error) {
+			return launcher.OpenStore(context.WithoutCancel(ctx), root)
+		},
 		Close: func(s *launcher.Store) { s.Close() },
 	}}
 }

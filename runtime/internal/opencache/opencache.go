@@ -38,7 +38,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (V, func(), error) {
 	if e, ok := c.entries[key]; ok {
 		e.refs++
 		c.mu.Unlock()
-		return e.v, c.releaser(key, e), nil
+		return e.v, c.releaser(e), nil
 	}
 	c.mu.Unlock()
 
@@ -55,7 +55,7 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (V, func(), error) {
 		e.refs++
 		c.mu.Unlock()
 		c.Close(v)
-		return e.v, c.releaser(key, e), nil
+		return e.v, c.releaser(e), nil
 	}
 	if c.entries == nil {
 		c.entries = map[string]*entry[V]{}
@@ -63,10 +63,10 @@ func (c *Cache[V]) Get(ctx context.Context, key string) (V, func(), error) {
 	e := &entry[V]{v: v, refs: 1}
 	c.entries[key] = e
 	c.mu.Unlock()
-	return v, c.releaser(key, e), nil
+	return v, c.releaser(e), nil
 }
 
-func (c *Cache[V]) releaser(key string, e *entry[V]) func() {
+func (c *Cache[V]) releaser(e *entry[V]) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
