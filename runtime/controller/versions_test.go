@@ -3,6 +3,7 @@ package controller_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,16 +82,22 @@ func setContent(t *testing.T, ns, name string, mutate func(*v1alpha1.Pipeline), 
 	}
 }
 
-// TestVersionsAtTheSizeLimit keeps 100 versions of a pipeline of about
-// 1 MiB, the most either allows: the Pipeline stays one small object (its
-// status names each version's ConfigMap and hash; with the content in the
-// status the second version would already pass etcd's limit), every
-// version reads back exactly, and the versions dropped, by a lower
-// maxVersions and then by the pipeline's deletion, are collected.
+// TestVersionsAtTheSizeLimit keeps versions of a pipeline of about 1 MiB:
+// 12 in `make test` (12 MiB of content, well past etcd's 1.5 MiB object
+// limit), and with KFSTACK_RELIABILITY set (`make reliability`) 100, the
+// most maxVersions allows. The Pipeline stays one small object (its status
+// names each version's ConfigMap and hash; with the content in the status
+// the second version would already pass etcd's limit), every version reads
+// back exactly, and the versions dropped, by a lower maxVersions and then
+// by the pipeline's deletion, are collected.
 func TestVersionsAtTheSizeLimit(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t)
-	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "big"}, Spec: v1alpha1.PipelineSpec{DAG: bigDAG(1), MaxVersions: 100}}
+	n, keep := 12, 3
+	if os.Getenv("KFSTACK_RELIABILITY") != "" {
+		n, keep = 100, 10
+	}
+	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "big"}, Spec: v1alpha1.PipelineSpec{DAG: bigDAG(1), MaxVersions: int32(n)}}
 	if len(p.Spec.DAG) > 1048576 || len(p.Spec.DAG) < 1_000_000 {
 		t.Fatalf("content of %d bytes: want just under the 1 MiB limit", len(p.Spec.DAG))
 	}
@@ -99,24 +106,24 @@ func TestVersionsAtTheSizeLimit(t *testing.T) {
 	}
 	waitPipelineVersion(ctx, t, ns, "big", 1)
 	start := time.Now()
-	for round := 2; round <= 100; round++ {
+	for round := 2; round <= n; round++ {
 		setContent(t, ns, "big", func(p *v1alpha1.Pipeline) { p.Spec.DAG = bigDAG(round) }, int32(round))
 	}
-	t.Logf("99 versions of %d bytes added in %s", len(p.Spec.DAG), time.Since(start).Round(time.Millisecond))
+	t.Logf("%d versions of %d bytes added in %s", n-1, len(p.Spec.DAG), time.Since(start).Round(time.Millisecond))
 
 	raw, err := cluster.Client.CoreV1().RESTClient().Get().AbsPath("/apis", v1alpha1.GroupVersion.Group, v1alpha1.GroupVersion.Version, "namespaces", ns, "pipelines", "big").DoRaw(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := getPipeline(t, ns, "big")
-	if len(got.Status.Versions) != 100 {
-		t.Fatalf("%d versions kept, want 100", len(got.Status.Versions))
+	if len(got.Status.Versions) != n {
+		t.Fatalf("%d versions kept, want %d", len(got.Status.Versions), n)
 	}
 	spec := len(got.Spec.DAG)
 	if status := len(raw) - spec; status > 64<<10 {
 		t.Errorf("the Pipeline is %d bytes, %d of them beside its content: the status must not grow with the versions' content", len(raw), status)
 	}
-	t.Logf("the Pipeline with 100 versions is %d bytes (content %d)", len(raw), spec)
+	t.Logf("the Pipeline with %d versions is %d bytes (content %d)", n, len(raw), spec)
 	for i, v := range got.Status.Versions {
 		content, err := versions.Read(ctx, k8s, ns, v.ConfigMap, v.ContentHash)
 		if err != nil {
@@ -126,17 +133,17 @@ func TestVersionsAtTheSizeLimit(t *testing.T) {
 			t.Fatalf("version %d reads back other content", v.Number)
 		}
 	}
-	eventuallyConfigMaps(t, ns, "big", 100)
+	eventuallyConfigMaps(t, ns, "big", n)
 
 	// Dropped versions are collected: no run uses them.
 	if err := retryOnConflict(func() error {
 		p := getPipeline(t, ns, "big")
-		p.Spec.MaxVersions = 10
+		p.Spec.MaxVersions = int32(keep)
 		return k8s.Update(ctx, p)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	eventuallyConfigMaps(t, ns, "big", 10)
+	eventuallyConfigMaps(t, ns, "big", keep)
 	if err := k8s.Delete(ctx, getPipeline(t, ns, "big")); err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +212,15 @@ func TestRunOutlivesItsVersion(t *testing.T) {
 func TestForgedVersionContentFailsTheRun(t *testing.T) {
 	ctx := context.Background()
 	ns := namespace(t)
-	createPipeline(t, ns, "victim", "", chainDAG)
+	// Content of its own: a plan compiled for the same content elsewhere
+	// (the controller keeps plans by content hash) is the genuine one,
+	// and a run would rightly run it without reading the ConfigMap.
+	dag := "# " + ns + "\n" + chainDAG
+	createPipeline(t, ns, "victim", "", dag)
 	waitPipelineVersion(ctx, t, ns, "victim", 1)
 	p := getPipeline(t, ns, "victim")
 	v := p.Status.Versions[0]
-	forged, err := versions.ConfigMap(p, 1, v1alpha1.PipelineSpec{DAG: strings.ReplaceAll(chainDAG, "command: [step]", "command: [steal-secrets]")})
+	forged, err := versions.ConfigMap(p, 1, v1alpha1.PipelineSpec{DAG: strings.ReplaceAll(dag, "command: [step]", "command: [steal-secrets]")})
 	if err != nil {
 		t.Fatal(err)
 	}
