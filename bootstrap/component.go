@@ -61,6 +61,16 @@ type ChartSource struct {
 	// Path is a chart directory or .tgz archive, used instead of
 	// Repository.
 	Path string
+	// Verify checks the chart's provenance (the .prov file its publisher
+	// signs beside the archive, as `helm package --sign` writes it) with
+	// Keyring before anything is installed: the signature must come from a
+	// key in the keyring and the archive must hash to what it signs. A
+	// chart without provenance, a directory, or a signature that does not
+	// verify fails the install.
+	Verify bool
+	// Keyring is the OpenPGP public keyring (binary, as `gpg --export`
+	// writes it) that Verify checks against; DefaultKeyring when empty.
+	Keyring string
 }
 
 // String says where the chart comes from, for messages.

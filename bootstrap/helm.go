@@ -16,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/downloader"
 	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/provenance"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/repo"
@@ -82,6 +83,11 @@ func (in *Installer) helmConfig(ctx context.Context, namespace string) (*action.
 // chart from an HTTP(S) repository, or one from an OCI registry.
 func (in *Installer) loadChart(ctx context.Context, src ChartSource, cfg *action.Configuration) (*chart.Chart, error) {
 	if src.Path != "" {
+		if src.Verify {
+			if err := verifyChart(src.Path, src.Keyring); err != nil {
+				return nil, fmt.Errorf("verifying chart %s: %w", src.Path, err)
+			}
+		}
 		ch, err := loader.Load(src.Path)
 		if err != nil {
 			return nil, fmt.Errorf("loading chart %s: %w", src.Path, err)
@@ -117,15 +123,31 @@ func (in *Installer) loadChart(ctx context.Context, src ChartSource, cfg *action
 		RegistryClient:   cfg.RegistryClient,
 		Options:          []getter.Option{getter.WithRegistryClient(cfg.RegistryClient)},
 	}
+	if src.Verify {
+		// Downloaded and checked before it is loaded: a chart whose
+		// provenance is missing or does not verify is never rendered.
+		keyring, err := keyringPath(src.Keyring)
+		if err != nil {
+			return nil, err
+		}
+		dl.Verify = downloader.VerifyAlways
+		dl.Keyring = keyring
+	}
 	dir, err := os.MkdirTemp(in.cacheDir, "chart-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	in.log(ctx, "downloading chart", map[string]any{"chart": src.String()})
-	path, _, err := dl.DownloadTo(ref, src.Version, dir)
+	path, verification, err := dl.DownloadTo(ref, src.Version, dir)
 	if err != nil {
+		if src.Verify {
+			return nil, fmt.Errorf("downloading and verifying chart %s (verify is on): %w", src, err)
+		}
 		return nil, fmt.Errorf("downloading chart %s: %w", src, err)
+	}
+	if src.Verify {
+		in.log(ctx, "chart provenance verified", map[string]any{"chart": src.String(), "signed_by": signer(verification), "sha256": verification.FileHash})
 	}
 	ch, err := loader.Load(path)
 	if err != nil {
@@ -235,4 +257,54 @@ func (in *Installer) rollback(ctx context.Context, cfg *action.Configuration, na
 		return fmt.Errorf("rolling back %s to revision %d: %w", name, deployed.Version, err)
 	}
 	return nil
+}
+
+// DefaultKeyring is the keyring charts are verified with when none is
+// named: GnuPG's public keyring, as the helm CLI defaults to.
+func DefaultKeyring() string {
+	if home := os.Getenv("GNUPGHOME"); home != "" {
+		return filepath.Join(home, "pubring.gpg")
+	}
+	return filepath.Join(homedir(), ".gnupg", "pubring.gpg")
+}
+
+func homedir() string {
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "/"
+}
+
+// keyringPath is the keyring to verify with, which must exist.
+func keyringPath(keyring string) (string, error) {
+	if keyring == "" {
+		keyring = DefaultKeyring()
+	}
+	if _, err := os.Stat(keyring); err != nil {
+		return "", fmt.Errorf("keyring: cannot read the keyring to verify charts with: %w", err)
+	}
+	return keyring, nil
+}
+
+// verifyChart checks a local chart archive against its .prov file.
+func verifyChart(path, keyring string) error {
+	keyring, err := keyringPath(keyring)
+	if err != nil {
+		return err
+	}
+	if _, err := downloader.VerifyChart(path, keyring); err != nil {
+		return err
+	}
+	return nil
+}
+
+// signer names who signed a verified chart, for the log.
+func signer(v *provenance.Verification) string {
+	if v == nil || v.SignedBy == nil {
+		return ""
+	}
+	for name := range v.SignedBy.Identities {
+		return name
+	}
+	return v.SignedBy.PrimaryKey.KeyIdString()
 }

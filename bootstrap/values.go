@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"sigs.k8s.io/yaml"
 )
@@ -40,19 +41,31 @@ func MergeValues(base, override map[string]any) map[string]any {
 type Source struct {
 	// Repository replaces the upstream chart repository.
 	Repository string
-	// ChartDir is a local directory holding the component's charts by name.
+	// ChartDir is a local directory holding the component's charts by name
+	// (unpacked), or, with Verify, as signed archives
+	// <name>-<version>.tgz with their .prov files.
 	ChartDir string
+	// Verify checks every chart's provenance with Keyring (see
+	// ChartSource.Verify).
+	Verify bool
+	// Keyring is the public keyring Verify uses; DefaultKeyring when
+	// empty.
+	Keyring string
 }
 
 // Chart locates chart name at version in the source, falling back to the
 // upstream repository.
 func (s Source) Chart(upstream, name, version string) ChartSource {
 	if s.ChartDir != "" {
+		if s.Verify {
+			// Only an archive carries what its signature covers.
+			return ChartSource{Path: filepath.Join(s.ChartDir, name+"-"+version+".tgz"), Verify: true, Keyring: s.Keyring}
+		}
 		return ChartSource{Path: s.ChartDir + "/" + name}
 	}
 	repo := upstream
 	if s.Repository != "" {
 		repo = s.Repository
 	}
-	return ChartSource{Repository: repo, Name: name, Version: version}
+	return ChartSource{Repository: repo, Name: name, Version: version, Verify: s.Verify, Keyring: s.Keyring}
 }

@@ -107,7 +107,7 @@ func startController(t *testing.T) {
 	}
 	var log strings.Builder
 	cmd := exec.Command(bin, "controller", "--leader-elect", "--leader-election-namespace=kube-system",
-		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--workdir", filepath.Join(dir, "runs"))
+		"--metrics-bind-address=0", "--health-probe-bind-address=0", "--allow-local-executor", "--workdir", filepath.Join(dir, "runs"))
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

@@ -128,9 +128,12 @@ var releaseObjectType = types.ObjectType{AttrTypes: map[string]attr.Type{
 // helmModel holds where a Helm-based component's charts come from and its
 // values.
 type helmModel struct {
-	Repository types.String `tfsdk:"repository"`
-	ChartDir   types.String `tfsdk:"chart_dir"`
-	Values     types.String `tfsdk:"values"`
+	Repository      types.String `tfsdk:"repository"`
+	ChartDir        types.String `tfsdk:"chart_dir"`
+	Values          types.String `tfsdk:"values"`
+	SensitiveValues types.String `tfsdk:"sensitive_values"`
+	Verify          types.Bool   `tfsdk:"verify"`
+	Keyring         types.String `tfsdk:"keyring"`
 }
 
 // helmAttributes are the schema of helmModel and thirdPartyModel.
@@ -141,15 +144,54 @@ func helmAttributes() map[string]schema.Attribute {
 			MarkdownDescription: "A mirror of the upstream chart repository: an HTTP(S) chart repository URL or an `oci://` registry path.",
 		},
 		"chart_dir": schema.StringAttribute{
-			Optional:            true,
-			MarkdownDescription: "A local directory holding the charts by name, instead of a repository (air-gapped installs).",
+			Optional: true,
+			MarkdownDescription: "A local directory holding the charts by name, instead of a repository (air-gapped installs). " +
+				"With `verify`, it holds the signed archives instead: `<chart>-<version>.tgz` beside `<chart>-<version>.tgz.prov`.",
 		},
 		"values": schema.StringAttribute{
 			Optional:            true,
-			MarkdownDescription: "Helm values (YAML or JSON) merged over kfstack's defaults for every chart of the component.",
+			MarkdownDescription: "Helm values (YAML or JSON) merged over kfstack's defaults for every chart of the component. Shown in plans: put secrets in `sensitive_values`.",
 			Validators:          []validator.String{valuesValidator{}},
 		},
+		"sensitive_values": schema.StringAttribute{
+			Optional: true, Sensitive: true,
+			MarkdownDescription: "Helm values (YAML or JSON) that hold secrets (passwords, tokens, client secrets), merged over `values`. " +
+				"Terraform never shows them in plans or logs; they are still stored in the state (encrypt the backend) and, as " +
+				"every Helm value is, in the release's Secret in the cluster.",
+			Validators: []validator.String{valuesValidator{sensitive: true}},
+		},
+		"verify": schema.BoolAttribute{
+			Optional: true,
+			MarkdownDescription: "Verify each chart's provenance before installing it, as `helm install --verify` does: the chart's " +
+				"`.prov` file must be signed by a key in `keyring` and match the archive. A chart without provenance, or changed " +
+				"after it was signed, fails the apply before anything is installed. Turn it on where the source publishes signed " +
+				"charts (a mirror you sign yourself, or upstreams that sign).",
+		},
+		"keyring": schema.StringAttribute{
+			Optional: true,
+			MarkdownDescription: "Path of the OpenPGP public keyring (binary, as `gpg --export KEY > keyring.gpg` writes it) that " +
+				"`verify` checks signatures against; `$GNUPGHOME/pubring.gpg` or `~/.gnupg/pubring.gpg` by default. Needs `verify = true`.",
+			Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
 	})
+}
+
+// validateHelmSource checks the chart source attributes of a Helm-based
+// component together.
+func validateHelmSource(ctx context.Context, config tfsdk.Config) diag.Diagnostics {
+	var diags diag.Diagnostics
+	var verify types.Bool
+	var keyring types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("verify"), &verify)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("keyring"), &keyring)...)
+	if diags.HasError() {
+		return diags
+	}
+	if !keyring.IsNull() && !keyring.IsUnknown() && !verify.IsUnknown() && !verify.ValueBool() {
+		diags.AddAttributeError(path.Root("keyring"), "Keyring without verify",
+			"keyring: a keyring is used only to verify charts; set verify = true, or remove keyring.")
+	}
+	return diags
 }
 
 func withHelm(extra map[string]schema.Attribute) map[string]schema.Attribute {
@@ -172,7 +214,15 @@ func (m *helmModel) options() (bootstrap.Source, map[string]any, error) {
 	if err != nil {
 		return bootstrap.Source{}, nil, err
 	}
-	return bootstrap.Source{Repository: m.Repository.ValueString(), ChartDir: m.ChartDir.ValueString()}, values, nil
+	sensitive, err := bootstrap.ParseValues(m.SensitiveValues.ValueString())
+	if err != nil {
+		return bootstrap.Source{}, nil, fmt.Errorf("sensitive_values: is not a YAML or JSON object")
+	}
+	source := bootstrap.Source{
+		Repository: m.Repository.ValueString(), ChartDir: m.ChartDir.ValueString(),
+		Verify: m.Verify.ValueBool(), Keyring: m.Keyring.ValueString(),
+	}
+	return source, bootstrap.MergeValues(values, sensitive), nil
 }
 
 var certManagerKind = componentKind[certManagerModel, *certManagerModel]{
@@ -352,6 +402,9 @@ func (r *componentResource[M, P]) Configure(_ context.Context, req resource.Conf
 
 // ValidateConfig runs the kind's cross-attribute checks.
 func (r *componentResource[M, P]) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	if _, helm := r.kind.extra["verify"]; helm {
+		resp.Diagnostics.Append(validateHelmSource(ctx, req.Config)...)
+	}
 	if r.kind.validate == nil {
 		return
 	}
@@ -574,7 +627,10 @@ func (r *componentResource[M, P]) ImportState(ctx context.Context, req resource.
 
 // valuesValidator checks at plan time that values parse as a YAML or JSON
 // object.
-type valuesValidator struct{}
+type valuesValidator struct {
+	// sensitive withholds the parser's message, which may quote the text.
+	sensitive bool
+}
 
 func (valuesValidator) Description(context.Context) string {
 	return "must be a YAML or JSON object"
@@ -582,11 +638,15 @@ func (valuesValidator) Description(context.Context) string {
 
 func (v valuesValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
-func (valuesValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v valuesValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
 	if _, err := bootstrap.ParseValues(req.ConfigValue.ValueString()); err != nil {
+		if v.sensitive {
+			resp.Diagnostics.AddAttributeError(req.Path, "Invalid values", fmt.Sprintf("%s: is not a YAML or JSON object (the parser's message is not shown, since it may quote the sensitive text)", req.Path))
+			return
+		}
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid values", fmt.Sprintf("%s: %v", req.Path, err))
 	}
 }

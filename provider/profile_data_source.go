@@ -74,6 +74,10 @@ func (d *profileDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"istio_injection":       schema.BoolAttribute{Computed: true, MarkdownDescription: "Whether Istio injects sidecars."},
 			"workload_identity_gsa": schema.StringAttribute{Computed: true, MarkdownDescription: "Google service account of the pipeline service account, if any."},
 			"service_account":       schema.StringAttribute{Computed: true, MarkdownDescription: "The pipeline service account."},
+			"run_service_accounts": schema.SetAttribute{
+				ElementType: types.StringType, Computed: true,
+				MarkdownDescription: "Other service accounts that runs in the profile may name (null when there are none).",
+			},
 		},
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 // Names and labels of the objects a profile is made of.
@@ -56,6 +58,7 @@ type profileModel struct {
 	IstioInjection      types.Bool         `tfsdk:"istio_injection"`
 	WorkloadIdentityGSA types.String       `tfsdk:"workload_identity_gsa"`
 	ServiceAccount      types.String       `tfsdk:"service_account"`
+	RunServiceAccounts  types.Set          `tfsdk:"run_service_accounts"`
 }
 
 type memberModel struct {
@@ -150,6 +153,16 @@ func (m *profileModel) objects(ctx context.Context) (*profileObjects, diag.Diagn
 	for k, v := range userAnnotations {
 		annotations[k] = v
 	}
+	// Which service accounts the profile's runs may name: the runtime's
+	// admission webhook and controller read these, and members cannot
+	// change a namespace's annotations.
+	annotations[v1alpha1.AnnotationDefaultServiceAccount] = m.ServiceAccount.ValueString()
+	var allowed []string
+	if !m.RunServiceAccounts.IsNull() && !m.RunServiceAccounts.IsUnknown() {
+		diags.Append(m.RunServiceAccounts.ElementsAs(ctx, &allowed, false)...)
+	}
+	slices.Sort(allowed)
+	annotations[v1alpha1.AnnotationAllowedServiceAccounts] = v1alpha1.FormatAllowedServiceAccounts(allowed)
 	out := &profileObjects{
 		namespace: corev1ac.Namespace(ns).WithLabels(labels).WithAnnotations(annotations),
 		bindings:  map[string]*rbacv1ac.RoleBindingApplyConfiguration{},
@@ -273,6 +286,7 @@ func (m *profileModel) applyLive(ctx context.Context, live *liveProfile) diag.Di
 	diags.Append(d...)
 	m.Annotations = annotations
 	m.IstioInjection = types.BoolValue(ns.Labels[istioInjection] == "enabled")
+	m.RunServiceAccounts = liveRunServiceAccounts(m.RunServiceAccounts, ns.Annotations)
 
 	m.Owner = nil
 	if b := live.bindings[ownerBinding]; b != nil && len(b.Subjects) > 0 {
@@ -296,6 +310,24 @@ func (m *profileModel) applyLive(ctx context.Context, live *liveProfile) diag.Di
 	m.ResourceQuota = liveQuota(m.ResourceQuota, live.quota)
 	m.DefaultLimits = liveLimits(m.DefaultLimits, live.limits)
 	return diags
+}
+
+// liveRunServiceAccounts reads the allowed service accounts back from
+// the namespace's annotation, so an edit out of band shows in the plan.
+// An empty list stays as configured (null or empty).
+func liveRunServiceAccounts(prior types.Set, annotations map[string]string) types.Set {
+	allowed := v1alpha1.ServiceAccountPolicyOf(annotations).Allowed
+	if len(allowed) == 0 && (prior.IsNull() || len(prior.Elements()) == 0) {
+		if prior.IsUnknown() {
+			return types.SetNull(types.StringType)
+		}
+		return prior
+	}
+	values := make([]attr.Value, 0, len(allowed))
+	for _, name := range allowed {
+		values = append(values, types.StringValue(name))
+	}
+	return types.SetValueMust(types.StringType, values)
 }
 
 func memberKind(rbacKind string) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -34,6 +35,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/wait"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
+
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 var (
@@ -202,11 +205,22 @@ func (r *profileResource) Schema(ctx context.Context, _ resource.SchemaRequest, 
 				Validators: []validator.String{stringvalidator.RegexMatches(gsaPattern, "must be a Google service account email, such as runner@my-project.iam.gserviceaccount.com")},
 			},
 			"service_account": schema.StringAttribute{
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(defaultRunnerSA),
-				MarkdownDescription: "Name of the service account that pipelines of this profile run as; it is bound to `edit` in the namespace.",
-				Validators:          []validator.String{dnsLabelValidator{}},
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(defaultRunnerSA),
+				MarkdownDescription: "Name of the service account that pipelines of this profile run as; it is bound to `edit` in the namespace. " +
+					"Runs that name no service account use it (the namespace annotation `" + v1alpha1.AnnotationDefaultServiceAccount + "`).",
+				Validators: []validator.String{dnsLabelValidator{}},
+			},
+			"run_service_accounts": schema.SetAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Other service accounts of the namespace that runs may name in `serviceAccountName` " +
+					"(`kubeflow_run.service_account`), besides `service_account`. A run naming any other is refused by the runtime's " +
+					"admission webhook and, without it, failed by the controller before any task starts. Stored in the namespace " +
+					"annotation `" + v1alpha1.AnnotationAllowedServiceAccounts + "`, which members cannot edit; an edit out of band " +
+					"shows in the next plan. The service accounts themselves are not created here.",
+				Validators: []validator.Set{setvalidator.ValueStringsAre(dnsSubdomainValidator)},
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -265,6 +279,20 @@ func (r *profileResource) ValidateConfig(ctx context.Context, req resource.Valid
 					fmt.Sprintf("contributors[%d].name: %q is already %s; a member can hold one role only.", i, c.Name.ValueString(), prev))
 			}
 			seen[k] = fmt.Sprintf("contributors[%d]", i)
+		}
+	}
+
+	var annotations types.Map
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("annotations"), &annotations)...)
+	if !annotations.IsNull() && !annotations.IsUnknown() {
+		for key, attr := range map[string]string{
+			v1alpha1.AnnotationDefaultServiceAccount:  "service_account",
+			v1alpha1.AnnotationAllowedServiceAccounts: "run_service_accounts",
+		} {
+			if _, set := annotations.Elements()[key]; set {
+				resp.Diagnostics.AddAttributeError(path.Root("annotations").AtMapKey(key), "Reserved annotation",
+					fmt.Sprintf("annotations[%q]: the profile sets this annotation from %s; set that attribute instead.", key, attr))
+			}
 		}
 	}
 

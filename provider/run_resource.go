@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -37,6 +39,7 @@ var (
 	_ resource.ResourceWithConfigure      = (*runResource)(nil)
 	_ resource.ResourceWithImportState    = (*runResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*runResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*runResource)(nil)
 )
 
 // NewRunResource returns the kubeflow_run resource.
@@ -56,6 +59,8 @@ type runResourceModel struct {
 	Pipeline        types.String   `tfsdk:"pipeline"`
 	PipelineVersion types.Int64    `tfsdk:"pipeline_version"`
 	Parameters      types.Map      `tfsdk:"parameters"`
+	Sensitive       types.Map      `tfsdk:"sensitive_parameters"`
+	FromSecret      types.Map      `tfsdk:"parameters_from_secret"`
 	PipelineRoot    types.String   `tfsdk:"pipeline_root"`
 	ServiceAccount  types.String   `tfsdk:"service_account"`
 	Executor        types.String   `tfsdk:"executor"`
@@ -121,23 +126,51 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				MarkdownDescription: "Run parameters, as text parsed by each parameter's type (JSON for lists and structs).",
 				PlanModifiers:       []planmodifier.Map{mapplanmodifier.RequiresReplace()},
 			},
+			"sensitive_parameters": schema.MapAttribute{
+				Optional:    true,
+				Sensitive:   true,
+				ElementType: types.StringType,
+				MarkdownDescription: "Run parameters that Terraform must not show in plans or logs, merged with `parameters` " +
+					"(a name may be in only one). They are still stored in the state and in the run's `spec.parameters`, which " +
+					"everyone who may read runs in the namespace can see: for passwords and tokens use `parameters_from_secret`.",
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"parameters_from_secret": schema.MapNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Run parameters whose values come from keys of Kubernetes Secrets in the run's namespace " +
+					"(`spec.parameterSecrets`), by parameter name. Neither Terraform, the run object nor the runtime's controller " +
+					"ever holds the values: each task pod that takes one gets it from the Secret as an environment variable, and " +
+					"the launcher passes it to the task. Only `STRING` parameters; not with the `local` executor; tasks that take " +
+					"one are never cached.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{Required: true, MarkdownDescription: "Name of the Secret.", Validators: []validator.String{dnsSubdomainValidator}},
+					"key":  schema.StringAttribute{Required: true, MarkdownDescription: "Key in the Secret's data.", Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+				}},
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
 			"pipeline_root": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Artifact store URL (`gs://`, `s3://…?endpoint=` for MinIO, `file://`); the controller's default when unset.",
-				PlanModifiers:       replace,
+				Optional: true,
+				MarkdownDescription: "Artifact store URL (`gs://`, `s3://…?endpoint=` for MinIO, `file://`); the controller's default when unset. " +
+					"Everything of the run stays under it, so its path may not hold `.` or `..` elements; a `file://` root must be under a directory " +
+					"the controller allows (`--allowed-file-root`), since the controller reads and writes it with its own identity.",
+				PlanModifiers: replace,
 			},
 			"service_account": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Service account of the task pods (a profile's `pipeline-runner`).",
-				PlanModifiers:       replace,
+				Optional: true,
+				MarkdownDescription: "Service account of the task pods: the profile's `service_account` (its pipeline runner) when unset, " +
+					"otherwise one of the profile's `run_service_accounts`. Any other is refused before the run is created.",
+				PlanModifiers: replace,
 			},
 			"executor": schema.StringAttribute{
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(string(v1alpha1.ExecutorPod)),
-				MarkdownDescription: "`pod` (default: one pod per task attempt) or `local` (processes of the controller, images ignored; for quickstarts and tests).",
-				Validators:          []validator.String{stringvalidator.OneOf(string(v1alpha1.ExecutorPod), string(v1alpha1.ExecutorLocal))},
-				PlanModifiers:       replace,
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(string(v1alpha1.ExecutorPod)),
+				MarkdownDescription: "`pod` (default: one pod per task attempt) or `local` (processes of the controller, images ignored; for quickstarts and tests). " +
+					"`local` runs task commands inside the controller with its identity, so only a controller started with `--allow-local-executor` " +
+					"(`make demo`'s, on a developer's machine) allows it, never the one `kubeflow_runtime` installs: the plan refuses it where no controller " +
+					"says it does (an annotation on the PipelineRun CRD), and the runtime refuses it in any case.",
+				Validators:    []validator.String{stringvalidator.OneOf(string(v1alpha1.ExecutorPod), string(v1alpha1.ExecutorLocal))},
+				PlanModifiers: replace,
 			},
 			"parallelism": schema.Int64Attribute{
 				Optional:            true,
@@ -181,6 +214,60 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 var runAttributes = map[string]string{
 	"spec.parameters": "parameters", "spec.executor": "executor", "spec.parallelism": "parallelism",
 	"spec.serviceAccountName": "service_account", "spec.pipelineRoot": "pipeline_root",
+	"spec.parameterSecrets": "parameters_from_secret",
+}
+
+// secretRefModel is one entry of parameters_from_secret.
+type secretRefModel struct {
+	Name types.String `tfsdk:"name"`
+	Key  types.String `tfsdk:"key"`
+}
+
+// spec builds the run's spec from the configuration's known values;
+// parameters with unknown values are present with empty text.
+func (m *runResourceModel) spec(ctx context.Context) (v1alpha1.PipelineRunSpec, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	spec := v1alpha1.PipelineRunSpec{Pipeline: m.Pipeline.ValueString(), PipelineVersion: int32(m.PipelineVersion.ValueInt64())}
+	if known(m.ServiceAccount) {
+		spec.ServiceAccountName = m.ServiceAccount.ValueString()
+	}
+	if known(m.Executor) {
+		spec.Executor = v1alpha1.Executor(m.Executor.ValueString())
+	}
+	if known(m.Parallelism) {
+		spec.Parallelism = int32(m.Parallelism.ValueInt64())
+	}
+	if known(m.PipelineRoot) {
+		spec.PipelineRoot = m.PipelineRoot.ValueString()
+	}
+	for _, values := range []types.Map{m.Parameters, m.Sensitive} {
+		if !known(values) {
+			continue
+		}
+		if spec.Parameters == nil {
+			spec.Parameters = map[string]string{}
+		}
+		for k, v := range values.Elements() {
+			if _, twice := spec.Parameters[k]; twice {
+				diags.AddAttributeError(path.Root("sensitive_parameters").AtMapKey(k), "Parameter set twice",
+					fmt.Sprintf("sensitive_parameters[%q]: the parameter is in parameters too; set it in one of them.", k))
+			}
+			text := ""
+			if s, ok := v.(types.String); ok && known(s) {
+				text = s.ValueString()
+			}
+			spec.Parameters[k] = text
+		}
+	}
+	if known(m.FromSecret) {
+		refs := map[string]secretRefModel{}
+		diags.Append(m.FromSecret.ElementsAs(ctx, &refs, false)...)
+		spec.ParameterSecrets = map[string]v1alpha1.SecretKeyRef{}
+		for name, ref := range refs {
+			spec.ParameterSecrets[name] = v1alpha1.SecretKeyRef{Name: ref.Name.ValueString(), Key: ref.Key.ValueString()}
+		}
+	}
+	return spec, diags
 }
 
 // ValidateConfig runs the checks the runtime's admission webhook runs on a
@@ -192,29 +279,106 @@ func (r *runResource) ValidateConfig(ctx context.Context, req resource.ValidateC
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var spec v1alpha1.PipelineRunSpec
-	if known(m.ServiceAccount) {
-		spec.ServiceAccountName = m.ServiceAccount.ValueString()
-	}
-	if known(m.Executor) {
-		spec.Executor = v1alpha1.Executor(m.Executor.ValueString())
-	}
-	if known(m.Parallelism) {
-		spec.Parallelism = int32(m.Parallelism.ValueInt64())
-	}
-	if known(m.Parameters) {
-		spec.Parameters = map[string]string{}
-		for k := range m.Parameters.Elements() {
-			spec.Parameters[k] = ""
-		}
+	spec, diags := m.spec(ctx)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
 	}
 	for _, fe := range validation.ValidatePipelineRunSpec(spec) {
 		name, ok := runAttributes[strings.SplitN(fe.Field, "[", 2)[0]]
 		if !ok {
 			continue
 		}
-		resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid run", name+": "+fe.ErrorBody())
+		if name == "parameters" && known(m.Sensitive) {
+			if key, ok := mapKey(fe.Field); ok {
+				if _, sensitive := m.Sensitive.Elements()[key]; sensitive {
+					name = "sensitive_parameters"
+				}
+			}
+		}
+		resp.Diagnostics.AddAttributeError(path.Root(name), "Invalid run", name+strings.TrimPrefix(fe.Field, strings.SplitN(fe.Field, "[", 2)[0])+": "+fe.ErrorBody())
 	}
+	if known(m.PipelineRoot) {
+		if _, err := validation.ParsePipelineRoot(m.PipelineRoot.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("pipeline_root"), "Invalid run", fmt.Sprintf("pipeline_root: %q %v (spec.pipelineRoot)", m.PipelineRoot.ValueString(), err))
+		}
+	}
+}
+
+// ModifyPlan refuses, at plan time, a new run with executor = "local"
+// where the runtime does not allow the local executor. The provider cannot
+// see the controller's flags: a controller started with
+// --allow-local-executor annotates the PipelineRun CRD while it runs
+// (v1alpha1.AnnotationLocalExecutor), and no controller in the cluster
+// ever does. When that cannot be read (the connection is unknown, the
+// runtime is installed by this same apply, or the user may not read
+// CRDs), the plan goes on and the runtime decides: its admission webhook
+// refuses the run, or its controller fails it before anything runs.
+func (r *runResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan runResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || !known(plan.Executor) || plan.Executor.ValueString() != string(v1alpha1.ExecutorLocal) {
+		return
+	}
+	if !req.State.Raw.IsNull() {
+		var state runResourceModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		if resp.Diagnostics.HasError() || !plan.newRun(&state) {
+			return // the existing run is kept
+		}
+	}
+	allowed, why := r.localExecutorAllowed(ctx)
+	if why != "" {
+		tflog.Info(ctx, "not checking at plan time whether the runtime allows the local executor: "+why)
+		return
+	}
+	if !allowed {
+		resp.Diagnostics.AddAttributeError(path.Root("executor"), "Local executor not allowed",
+			"executor (spec.executor): "+validation.LocalExecutorForbidden+". Only a controller run on a developer's machine "+
+				"(make demo) allows it; none does for this cluster.")
+	}
+}
+
+// newRun reports whether the plan replaces the run in state: an attribute
+// that sets the run's spec changed (all of them replace it).
+func (m *runResourceModel) newRun(state *runResourceModel) bool {
+	same := m.Name.Equal(state.Name) && m.Namespace.Equal(state.Namespace) && m.Pipeline.Equal(state.Pipeline) &&
+		m.PipelineVersion.Equal(state.PipelineVersion) && m.Parameters.Equal(state.Parameters) && m.PipelineRoot.Equal(state.PipelineRoot) &&
+		m.ServiceAccount.Equal(state.ServiceAccount) && m.Executor.Equal(state.Executor) && m.Parallelism.Equal(state.Parallelism) && m.Wait.Equal(state.Wait)
+	return !same
+}
+
+// localExecutorAllowed reads whether a controller of the runtime allows the
+// local executor; why says why it cannot tell.
+func (r *runResource) localExecutorAllowed(ctx context.Context) (allowed bool, why string) {
+	if r.conn == nil || r.conn.unknown {
+		return false, "the provider's connection is not known yet"
+	}
+	cs, err := r.conn.get(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	crd, err := cs.dynamic.Resource(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")).Get(ctx, v1alpha1.PipelineRunCRDName, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, "the runtime is not installed yet"
+	case err != nil:
+		return false, err.Error()
+	}
+	return crd.GetAnnotations()[v1alpha1.AnnotationLocalExecutor] != "", ""
+}
+
+// mapKey extracts the key of a field path ending in [key].
+func mapKey(field string) (string, bool) {
+	_, rest, ok := strings.Cut(field, "[")
+	if !ok {
+		return "", false
+	}
+	key, _, ok := strings.Cut(rest, "]")
+	return key, ok
 }
 
 // known reports whether a configuration value is set and known.
@@ -244,19 +408,18 @@ func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, re
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	params := map[string]string{}
-	resp.Diagnostics.Append(plan.Parameters.ElementsAs(ctx, &params, false)...)
+	spec, diags := plan.spec(ctx)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	run := &v1alpha1.PipelineRun{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.PipelineRunSpec{
-			Pipeline: plan.Pipeline.ValueString(), PipelineVersion: int32(plan.PipelineVersion.ValueInt64()),
-			Parameters: params, PipelineRoot: plan.PipelineRoot.ValueString(), ServiceAccountName: plan.ServiceAccount.ValueString(),
-			Executor: v1alpha1.Executor(plan.Executor.ValueString()), Parallelism: int32(plan.Parallelism.ValueInt64()),
-		},
+	// The namespace's policy, before anything is created (the webhook and
+	// the controller enforce it too, but name no attribute).
+	if err := c.checkServiceAccount(ctx, ns, spec); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("service_account"), summary, "service_account: "+err.Error())
+		return
 	}
+	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
 	if err := createRun(ctx, cl, run); err != nil {
 		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
 		return
@@ -403,10 +566,34 @@ func (r *runResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 	if s.PipelineVersion > 0 {
 		state.PipelineVersion = types.Int64Value(int64(s.PipelineVersion))
 	}
-	if len(s.Parameters) > 0 || !state.Parameters.IsNull() {
-		p, d := types.MapValueFrom(ctx, types.StringType, orEmptyMap(s.Parameters))
+	// Parameters the configuration marks sensitive stay in
+	// sensitive_parameters; the rest (all of them on import) in parameters.
+	plain, sensitive := map[string]string{}, map[string]string{}
+	for k, v := range s.Parameters {
+		if _, ok := state.Sensitive.Elements()[k]; ok && known(state.Sensitive) {
+			sensitive[k] = v
+		} else {
+			plain[k] = v
+		}
+	}
+	if len(plain) > 0 || !state.Parameters.IsNull() {
+		p, d := types.MapValueFrom(ctx, types.StringType, plain)
 		resp.Diagnostics.Append(d...)
 		state.Parameters = p
+	}
+	if len(sensitive) > 0 || !state.Sensitive.IsNull() {
+		p, d := types.MapValueFrom(ctx, types.StringType, sensitive)
+		resp.Diagnostics.Append(d...)
+		state.Sensitive = p
+	}
+	if len(s.ParameterSecrets) > 0 || !state.FromSecret.IsNull() {
+		refs := map[string]secretRefModel{}
+		for k, ref := range s.ParameterSecrets {
+			refs[k] = secretRefModel{Name: types.StringValue(ref.Name), Key: types.StringValue(ref.Key)}
+		}
+		p, d := types.MapValueFrom(ctx, secretRefType, refs)
+		resp.Diagnostics.Append(d...)
+		state.FromSecret = p
 	}
 	state.PipelineRoot = optionalString(state.PipelineRoot, s.PipelineRoot)
 	state.ServiceAccount = optionalString(state.ServiceAccount, s.ServiceAccountName)
@@ -493,4 +680,23 @@ func (r *runResource) ImportState(ctx context.Context, req resource.ImportStateR
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), ns+"/"+name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), ns)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+var secretRefType = types.ObjectType{AttrTypes: map[string]attr.Type{"name": types.StringType, "key": types.StringType}}
+
+// checkServiceAccount checks the run's service account against its
+// namespace's policy (v1alpha1.ServiceAccountPolicy). A namespace the
+// provider may not read is left to the runtime, which enforces the same.
+func (c *clients) checkServiceAccount(ctx context.Context, namespace string, spec v1alpha1.PipelineRunSpec) error {
+	ns, err := c.core.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
+	if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return c.explain(err)
+	}
+	if _, fe := validation.ResolveServiceAccount(spec, ns.Annotations); fe != nil {
+		return errors.New(fe.Detail)
+	}
+	return nil
 }

@@ -88,7 +88,7 @@ func launchLocally(pod *corev1.Pod, work string) error {
 	if err != nil {
 		return err
 	}
-	store, err := launcher.OpenStore(ctx, spec.PipelineRoot)
+	store, err := launcher.OpenStore(ctx, spec.PipelineRoot, launcher.StoreOptions{ForeignReads: true})
 	if err != nil {
 		return err
 	}

@@ -150,9 +150,12 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 			"which `kubeflow_pipeline` and `kubeflow_run` need, and the controller that runs pipelines as pods: a Deployment " +
 			"(leader election, `/healthz` and `/readyz` probes, non-root with a read-only root filesystem), its ServiceAccount, " +
 			"a ClusterRole with exactly what the controller uses (read pipelines and runs, write their status, create, watch " +
-			"and delete task pods, record events), a Role for its leader-election Lease, and a Service for its Prometheus " +
-			"metrics (`:8080/metrics`). Everything is applied server-side and recorded in an inventory ConfigMap; ready means " +
-			"the CRDs are Established and the Deployment is Available.\n\n" +
+			"and delete task pods, record events, review the tokens of metrics scrapers), a Role for its leader-election Lease " +
+			"and the Secret of its task cache's signing key, and a Service for its Prometheus metrics (`https` on 8443, " +
+			"served only to callers allowed `get` on `/metrics`: bind the installed ClusterRole " +
+			"`kfstack-runtime-metrics-reader-<namespace>` to your scraper's service account). The controller never runs tasks " +
+			"itself (no local executor in the cluster) and mounts nothing writable. Everything is applied server-side and " +
+			"recorded in an inventory ConfigMap; ready means the CRDs are Established and the Deployment is Available.\n\n" +
 			"Pipelines and PipelineRuns are validated by their CRDs' schemas; with `webhooks = true` the controller also serves " +
 			"validating admission webhooks, so that `kubectl apply` of content that does not compile, or of a changed run, is " +
 			"refused with the field at fault (see `webhooks`). " +
@@ -181,7 +184,9 @@ func runtimeKind(version string) componentKind[runtimeModel, *runtimeModel] {
 			"pipeline_root": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Artifact store of runs that name none: `gs://bucket/path`, `s3://bucket/path` or `file:///path`. " +
-					"Without it the controller uses a directory in its own pod, which task pods cannot reach.",
+					"Without it every run must name its own (`kubeflow_run.pipeline_root`); the controller has no storage of its own. " +
+					"Its cloud identity reads and writes the roots of runs (cache entries, large results): give it access to the " +
+					"artifact buckets only (see docs/security.md).",
 				Validators: []validator.String{pipelineRootValidator},
 			},
 			"node_selector": schema.MapAttribute{

@@ -179,8 +179,9 @@ func TestAccRuntime_uninstall(t *testing.T) {
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("ready"), knownvalue.Bool(true)),
 				// The namespace, ServiceAccount, RBAC (with the MPIJob
-				// permissions and roles), Deployment, Service and 3 CRDs.
-				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(15)),
+				// permissions and roles), Deployment, metrics Service, the metrics-reader role, 3 CRDs
+				// and the members' aggregated roles (view, edit).
+				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("objects"), knownvalue.Int64Exact(18)),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("mpi_jobs"), knownvalue.StringExact("auto")),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("mpi_job_controller"), knownvalue.StringRegexp(mpi)),
 				statecheck.ExpectKnownValue("kubeflow_runtime.test", tfjsonpath.New("crds"), knownvalue.ListExact([]knownvalue.Check{

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -73,7 +74,17 @@ func runRuntime() error {
 		}
 	}
 	ctrl.SetLogger(logr.Discard())
-	mgr, err := ctrl.NewManager(testCluster.Config, ctrl.Options{
+	// The controller runs as the ServiceAccount kubeflow_runtime installs,
+	// with its RBAC, not as the test's administrator.
+	asController, err := runtimetest.ControllerConfig(ctx, testCluster.Config, runtimetest.Namespace)
+	if err != nil {
+		return err
+	}
+	// It allows the local executor (below), as make demo's does.
+	if err := runtimetest.AllowLocalExecutor(ctx, testCluster.Config, runtimetest.Namespace); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(asController, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Cache: mpijob.CacheOptions(controller.CacheOptions(nil)),
 	})
@@ -85,7 +96,9 @@ func runRuntime() error {
 		return err
 	}
 	runtimeRoot = "file://" + filepath.Join(work, "artifacts")
-	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: runtimeRoot}); err != nil {
+	// The acceptance tests' runs use the local executor (KWOK runs no
+	// containers), as make demo does: allowed here, never in a cluster.
+	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: runtimeRoot, AllowLocalExecutor: true}); err != nil {
 		return err
 	}
 	if err := mpijob.Setup(mgr, mpijob.Options{}); err != nil {

@@ -15,7 +15,6 @@ package runtime
 
 import (
 	"fmt"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,6 +34,8 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	apivalidation "github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/rbac"
 )
 
 // Name and DefaultNamespace describe the component.
@@ -54,10 +55,29 @@ const (
 	// LeaderElectionID is the Lease the controller replicas elect a leader
 	// with (kfstack-runtime controller's LeaderElectionID).
 	LeaderElectionID = "kfstack-runtime-controller"
-	// MetricsPort and ProbePort are the controller's listening ports.
-	MetricsPort = 8080
+	// MetricsPort and ProbePort are the controller's listening ports; the
+	// metrics are served over HTTPS to callers authorised for GET /metrics.
+	MetricsPort = 8443
 	ProbePort   = 8081
+	// CacheKeySecretName names the Secret, in the runtime's namespace,
+	// holding the key that signs task cache entries; the controller makes
+	// it on first start.
+	CacheKeySecretName = "kfstack-runtime-cache-key"
 )
+
+// MetricsReaderRoleName names the ClusterRole that lets a scraper (a
+// Prometheus service account) read the controller's metrics: bind it with
+// a ClusterRoleBinding.
+func MetricsReaderRoleName(namespace string) string {
+	return "kfstack-runtime-metrics-reader-" + namespace
+}
+
+// MetricsReaderRules are what reading the metrics takes: GET on the
+// non-resource URL /metrics, which the controller checks with a
+// SubjectAccessReview for every scrape.
+func MetricsReaderRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+}
 
 // Options configure the component.
 type Options struct {
@@ -137,23 +157,10 @@ func CheckImage(image string) error {
 var PipelineRootSchemes = []string{"gs", "s3", "file"}
 
 // CheckPipelineRoot reports why root is not a pipeline root the runtime
-// can open.
+// can open (apivalidation.ParsePipelineRoot, as the controller checks it).
 func CheckPipelineRoot(root string) error {
-	u, err := url.Parse(root)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", root, err)
-	}
-	switch u.Scheme {
-	case "gs", "s3":
-		if u.Host == "" {
-			return fmt.Errorf("%q names no bucket, such as %s://my-bucket/pipelines", root, u.Scheme)
-		}
-	case "file":
-		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
-			return fmt.Errorf("%q is not an absolute file URL, such as file:///var/lib/kfstack/artifacts", root)
-		}
-	default:
-		return fmt.Errorf("%q: the scheme must be gs://, s3:// or file://", root)
+	if _, err := apivalidation.ParsePipelineRoot(root); err != nil {
+		return fmt.Errorf("%q: %w", root, err)
 	}
 	return nil
 }
@@ -356,31 +363,102 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 	return out
 }
 
-// Rules are the controller's cluster-wide permissions, exactly what
-// runtime/controller uses: it reads Pipelines and PipelineRuns and writes
-// only their status; it creates, reads and deletes task pods and the
-// ConfigMaps holding pipeline versions' content; it records events. The finalizers subresource lets it set blockOwnerDeletion on
-// the owner reference of task pods where OwnerReferencesPermissionEnforcement
-// is on.
+// Rules are the controller's cluster-wide permissions, generated from the
+// +kubebuilder:rbac markers of runtime/controller (runtime/rbac): it reads
+// Pipelines and PipelineRuns and writes only their status; it creates,
+// reads and deletes task pods and the ConfigMaps holding pipeline
+// versions' content; it records events; it asks the API server who calls
+// its metrics endpoint and whether they may (TokenReview,
+// SubjectAccessReview).
 func Rules() []rbacv1.PolicyRule {
-	group := v1alpha1.GroupVersion.Group
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{group}, Resources: []string{"pipelines", "pipelineruns"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{group}, Resources: []string{"pipelines/status", "pipelineruns/status"}, Verbs: []string{"update"}},
-		{APIGroups: []string{group}, Resources: []string{"pipelineruns/finalizers"}, Verbs: []string{"update"}},
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
-		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-	}
+	return rbac.ClusterRules()
 }
 
 // LeaderElectionRules are the controller's permissions in its own
-// namespace: its Lease, and the events leader election records on it.
+// namespace: its Lease, the events leader election records on it, and the
+// Secret of the task cache's signing key, which it reads and makes when
+// missing (create cannot be limited to one name; the namespace holds
+// nothing else a Secret could reach).
 func LeaderElectionRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
-		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	return rbac.NamespaceRules()
+}
+
+// Aggregation labels: Kubernetes' admin, edit and view ClusterRoles take
+// the rules of every ClusterRole labelled for them.
+const (
+	AggregateToAdmin = "rbac.authorization.k8s.io/aggregate-to-admin"
+	AggregateToEdit  = "rbac.authorization.k8s.io/aggregate-to-edit"
+	AggregateToView  = "rbac.authorization.k8s.io/aggregate-to-view"
+)
+
+// MemberRoleName names the ClusterRole that the members with role ("view"
+// or "edit") get through aggregation, one per runtime namespace as the
+// controller's own.
+func MemberRoleName(namespace, role string) string {
+	return "kfstack-runtime-" + role + "-" + namespace
+}
+
+// MemberRules are what a profile's members may do with the runtime's
+// kinds: every kind of every CRD in runtime/api/crds, so a kind added
+// there (schedules, MPI jobs, experiments) reaches members with no change
+// here. view reads; edit also creates, changes and deletes. Neither
+// reaches a status (or any other subresource): the controller alone
+// writes it, so a run's phase and outputs can be trusted.
+func MemberRules(role string) ([]rbacv1.PolicyRule, error) {
+	all, err := crds.All()
+	if err != nil {
+		return nil, err
 	}
+	byGroup := map[string][]string{}
+	for _, crd := range all {
+		byGroup[crd.Spec.Group] = append(byGroup[crd.Spec.Group], crd.Spec.Names.Plural)
+	}
+	verbs := map[string][]string{
+		"view": {"get", "list", "watch"},
+		"edit": {"create", "update", "patch", "delete", "deletecollection"},
+	}[role]
+	if verbs == nil {
+		return nil, fmt.Errorf("member role %q is not view or edit", role)
+	}
+	groups := make([]string, 0, len(byGroup))
+	for g := range byGroup {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	rules := make([]rbacv1.PolicyRule, 0, len(groups))
+	for _, g := range groups {
+		resources := byGroup[g]
+		sort.Strings(resources)
+		rules = append(rules, rbacv1.PolicyRule{APIGroups: []string{g}, Resources: resources, Verbs: verbs})
+	}
+	return rules, nil
+}
+
+// memberRoles are the aggregated ClusterRoles: view's rules reach view,
+// edit and admin; edit's reach edit and admin, as Kubernetes' own
+// system:aggregate-to-* roles do.
+func memberRoles(namespace string, common map[string]string) ([]kruntime.Object, error) {
+	aggregate := map[string][]string{
+		"view": {AggregateToView, AggregateToEdit, AggregateToAdmin},
+		"edit": {AggregateToEdit, AggregateToAdmin},
+	}
+	var out []kruntime.Object
+	for _, role := range []string{"view", "edit"} {
+		rules, err := MemberRules(role)
+		if err != nil {
+			return nil, err
+		}
+		l := withLabels(common, nil)
+		for _, label := range aggregate[role] {
+			l[label] = "true"
+		}
+		out = append(out, &rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: metav1.ObjectMeta{Name: MemberRoleName(namespace, role), Labels: l},
+			Rules:      rules,
+		})
+	}
+	return out, nil
 }
 
 // Args are the controller's command-line arguments.
@@ -393,7 +471,7 @@ func Args(o Options, image string) []string {
 		fmt.Sprintf("--health-probe-bind-address=:%d", ProbePort),
 		"--runtime-image=" + image,
 		"--runtime-binary=" + v1alpha1.RuntimeBinaryPath,
-		"--workdir=/tmp/kfstack",
+		"--cache-key-secret=" + o.Namespace + "/" + CacheKeySecretName,
 	}
 	if o.PipelineRoot != "" {
 		args = append(args, "--pipeline-root="+o.PipelineRoot)
@@ -528,23 +606,21 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 							Command: []string{v1alpha1.RuntimeBinaryPath},
 							Args:    Args(o, image),
 							Ports: []corev1.ContainerPort{
-								{Name: "metrics", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
+								{Name: "https", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP},
 								{Name: "health", ContainerPort: ProbePort, Protocol: corev1.ProtocolTCP},
 							},
 							LivenessProbe:  liveness,
 							ReadinessProbe: readiness,
 							Resources:      resources,
+							// Nothing writable is mounted: the local executor is
+							// never on in the cluster (no --allow-local-executor),
+							// and there is no default file:// pipeline root.
 							SecurityContext: &corev1.SecurityContext{
 								AllowPrivilegeEscalation: &no,
 								ReadOnlyRootFilesystem:   &yes,
 								Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 							},
-							// The local executor's work files and the default
-							// file:// pipeline root; the root filesystem is
-							// read-only.
-							VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 						}},
-						Volumes: []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
 					},
 				},
 			},
@@ -554,10 +630,20 @@ func objects(o Options, image string) ([]*unstructured.Unstructured, error) {
 			ObjectMeta: meta(MetricsServiceName),
 			Spec: corev1.ServiceSpec{
 				Selector: selector(),
-				Ports:    []corev1.ServicePort{{Name: "metrics", Port: MetricsPort, TargetPort: intstr.FromString("metrics"), Protocol: corev1.ProtocolTCP}},
+				Ports:    []corev1.ServicePort{{Name: "https", Port: MetricsPort, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
 			},
 		},
+		&rbacv1.ClusterRole{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
+			ObjectMeta: metav1.ObjectMeta{Name: MetricsReaderRoleName(ns), Labels: common},
+			Rules:      MetricsReaderRules(),
+		},
 	}
+	members, err := memberRoles(ns, common)
+	if err != nil {
+		return nil, err
+	}
+	typed = append(typed, members...)
 	var certManager []*unstructured.Unstructured
 	if o.Webhooks {
 		for _, obj := range typed {

@@ -2,13 +2,17 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,10 +21,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kfstack/terraform-provider-kubeflow/bootstrap"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
 )
 
 var cluster *testcluster.Cluster
@@ -76,9 +87,9 @@ func TestInstallDriftUninstall(t *testing.T) {
 	}
 	// Namespace, ServiceAccount, RBAC (the controller's, its MPIJob
 	// permissions, the aggregated MPIJob roles of profile members),
-	// Deployment, metrics Service and the CRDs (Pipeline, PipelineRun,
-	// MPIJob).
-	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 15 {
+	// Deployment, metrics Service, the metrics-reader role and the CRDs (Pipeline, PipelineRun,
+	// MPIJob), and the members' aggregated roles (view, edit).
+	if !status.Ready || len(status.Manifests) != 1 || status.Manifests[0].Objects != 18 {
 		t.Fatalf("status = %+v", status)
 	}
 	deploy, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, ControllerName, metav1.GetOptions{})
@@ -119,6 +130,16 @@ func TestInstallDriftUninstall(t *testing.T) {
 		// version or run needs it.
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "configmaps"}, true},
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "delete", Resource: "configmaps"}, true},
+		// The metrics filter asks who scrapes and whether they may.
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
+		// The cache signing key: its own Secret, in its own namespace.
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "secrets", Name: CacheKeySecretName}, true},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "secrets", Name: WebhookSecretName}, false},
+		{authorizationv1.ResourceAttributes{Namespace: ns, Verb: "list", Resource: "secrets"}, false},
+		// No say over the API itself (the local executor's notice is for a
+		// controller outside the cluster).
+		{authorizationv1.ResourceAttributes{Verb: "patch", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "pipelineruns.pipelines.kfstack.dev"}, false},
 		// MPIJobs: their status, objects and SSH Secrets, which it may
 		// create but never read; pod logs for failure messages.
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "update", Group: "kubeflow.org", Resource: "mpijobs", Subresource: "status"}, true},
@@ -129,6 +150,9 @@ func TestInstallDriftUninstall(t *testing.T) {
 		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "get", Resource: "pods", Subresource: "log"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "mpijobs.kubeflow.org"}, true},
 		{authorizationv1.ResourceAttributes{Verb: "get", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions", Name: "pipelines.pipelines.kfstack.dev"}, false},
+		{authorizationv1.ResourceAttributes{Verb: "get", Resource: "namespaces"}, true},
+		{authorizationv1.ResourceAttributes{Verb: "update", Resource: "namespaces"}, false},
+		{authorizationv1.ResourceAttributes{Namespace: "team-a", Verb: "create", Resource: "serviceaccounts", Subresource: "token"}, false},
 	} {
 		review, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: sa, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + ns}, ResourceAttributes: &check.attrs,
@@ -140,6 +164,9 @@ func TestInstallDriftUninstall(t *testing.T) {
 			t.Errorf("%s %s/%s in %s: allowed = %v, want %v", check.attrs.Verb, check.attrs.Resource, check.attrs.Subresource, check.attrs.Namespace, review.Status.Allowed, check.allow)
 		}
 	}
+
+	membersGetTheRuntimeKinds(ctx, t)
+	controllerRunsWithInstalledRBAC(ctx, t, ns)
 
 	// Drift: a deleted Deployment is found and put back.
 	if err := cluster.Client.AppsV1().Deployments(ns).Delete(ctx, ControllerName, metav1.DeleteOptions{}); err != nil {
@@ -351,4 +378,196 @@ func toUnstructured(obj *apiextensionsv1.CustomResourceDefinition) (*unstructure
 		return nil, err
 	}
 	return &unstructured.Unstructured{Object: raw}, nil
+}
+
+// TestControllerRunsNoLocalExecutor: the controller in the cluster never
+// runs task commands itself: no --allow-local-executor, no work
+// directory, nothing writable mounted (the local executor once had /tmp),
+// metrics over HTTPS behind authorisation, with a reader role to bind.
+func TestControllerRunsNoLocalExecutor(t *testing.T) {
+	for _, o := range []Options{{Version: "v1", Replicas: 1}, {Version: "v1", Replicas: 2, Webhooks: true, PipelineRoot: "file:///data/artifacts"}} {
+		c, err := Component(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reader *rbacv1.ClusterRole
+		for _, obj := range c.Manifests[0].Objects {
+			switch {
+			case obj.GetKind() == "Deployment":
+				var d appsv1.Deployment
+				if err := kruntime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &d); err != nil {
+					t.Fatal(err)
+				}
+				ctr := d.Spec.Template.Spec.Containers[0]
+				for _, arg := range ctr.Args {
+					if strings.Contains(arg, "local-executor") || strings.Contains(arg, "workdir") || strings.HasPrefix(arg, "--metrics-secure=false") {
+						t.Errorf("webhooks %v: the controller runs with %s", o.Webhooks, arg)
+					}
+				}
+				if !slices.Contains(ctr.Args, "--metrics-bind-address=:8443") || !slices.Contains(ctr.Args, "--cache-key-secret=kfstack-system/"+CacheKeySecretName) {
+					t.Errorf("args %v", ctr.Args)
+				}
+				for _, m := range ctr.VolumeMounts {
+					if !m.ReadOnly {
+						t.Errorf("webhooks %v: %s is mounted writable at %s", o.Webhooks, m.Name, m.MountPath)
+					}
+				}
+				if sc := ctr.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+					t.Error("the root filesystem is writable")
+				}
+			case obj.GetKind() == "ClusterRole" && obj.GetName() == MetricsReaderRoleName("kfstack-system"):
+				reader = &rbacv1.ClusterRole{}
+				if err := kruntime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, reader); err != nil {
+					t.Fatal(err)
+				}
+			case obj.GetKind() == "Service" && obj.GetName() == MetricsServiceName:
+				if ports, _, _ := unstructured.NestedSlice(obj.Object, "spec", "ports"); len(ports) != 1 || ports[0].(map[string]any)["name"] != "https" {
+					t.Errorf("metrics Service ports %v", ports)
+				}
+			}
+		}
+		if reader == nil || len(reader.Rules) != 1 || !slices.Equal(reader.Rules[0].NonResourceURLs, []string{"/metrics"}) || !slices.Equal(reader.Rules[0].Verbs, []string{"get"}) {
+			t.Errorf("metrics reader role = %+v", reader)
+		}
+	}
+}
+
+// membersGetTheRuntimeKinds checks, with the authorizer, what Kubernetes'
+// edit, view and admin roles grant on the runtime's kinds through the
+// installed aggregated ClusterRoles (aggregation is the controller
+// manager's work: polled until it shows).
+func membersGetTheRuntimeKinds(ctx context.Context, t *testing.T) {
+	t.Helper()
+	const team = "rt-members"
+	if _, err := cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for user, role := range map[string]string{"bob": "edit", "carol": "view", "alice": "admin"} {
+		if _, err := cluster.Client.RbacV1().RoleBindings(team).Create(ctx, &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: user},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: user}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type check struct {
+		user  string
+		attrs authorizationv1.ResourceAttributes
+		allow bool
+	}
+	var checks []check
+	for _, kind := range crdNames(t) {
+		plural, group, _ := strings.Cut(kind, ".")
+		at := func(ns, verb, sub string) authorizationv1.ResourceAttributes {
+			return authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Group: group, Resource: plural, Subresource: sub}
+		}
+		checks = append(checks,
+			check{"bob", at(team, "create", ""), true}, check{"bob", at(team, "delete", ""), true}, check{"bob", at(team, "list", ""), true},
+			check{"bob", at("kube-system", "create", ""), false}, check{"bob", at(team, "update", "status"), false},
+			check{"alice", at(team, "create", ""), true}, check{"alice", at(team, "patch", "status"), false},
+			check{"carol", at(team, "get", ""), true}, check{"carol", at(team, "watch", ""), true},
+			check{"carol", at(team, "create", ""), false}, check{"carol", at(team, "delete", ""), false},
+		)
+	}
+	pollCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var wrong []string
+	err := wait.PollUntilContextCancel(pollCtx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		wrong = nil
+		for _, c := range checks {
+			review, err := cluster.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+				User: c.user, Groups: []string{"system:authenticated"}, ResourceAttributes: &c.attrs,
+			}}, metav1.CreateOptions{})
+			if err != nil {
+				return false, err
+			}
+			if review.Status.Allowed != c.allow {
+				wrong = append(wrong, fmt.Sprintf("%s %s %s/%s in %s: allowed = %v, want %v", c.user, c.attrs.Verb, c.attrs.Resource, c.attrs.Subresource, c.attrs.Namespace, review.Status.Allowed, c.allow))
+			}
+		}
+		return len(wrong) == 0, nil
+	})
+	if err != nil {
+		t.Errorf("members' rights on the runtime's kinds:\n%s", strings.Join(wrong, "\n"))
+	}
+}
+
+// controllerRunsWithInstalledRBAC runs the controller in this process as
+// the ServiceAccount the install made, with exactly its RBAC, and has it
+// take a run to the end: a task pod created, its result read, the status
+// written. The simulated node cannot run the program: the test finishes
+// the pod as the kubelet would.
+func controllerRunsWithInstalledRBAC(ctx context.Context, t *testing.T, ns string) {
+	t.Helper()
+	scheme := kruntime.NewScheme()
+	for _, add := range []func(*kruntime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctrl.SetLogger(logr.Discard())
+	// As internal/runtimetest.Impersonate does (which imports this
+	// package): the ServiceAccount the install made.
+	asController := rest.CopyConfig(cluster.Config)
+	asController.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:" + ns + ":" + ControllerName,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + ns, "system:authenticated"},
+	}
+	mgr, err := ctrl.NewManager(asController, ctrl.Options{
+		Scheme: scheme, Cache: controller.CacheOptions(nil),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := controller.Setup(mgr, controller.Options{RuntimeImage: "kfstack-runtime:test", PipelineRoot: "file://" + t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	mctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("the controller: %v", err)
+		}
+	}()
+
+	admin, err := client.New(cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const team = "rt-controller"
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: team}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Create(ctx, &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: team, Name: "one"},
+		Spec: v1alpha1.PipelineSpec{DAG: "name: one\ntasks:\n- {name: step, image: registry.example/step:1, command: [step]}\n"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Create(ctx, &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: team, Name: "one"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "one"}}); err != nil {
+		t.Fatal(err)
+	}
+	run := &v1alpha1.PipelineRun{}
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		pods, err := cluster.Client.CoreV1().Pods(team).List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelRunUID})
+		if err != nil {
+			return false, err
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning && p.Annotations[testcluster.AnnotationExitCode] == "" {
+				if err := testcluster.FinishTaskPod(ctx, cluster.Client, team, p.Name, testcluster.TaskPodResult{Message: "{}"}); err != nil {
+					return false, err
+				}
+			}
+		}
+		if err := admin.Get(ctx, client.ObjectKey{Namespace: team, Name: "one"}, run); err != nil {
+			return false, err
+		}
+		return run.Status.Phase.Terminal(), nil
+	})
+	if err != nil || run.Status.Phase != v1alpha1.RunSucceeded {
+		t.Errorf("a run under the installed RBAC: %v; phase %s: %s", err, run.Status.Phase, run.Status.Message)
+	}
 }

@@ -11,13 +11,23 @@ kubeconfig=$("$CLUSTER" up)
 # The local cluster's nodes are simulated (KWOK), so the runtime controller
 # runs here, as `make run` does in kubebuilder projects, with the local
 # executor (tasks are processes of the controller; images are ignored).
-# kubeflow_runtime installs the CRDs and RBAC with 0 replicas.
+# --allow-local-executor is what makes that possible: never give it to a
+# controller in a shared cluster (docs/security.md). kubeflow_runtime
+# installs the CRDs and RBAC with 0 replicas.
 work=$(mktemp -d)
 rc="$work/terraformrc"
 KUBECONFIG=$kubeconfig "$RUNTIME" controller --leader-elect --leader-election-namespace=kube-system \
-  --metrics-bind-address=0 --health-probe-bind-address=0 --workdir "$work/runs" >"$work/controller.log" 2>&1 &
+  --metrics-bind-address=0 --health-probe-bind-address=0 --allow-local-executor --workdir "$work/runs" >"$work/controller.log" 2>&1 &
 controller=$!
 trap 'kill "$controller" 2>/dev/null; wait "$controller" 2>/dev/null; rm -rf "$work"' EXIT
+# Plan only once the controller has said on the PipelineRun CRD that it
+# allows the local executor (kubeflow_run's plan reads it), or waits for
+# the CRDs that this apply installs.
+for _ in $(seq 600); do
+  grep -q -e "the local executor is allowed" -e "waiting for the cluster to serve" "$work/controller.log" && break
+  kill -0 "$controller" 2>/dev/null || { cat "$work/controller.log" >&2; exit 1; }
+  sleep 0.1
+done
 
 cat >"$rc" <<RC
 provider_installation {

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Images from Debian packages, without a container engine: the packages
 // and their dependencies (as apt resolves them on this machine, so the
-// same release as its own compilers and libraries) are downloaded with
+// same release as its own compilers and libraries, unless a build names
+// another Debian release: see aptSource) are downloaded with
 // apt-get download, unpacked with dpkg-deb into a root filesystem laid out
 // as Debian's merged /usr (/bin, /sbin and /lib are links into /usr), and
 // taken as one layer. Maintainer scripts do not run: what they would make
@@ -34,11 +36,124 @@ func checkDebianTools() error {
 	return nil
 }
 
+// aptSource is where a build's packages come from: this machine's apt
+// (Suite empty: its own release, as its compilers and libraries), or
+// another suite of the Debian archive this machine's apt already uses,
+// read with a private configuration in Dir (its own sources list, package
+// lists and an empty dpkg status), so that the machine's apt state is left
+// alone and its trusted keys still check the archive's signatures.
+type aptSource struct {
+	Suite string
+	Dir   string
+}
+
+// options are the apt options that point apt-get and apt-cache at the
+// source.
+func (s aptSource) options() []string {
+	if s.Suite == "" {
+		return nil
+	}
+	opts := map[string]string{
+		"Dir::Etc::SourceList":       filepath.Join(s.Dir, "sources.list"),
+		"Dir::Etc::SourceParts":      filepath.Join(s.Dir, "sources.list.d"),
+		"Dir::Etc::Preferences":      filepath.Join(s.Dir, "preferences"),
+		"Dir::Etc::PreferencesParts": filepath.Join(s.Dir, "preferences.d"),
+		"Dir::State::Lists":          filepath.Join(s.Dir, "lists"),
+		"Dir::State::status":         filepath.Join(s.Dir, "status"),
+		"Dir::Cache":                 filepath.Join(s.Dir, "cache"),
+		"Acquire::Languages":         "none",
+		"APT::Sandbox::User":         "root",
+	}
+	keys := make([]string, 0, len(opts))
+	for k := range opts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var args []string
+	for _, k := range keys {
+		args = append(args, "-o", k+"="+opts[k])
+	}
+	return args
+}
+
+// aptListsMaxAge is how old a private source's package lists may be before
+// the next build updates them.
+const aptListsMaxAge = 24 * time.Hour
+
+// prepare writes the private configuration of a suite (the Debian archive
+// of this machine's own sources, main component) and updates its package
+// lists when they are missing or older than aptListsMaxAge.
+func (s aptSource) prepare(ctx context.Context) error {
+	if s.Suite == "" {
+		return nil
+	}
+	for _, d := range []string{"sources.list.d", "preferences.d", "lists/partial", "cache/archives/partial"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	archive, err := debianArchive(ctx)
+	if err != nil {
+		return err
+	}
+	sources := []byte(fmt.Sprintf("deb %s %s main\n", archive, s.Suite))
+	old, _ := os.ReadFile(filepath.Join(s.Dir, "sources.list"))
+	if !bytes.Equal(old, sources) {
+		if err := os.WriteFile(filepath.Join(s.Dir, "sources.list"), sources, 0o644); err != nil {
+			return err
+		}
+		// Lists of another archive are stale.
+		if err := os.RemoveAll(filepath.Join(s.Dir, "lists", "updated")); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "status"), nil, 0o644); err != nil {
+		return err
+	}
+	stamp := filepath.Join(s.Dir, "lists", "updated")
+	info, err := os.Stat(stamp)
+	if err == nil && time.Since(info.ModTime()) < aptListsMaxAge {
+		return nil
+	}
+	if uerr := s.update(ctx); uerr != nil && err != nil {
+		// Older lists still serve a machine that is offline now: the
+		// packages they name may well be in the cache.
+		return uerr
+	}
+	return nil
+}
+
+// update runs apt-get update on the private source.
+func (s aptSource) update(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "apt-get", append(s.options(), "update", "-q")...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("reading the package lists of Debian %s: %w\n%s", s.Suite, err, out)
+	}
+	return os.WriteFile(filepath.Join(s.Dir, "lists", "updated"), nil, 0o644)
+}
+
+// debianArchive is the address of the Debian archive this machine's apt
+// reads (its main component, not the security archive).
+func debianArchive(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "apt-get", "indextargets", "--format", "$(LABEL)|$(TARGET_OF)|$(REPO_URI)", "Identifier: Packages").Output()
+	if err != nil {
+		return "", fmt.Errorf("reading this machine's apt sources: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), "|")
+		if len(f) == 3 && f[0] == "Debian" && f[1] == "deb" {
+			return f[2], nil
+		}
+	}
+	return "", fmt.Errorf("this machine's apt reads no Debian archive (its sources have no Debian main), so packages of another Debian release cannot be fetched")
+}
+
 // packageClosure is pkgs and every package they depend on, recursively,
 // without recommends and suggests.
-func packageClosure(ctx context.Context, pkgs []string) ([]string, error) {
-	args := append([]string{"depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances"}, pkgs...)
-	out, err := exec.CommandContext(ctx, "apt-cache", args...).Output()
+func packageClosure(ctx context.Context, src aptSource, pkgs []string) ([]string, error) {
+	args := append(src.options(), "depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances")
+	out, err := exec.CommandContext(ctx, "apt-cache", append(args, pkgs...)...).Output()
 	if err != nil {
 		return nil, fmt.Errorf("resolving the dependencies of %s (apt-get update first?): %w", strings.Join(pkgs, " "), err)
 	}
@@ -60,13 +175,16 @@ func packageClosure(ctx context.Context, pkgs []string) ([]string, error) {
 	return names, nil
 }
 
-// downloadPackages downloads the closure of pkgs into dir (a cache: files
-// already there are kept) and returns the .deb files.
-func downloadPackages(ctx context.Context, dir string, pkgs []string) ([]string, error) {
+// downloadPackages downloads the closure of pkgs from src into dir (a
+// cache: files already there are kept) and returns the .deb files.
+func downloadPackages(ctx context.Context, src aptSource, dir string, pkgs []string) ([]string, error) {
 	if err := checkDebianTools(); err != nil {
 		return nil, err
 	}
-	names, err := packageClosure(ctx, pkgs)
+	if err := src.prepare(ctx); err != nil {
+		return nil, err
+	}
+	names, err := packageClosure(ctx, src, pkgs)
 	if err != nil {
 		return nil, err
 	}
@@ -85,9 +203,20 @@ func downloadPackages(ctx context.Context, dir string, pkgs []string) ([]string,
 		}
 	}
 	if len(missing) > 0 {
-		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"download", "-q"}, missing...)...)
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
+		download := func() ([]byte, error) {
+			cmd := exec.CommandContext(ctx, "apt-get", append(append(src.options(), "download", "-q"), missing...)...)
+			cmd.Dir = dir
+			return cmd.CombinedOutput()
+		}
+		out, err := download()
+		if err != nil && src.Suite != "" {
+			// The lists may name versions the archive has replaced
+			// since: read them again once.
+			if uerr := src.update(ctx); uerr == nil {
+				out, err = download()
+			}
+		}
+		if err != nil {
 			return nil, fmt.Errorf("downloading Debian packages: %w\n%s", err, out)
 		}
 	}
@@ -131,6 +260,12 @@ func unpackPackages(ctx context.Context, debs []string, root string) error {
 		for _, e := range entries {
 			to := e.Name()
 			if merged, ok := mergedUsr[e.Name()]; ok {
+				if e.Type()&fs.ModeSymlink != 0 {
+					// Packages of a merged-/usr release (base-files
+					// from Debian 13 on) ship the links themselves;
+					// they are made below.
+					continue
+				}
 				to = merged
 			}
 			if err := mergeTree(filepath.Join(tmp, e.Name()), filepath.Join(root, to)); err != nil {

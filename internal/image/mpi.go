@@ -11,7 +11,8 @@ import (
 )
 
 // MPI images: the equivalents of kubeflow/mpi-operator's images, assembled
-// from Debian packages as its Dockerfiles do (base: OpenSSH server and
+// from Debian packages (this machine's release for Open MPI, Debian 13 for
+// MPICH, see mpichSuite) as its Dockerfiles do (base: OpenSSH server and
 // client, sshd set up for a non-root user mpiuser on port 2222; openmpi:
 // Open MPI; mpich: MPICH and an entrypoint that waits until the hosts of
 // the hostfile resolve), with the pi example (pi.cc, compiled with
@@ -41,6 +42,9 @@ type mpiFlavor struct {
 	// alternatives are the links update-alternatives would make (the
 	// packages' maintainer scripts do not run): mpirun and mpiexec.
 	alternatives map[string]string
+	// suite is the Debian release the image's packages come from when it
+	// is not this machine's own (see mpichSuite).
+	suite string
 }
 
 // mpiBasePackages are upstream's base image: Debian with the OpenSSH
@@ -53,8 +57,24 @@ var mpiFlavors = map[string]mpiFlavor{
 	// mpich.Dockerfile's entrypoint resolves the hostfile's hosts before
 	// mpirun starts; this one does the same with getent.
 	FlavorMPICH: {packages: []string{"mpich"}, compiler: "mpicxx.mpich", devPackage: "libmpich-dev", entrypoint: mpichEntrypoint,
-		alternatives: map[string]string{"/usr/bin/mpirun": "mpirun.mpich", "/usr/bin/mpiexec": "mpiexec.mpich"}},
+		alternatives: map[string]string{"/usr/bin/mpirun": "mpirun.mpich", "/usr/bin/mpiexec": "mpiexec.mpich"},
+		suite:        mpichSuite},
 }
+
+// mpichSuite is the Debian release of the MPICH image: trixie (13), as
+// upstream's images (FROM debian:trixie), whatever this machine runs.
+// Debian 12's MPICH 4.0.2 (ch4:ucx) cannot be used for jobs across pods:
+// its MPI_Finalize closes the UCX endpoints with a flush, then waits in a
+// PMI barrier without progressing UCX; over UCX's TCP transport (the only
+// one between two pods) a flush needs the peer's acknowledgement, so a
+// rank whose flush completed first sits in the barrier while its peer
+// waits forever for that acknowledgement. mpiexec then never exits though
+// every rank printed its output: the launcher, and so the MPIJob, stays
+// Running (pmodels/mpich#6596 removed that barrier; MPICH 4.2, Debian 13).
+// pi is still compiled with this machine's mpic++: libmpich.so.12 keeps
+// its ABI from MPICH 3.1 on, and trixie's C library is newer than the
+// one it was linked against.
+const mpichSuite = "trixie"
 
 // mpichEntrypoint waits, in the launcher, until the launcher's own name
 // and every host of the hostfile resolve (upstream's entrypoint.sh does it
@@ -154,7 +174,11 @@ func buildMPIFlavor(ctx context.Context, opts MPIOptions, name string) (Built, e
 	if out, err := exec.CommandContext(ctx, f.compiler, "-O2", "-o", pi, opts.PiSource).CombinedOutput(); err != nil {
 		return Built{}, fmt.Errorf("compiling %s with %s: %w\n%s", opts.PiSource, f.compiler, err, out)
 	}
-	debs, err := downloadPackages(ctx, filepath.Join(opts.CacheDir, "debs"), append(append([]string{}, mpiBasePackages...), f.packages...))
+	src, debDir := aptSource{}, filepath.Join(opts.CacheDir, "debs")
+	if f.suite != "" {
+		src, debDir = aptSource{Suite: f.suite, Dir: filepath.Join(opts.CacheDir, "apt-"+f.suite)}, filepath.Join(opts.CacheDir, "debs-"+f.suite)
+	}
+	debs, err := downloadPackages(ctx, src, debDir, append(append([]string{}, mpiBasePackages...), f.packages...))
 	if err != nil {
 		return Built{}, err
 	}

@@ -14,6 +14,8 @@ resource "kubeflow_profile" "team" {
     tpu    = each.value.tpu
   }
 
+  run_service_accounts = each.value.run_service_accounts
+
   default_limits  = var.default_limits
   istio_injection = var.istio_injection
   labels          = merge(var.labels, { "kfstack.dev/team" = each.key })

@@ -12,6 +12,8 @@ variable "teams" {
     memory = optional(string)
     gpu    = optional(number)
     tpu    = optional(number)
+    # Service accounts (besides pipeline-runner) that the team's runs may use.
+    run_service_accounts = optional(set(string))
   }))
 }
 

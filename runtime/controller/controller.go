@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,8 +24,6 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/internal/opencache"
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
@@ -36,7 +35,20 @@ type Options struct {
 	// RuntimeBinary is the binary's path in RuntimeImage.
 	RuntimeBinary string
 	// PipelineRoot is the artifact store of runs that do not name one.
+	// Without it (and without AllowLocalExecutor, which defaults it to a
+	// directory under WorkDir) every run must name its own.
 	PipelineRoot string
+	// AllowedFileRoots are the directories under which a run may name a
+	// file:// pipeline root of its own (spec.pipelineRoot); the controller
+	// reads and writes that root with its own identity. Roots of other
+	// schemes are not limited here: the controller's cloud identity should
+	// reach only the buckets meant for artifacts.
+	AllowedFileRoots []string
+	// AllowLocalExecutor lets runs use the local executor: task commands
+	// run inside the controller's process, as the controller's user and
+	// with its Kubernetes identity. Only for a controller run on a
+	// developer's machine (make demo, tests); never in a shared cluster.
+	AllowLocalExecutor bool
 	// WorkDir holds the work files of local-executor runs.
 	WorkDir string
 	// LocalCommandDir is the working directory of local task commands
@@ -57,16 +69,33 @@ type Options struct {
 	// across all runs (0: no cap). Ready tasks beyond it wait, oldest run
 	// first, and start as soon as a pod ends.
 	MaxRunningTasks int
+	// CacheSigningKey signs the entries of the task cache and is required
+	// of the entries read (launcher.StoreCache); a random key, valid for
+	// this process only, when nil.
+	CacheSigningKey []byte
 	// RunSelector is the selector of the runs this controller drives (as
 	// given to CacheOptions), nil for all. With one, MaxRunningTasks
 	// counts only the pods of these runs.
 	RunSelector labels.Selector
 }
 
+// runPolicy is what the controller allows of runs.
+func (o Options) runPolicy() validation.RunPolicy {
+	return validation.RunPolicy{LocalExecutor: o.AllowLocalExecutor}
+}
+
 // Validate reports options no controller can run with.
 func (o Options) Validate() error {
 	if err := o.ImageRules.Validate(); err != nil {
 		return fmt.Errorf("image rules: %w", err)
+	}
+	for _, dir := range o.AllowedFileRoots {
+		if !filepath.IsAbs(dir) {
+			return fmt.Errorf("allowed file root %q is not an absolute directory", dir)
+		}
+	}
+	if o.CacheSigningKey != nil && len(o.CacheSigningKey) < minCacheKey {
+		return fmt.Errorf("the cache signing key has %d bytes, fewer than %d", len(o.CacheSigningKey), minCacheKey)
 	}
 	return o.TaskPodDefaults.validate()
 }
@@ -82,7 +111,7 @@ func (o Options) withDefaults() Options {
 	if o.WorkDir == "" {
 		o.WorkDir = filepath.Join(os.TempDir(), "kfstack-local")
 	}
-	if o.PipelineRoot == "" {
+	if o.PipelineRoot == "" && o.AllowLocalExecutor {
 		o.PipelineRoot = "file://" + filepath.Join(o.WorkDir, "artifacts")
 	}
 	if o.LostPodGrace <= 0 {
@@ -98,18 +127,37 @@ func controllerOptions(o Options) controller.Options {
 	return controller.Options{MaxConcurrentReconciles: o.MaxConcurrentReconciles}
 }
 
-// CacheOptions are the manager's cache options the controller needs: task
-// pods are cached slim (labels, owner, phase, termination message), and
-// runSelector, when not nil, limits the PipelineRuns this controller
-// drives (to split runs between controllers). The metadata of version
-// ConfigMaps is in the Pipeline reconciler's own cache: the manager's
-// ConfigMap selector is left to others (runtime/mpijob).
+// CacheOptions are the manager's cache options the controller needs: only
+// the runtime's own pods are watched (TaskPodSelector), cached slim
+// (labels, owner, phase, termination message), and runSelector, when not
+// nil, limits the PipelineRuns this controller drives (to split runs
+// between controllers). The metadata of version ConfigMaps is in the
+// Pipeline reconciler's own cache: the manager's ConfigMap selector is
+// left to others (runtime/mpijob).
 func CacheOptions(runSelector labels.Selector) cache.Options {
-	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Transform: slimPod}}
+	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: TaskPodSelector(), Transform: slimPod}}
 	if runSelector != nil {
 		by[&v1alpha1.PipelineRun{}] = cache.ByObject{Label: runSelector}
 	}
 	return cache.Options{ByObject: by}
+}
+
+// TaskPodSelector selects the pods the controller watches: those labelled
+// v1alpha1.LabelRunUID, which every pod the runtime makes carries. Without
+// it the manager's informer would hold every pod of the cluster in memory,
+// and any pod a user labels or names could reach the controller's
+// handlers; with it, memory and reach grow with the runtime's own pods
+// only. A controller added later whose pods the manager must watch (MPI
+// jobs' launcher and workers) labels them with the UID of the custom
+// resource that owns them under the same key, or the shared informer
+// never sees them; the count of running tasks (slots.go) counts only
+// those controlled by a PipelineRun.
+func TaskPodSelector() labels.Selector {
+	req, err := labels.NewRequirement(v1alpha1.LabelRunUID, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant key: cannot fail
+	}
+	return labels.NewSelector().Add(*req)
 }
 
 // Setup registers the Pipeline and PipelineRun reconcilers with mgr.
@@ -124,6 +172,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	runs := &PipelineRunReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Options: opts, Recorder: mgr.GetEventRecorder("kfstack-run")}
 	if err := runs.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the PipelineRun controller: %w", err)
+	}
+	if opts.AllowLocalExecutor {
+		if err := setupLocalExecutorNotice(context.Background(), mgr); err != nil {
+			return fmt.Errorf("publishing the local executor notice: %w", err)
+		}
 	}
 	return nil
 }
@@ -198,33 +251,6 @@ func (c *planCache) forRun(ctx context.Context, r client.Reader, run *v1alpha1.P
 	return p, nil
 }
 
-// maxStores bounds the artifact stores kept open while no reconcile uses
-// them: pipeline roots come from runs (spec.pipelineRoot), so one per root
-// for ever would let runs make the controller hold any number of clients.
-const maxStores = 32
-
-// storeCache keeps artifact stores open by pipeline root, the
-// maxStores used last when idle.
-type storeCache struct {
-	opencache.Cache[*launcher.Store]
-}
-
-func newStoreCache() *storeCache {
-	return &storeCache{opencache.Cache[*launcher.Store]{
-		Max: maxStores,
-		// Not the reconcile's context: the store outlives it.
-		Open: func(ctx context.Context, root string) (*launcher.Store, error) {
-			return launcher.OpenStore(context.WithoutCancel(ctx), root)
-		},
-		Close: func(s *launcher.Store) { s.Close() },
-	}}
-}
-
-// open returns the store of root and the function that gives it back.
-func (c *storeCache) open(ctx context.Context, root string) (*launcher.Store, func(), error) {
-	s, release, err := c.Get(ctx, root)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening pipeline root %s: %w", root, err)
-	}
-	return s, release, nil
-}
+// maxOpenStores bounds the artifact stores kept open (by pipeline root);
+// the least recently used is closed beyond it.
+const maxOpenStores = 32

@@ -397,7 +397,7 @@ func TestFaultArtifactStoreDown(t *testing.T) {
 	// store when they do not fit a termination message; they reach the
 	// store without the proxy.
 	program := func(spec *launcher.TaskSpec, _ int) (launcher.Message, int) {
-		store, err := launcher.OpenStore(ctx, strings.Replace(spec.PipelineRoot, proxy.Addr(), direct, 1))
+		store, err := launcher.OpenStore(ctx, strings.Replace(spec.PipelineRoot, proxy.Addr(), direct, 1), launcher.StoreOptions{ForeignReads: true})
 		if err != nil {
 			return launcher.Message{Error: err.Error()}, 1
 		}

@@ -149,7 +149,7 @@ func TestMaxRunningTasks(t *testing.T) {
 	}
 	createPipeline(t, ns, "fan", "", dag.String())
 	metrics := freeAddr(t)
-	first := controllerProcess(t, bin, "--max-running-tasks", strconv.Itoa(limit), "--metrics-bind-address", metrics)
+	first := controllerProcess(t, bin, "--max-running-tasks", strconv.Itoa(limit), "--metrics-bind-address", metrics, "--metrics-secure=false")
 	runs := []string{"a", "b", "c"}
 	for _, name := range runs {
 		createRun(t, ns, name, "fan", v1alpha1.ExecutorPod, nil, func(r *v1alpha1.PipelineRun) {
@@ -179,7 +179,7 @@ func TestMaxRunningTasks(t *testing.T) {
 	}
 	_ = first.Wait()
 	metrics = freeAddr(t)
-	controllerProcess(t, bin, "--max-running-tasks", strconv.Itoa(limit), "--metrics-bind-address", metrics)
+	controllerProcess(t, bin, "--max-running-tasks", strconv.Itoa(limit), "--metrics-bind-address", metrics, "--metrics-secure=false")
 	eventually(t, "the new controller to count three pods and queue runs", func() bool {
 		return controllerMetric(metrics, "kfstack_task_slots_used") == limit && controllerMetric(metrics, "kfstack_runs_waiting_for_slots") >= 1
 	})

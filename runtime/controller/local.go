@@ -33,8 +33,8 @@ type localRuns struct {
 type localRun struct {
 	uid types.UID
 	x   *local.Executor
-	// release gives back the run's store, held while its processes run.
-	release func()
+	// store is the run's own, open while its processes run.
+	store   *launcher.Store
 	cancel  context.CancelFunc
 	mu      sync.Mutex
 	pending []engine.Event
@@ -47,9 +47,8 @@ func newLocalRuns(workDir, cmdDir string) *localRuns {
 	return &localRuns{workDir: workDir, cmdDir: cmdDir, wake: make(chan event.TypedGenericEvent[*v1alpha1.PipelineRun], 1024), runs: map[types.NamespacedName]*localRun{}}
 }
 
-// get returns the run's executor, creating it on first use with the
-// store of root, which it holds until it is stopped.
-func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, stores *storeCache, root string, parallel int) (*localRun, error) {
+// get returns the run's executor, creating it on first use.
+func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, root string, parallel int) (*localRun, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	key := types.NamespacedName{Namespace: run.Namespace, Name: run.Name}
@@ -69,12 +68,15 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, stores *
 	if cmdDir == "" {
 		cmdDir = dir
 	}
-	store, release, err := stores.open(ctx, root)
+	// The local executor acts for the run with the controller's own
+	// identity (it is off unless the controller was started with it):
+	// its tasks read artifacts wherever their URIs say, as in a pod.
+	store, err := launcher.OpenStore(context.WithoutCancel(ctx), root, launcher.StoreOptions{ForeignReads: true})
 	if err != nil {
 		return nil, err
 	}
 	cfg := launcher.Config{Mode: launcher.LocalMode, PipelineRoot: root, WorkDir: dir, Dir: cmdDir}
-	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), release: release, started: map[int32]int32{}}
+	lr := &localRun{uid: run.UID, x: local.New(cfg, store, parallel), store: store, started: map[int32]int32{}}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	lr.cancel = cancel
 	obj := &v1alpha1.PipelineRun{}
@@ -147,11 +149,11 @@ func (l *localRuns) stop(name types.NamespacedName) {
 	lr.close()
 }
 
-// close kills the run's processes and then gives its store back.
+// close kills the run's processes and closes its store once they ended.
 func (lr *localRun) close() {
 	lr.cancel()
 	go func() {
 		lr.x.Close()
-		lr.release()
+		lr.store.Close()
 	}()
 }

@@ -21,10 +21,12 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -43,6 +45,16 @@ var (
 	// controllerSettings describes the in-process controller, for
 	// benchmark output.
 	controllerSettings string
+	// testOptions are the in-process controller's options (the webhook
+	// tests serve admission with them).
+	testOptions controller.Options
+	// managerCache is the in-process manager's informer cache.
+	managerCache cache.Cache
+	// controllerConfig impersonates the controller's ServiceAccount;
+	// controllerKubeconfig is a kubeconfig that does, for controller
+	// processes.
+	controllerConfig     *rest.Config
+	controllerKubeconfig string
 )
 
 func TestMain(m *testing.M) {
@@ -94,7 +106,22 @@ func setup(c *testcluster.Cluster) error {
 	// KFSTACK_TEST_QPS sets the controller's client rate limit (default:
 	// the cluster config's 200 QPS, burst 400; -1: none, as
 	// kfstack-runtime controller's default), for benchmarks.
-	mcfg := rest.CopyConfig(c.Config)
+	// The controller runs as the ServiceAccount kubeflow_runtime installs,
+	// with exactly its RBAC: a verb the markers lack fails a test here.
+	asController, err := runtimetest.ControllerConfig(ctx, c.Config, runtimetest.Namespace)
+	if err != nil {
+		return err
+	}
+	// It allows the local executor (below), as make demo's does.
+	if err := runtimetest.AllowLocalExecutor(ctx, c.Config, runtimetest.Namespace); err != nil {
+		return err
+	}
+	controllerConfig = asController
+	controllerKubeconfig = filepath.Join(work, "controller.kubeconfig")
+	if err := runtimetest.WriteKubeconfig(asController, controllerKubeconfig); err != nil {
+		return err
+	}
+	mcfg := rest.CopyConfig(asController)
 	if q := envInt("KFSTACK_TEST_QPS"); q > 0 {
 		mcfg.QPS, mcfg.Burst = float32(q), 2*q
 	} else if q < 0 {
@@ -115,21 +142,29 @@ func setup(c *testcluster.Cluster) error {
 	if err != nil {
 		return err
 	}
-	if err := controller.Setup(mgr, controller.Options{
+	testOptions = controller.Options{
 		RuntimeImage:    "kfstack-runtime:test",
 		WorkDir:         filepath.Join(work, "runs"),
 		LocalCommandDir: commandDir,
 		PipelineRoot:    "file://" + filepath.Join(work, "artifacts"),
-		LostPodGrace:    500 * time.Millisecond,
-		RunSelector:     sel,
+		// The container pipelines run as local processes of this test
+		// (KWOK runs no containers): the local executor is allowed here,
+		// as make demo allows it, and nowhere in a shared cluster.
+		AllowLocalExecutor: true,
+		// Tests give runs their own roots in temporary directories.
+		AllowedFileRoots: []string{os.TempDir()},
+		LostPodGrace:     500 * time.Millisecond,
+		RunSelector:      sel,
 		// KFSTACK_TEST_WORKERS sets the runs reconciled at once (default 4,
 		// as the controller's --max-concurrent-runs), for benchmarks.
 		MaxConcurrentReconciles: envInt("KFSTACK_TEST_WORKERS"),
 		// KFSTACK_TEST_MAX_RUNNING sets --max-running-tasks, for benchmarks.
 		MaxRunningTasks: envInt("KFSTACK_TEST_MAX_RUNNING"),
-	}); err != nil {
+	}
+	if err := controller.Setup(mgr, testOptions); err != nil {
 		return err
 	}
+	managerCache = mgr.GetCache()
 	go func() {
 		if err := mgr.Start(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "manager:", err)

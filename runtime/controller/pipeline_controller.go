@@ -50,10 +50,6 @@ type PipelineReconciler struct {
 	versions cache.Cache
 }
 
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;delete
-
 // Reconcile adds a version when the content changed, prunes old ones and
 // collects the content nobody needs any more.
 func (r *PipelineReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {

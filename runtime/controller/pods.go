@@ -3,6 +3,8 @@ package controller
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -70,6 +72,7 @@ func ownsAttempt(pod *corev1.Pod, run *v1alpha1.PipelineRun, node, attempt int32
 // buildPod returns the pod for a StartTask action.
 func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string, a engine.Action) (*corev1.Pod, error) {
 	spec := launcher.NewTaskSpec(a.Task, root)
+	secretEnv := secretParameterEnv(run, spec)
 	specJSON, err := json.Marshal(spec)
 	if err != nil {
 		return nil, fmt.Errorf("encoding task spec: %w", err)
@@ -86,14 +89,14 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 		Name:                     mainContainer,
 		Image:                    image,
 		Command:                  []string{binDir + "/kfstack-runtime", "launch", "--spec-env", TaskSpecEnv},
-		Env:                      []corev1.EnvVar{{Name: TaskSpecEnv, Value: string(specJSON)}},
+		Env:                      append([]corev1.EnvVar{{Name: TaskSpecEnv, Value: string(specJSON)}}, secretEnv...),
 		VolumeMounts:             []corev1.VolumeMount{{Name: binVolume, MountPath: binDir, ReadOnly: true}},
 		TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 	}
 	podSpec := corev1.PodSpec{
 		RestartPolicy:      corev1.RestartPolicyNever,
-		ServiceAccountName: run.Spec.ServiceAccountName,
+		ServiceAccountName: podServiceAccount(run),
 		NodeSelector:       copyStrings(p.NodeSelector),
 		InitContainers: []corev1.Container{{
 			Name:         "kfstack-init",
@@ -302,4 +305,55 @@ func podFinished(pod *corev1.Pod) (finished, succeeded bool, message, reason str
 		}
 	}
 	return true, succeeded, message, reason
+}
+
+// podServiceAccount is the service account the run's pods run as: the one
+// resolved when it started (runs started by an older controller have
+// none recorded, and keep what they named).
+func podServiceAccount(run *v1alpha1.PipelineRun) string {
+	if sa := run.Status.ServiceAccountName; sa != "" {
+		return sa
+	}
+	return run.Spec.ServiceAccountName
+}
+
+// secretEnvPrefix starts the names of the environment variables that
+// carry secret parameters into a task's container.
+const secretEnvPrefix = "KFSTACK_SECRET_PARAM_"
+
+// secretParameterEnv gives the task pod the values of its secret input
+// parameters without the controller reading them: an environment variable
+// from the Secret's key for each (resolved by the kubelet), named in the
+// task spec's SecretEnv, where the launcher finds it. A reference to a
+// parameter the run does not take from a Secret (only an upstream task's
+// output could forge one: plain run parameters are checked) gets no
+// variable, and the launcher fails the attempt naming it.
+func secretParameterEnv(run *v1alpha1.PipelineRun, spec *launcher.TaskSpec) []corev1.EnvVar {
+	var env []corev1.EnvVar
+	for _, input := range slices.Sorted(maps.Keys(spec.Params)) {
+		name, ok := pipeline.SecretParameterName(spec.Params[input])
+		if !ok {
+			continue
+		}
+		ref, ok := run.Spec.ParameterSecrets[name]
+		if !ok {
+			continue
+		}
+		if spec.SecretEnv == nil {
+			spec.SecretEnv = map[string]string{}
+		}
+		variable := fmt.Sprintf("%s%d", secretEnvPrefix, len(env))
+		spec.SecretEnv[input] = variable
+		env = append(env, secretEnvVar(variable, ref.Name, ref.Key))
+	}
+	return env
+}
+
+// secretEnvVar is an environment variable the kubelet sets from a
+// Secret's key: how a task receives a secret (secret parameters, and
+// KFP's use_secret_as_env) without the controller reading it.
+func secretEnvVar(variable, secret, key string) corev1.EnvVar {
+	return corev1.EnvVar{Name: variable, ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key},
+	}}
 }

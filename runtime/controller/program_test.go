@@ -155,7 +155,15 @@ func (p *programs) run(pod *corev1.Pod) {
 		return
 	}
 	attempt, _ := strconv.Atoi(pod.Labels[v1alpha1.LabelAttempt])
-	msg, code := p.outcome(spec, attempt)
+	// As in the pod: the kubelet sets the variables from Secrets, and
+	// the launcher substitutes them before the program starts.
+	var msg launcher.Message
+	code := 1
+	if err := spec.ResolveSecrets(p.kubeletEnv(pod)); err != nil {
+		msg.Error = err.Error()
+	} else {
+		msg, code = p.outcome(spec, attempt)
+	}
 	b, err := json.Marshal(msg)
 	if err != nil {
 		p.t.Errorf("pod %s: %v", pod.Name, err)
@@ -178,6 +186,29 @@ func (p *programs) run(pod *corev1.Pod) {
 			return
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// kubeletEnv looks up the main container's environment as the kubelet
+// sets it: values from Secrets' keys included.
+func (p *programs) kubeletEnv(pod *corev1.Pod) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		for _, e := range pod.Spec.Containers[0].Env {
+			if e.Name != name {
+				continue
+			}
+			if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+				return e.Value, true
+			}
+			ref := e.ValueFrom.SecretKeyRef
+			secret, err := p.client.CoreV1().Secrets(pod.Namespace).Get(context.Background(), ref.Name, metav1.GetOptions{})
+			if err != nil {
+				return "", false
+			}
+			v, ok := secret.Data[ref.Key]
+			return string(v), ok
+		}
+		return "", false
 	}
 }
 

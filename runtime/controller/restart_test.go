@@ -73,9 +73,10 @@ func runtimeBinary(t *testing.T) string {
 func controllerProcess(t *testing.T, bin string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"controller", "--run-selector", labelController + "=" + subprocessController,
-		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test"}, extra...)
+		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test",
+		"--pipeline-root", testOptions.PipelineRoot}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+controllerKubeconfig)
 	log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -30,21 +33,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
 
 // conflictRetry is the wait before retrying after a write conflict: the
 // informer cache is a few milliseconds behind our own last write.
 const conflictRetry = 10 * time.Millisecond
 
-// storeRetry is how soon a run whose finished attempts wait for an
-// artifact store that does not answer is stepped again, and
-// storeReadTimeout bounds one read of a result from the store.
-const (
-	storeRetry       = 2 * time.Second
-	storeReadTimeout = 20 * time.Second
-)
+// storeReadTimeout bounds one read of a result from the artifact store: a
+// store that does not answer in time is unavailable (the read is retried),
+// never a failed task.
+const storeReadTimeout = 20 * time.Second
 
 // indexRunPipeline indexes runs by "<namespace>/<pipeline>", so that a new
 // pipeline version wakes the runs waiting for it.
@@ -65,8 +67,10 @@ type PipelineRunReconciler struct {
 	// the cache has not seen yet.
 	APIReader client.Reader
 
-	plans  *planCache
-	stores *storeCache
+	plans *planCache
+	// stores keeps the artifact stores of pipeline roots open, a bounded
+	// number: roots come from runs.
+	stores *launcher.StorePool
 	local  *localRuns
 	// states keeps the decoded state of each run by resourceVersion, so
 	// that a reconcile of a big run does not decode its status again.
@@ -88,12 +92,6 @@ type cachedState struct {
 	resourceVersion string
 	state           *engine.State
 }
-
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelineruns/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=pipelines,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile advances one run.
 func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -176,7 +174,13 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	return r.persist(ctx, s, orig, wake)
+	r.noteStore(s.run, s.storeErr)
+	res, err := r.persist(ctx, s, orig, wake)
+	if err == nil && s.storeErr != nil {
+		// Retried with the controller's backoff until the store answers.
+		return reconcile.Result{}, fmt.Errorf("reading task results: %w", s.storeErr)
+	}
+	return res, err
 }
 
 // runStep is what one reconcile of a run works with: the engine and its
@@ -187,7 +191,7 @@ type runStep struct {
 	eng   *engine.Engine
 	state *engine.State
 	store *launcher.Store
-	// release gives store back to the cache once the step is done.
+	// release gives the store back to the pool.
 	release func()
 	root    string
 	now     time.Time
@@ -211,10 +215,10 @@ type runStep struct {
 	stuck []*corev1.Pod
 	// lostCheck is when to look again for pods that may be lost.
 	lostCheck time.Duration
-	// storeDown is why results waiting in the artifact store could not be
-	// read; the run is stepped again after storeRetry.
-	storeDown error
 	timedOut  bool
+	// storeErr is why a finished attempt's result could not be read now
+	// (the artifact store is unavailable): the step is retried.
+	storeErr error
 
 	slots    *grant
 	deferred int
@@ -226,6 +230,12 @@ type runStep struct {
 // its pipeline, or has just been failed).
 func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.PipelineRun) (*runStep, error) {
 	now := time.Now()
+	// Before anything else: a run that admission should have refused
+	// (webhooks off) fails here without resolving, compiling or starting
+	// anything.
+	if errs := validation.ValidatePipelineRunPolicy(run.Spec, r.Options.runPolicy()); len(errs) > 0 {
+		return nil, r.fail(ctx, run, v1alpha1.ReasonExecutorNotAllowed, errs.ToAggregate().Error())
+	}
 	if run.Status.PipelineVersion == 0 {
 		if done, err := r.resolve(ctx, run); !done {
 			return nil, err
@@ -247,18 +257,31 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 	if root == "" {
 		root = r.Options.PipelineRoot
 	}
+	// The store before the state: a run waits for an unavailable store
+	// without starting (or announcing) anything.
+	store, release, err := r.openStore(ctx, run, root)
+	if store == nil {
+		return nil, err
+	}
 	eng := engine.New(plan, engine.Options{MaxParallel: int(run.Spec.Parallelism), PipelineRoot: root})
 	state, err := r.loadState(run)
 	if err != nil {
+		release()
 		return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 	}
 	if state == nil {
-		params := map[string]any{}
-		for k, v := range run.Spec.Parameters {
-			params[k] = v
+		params, reason, msg, admitErr := r.admit(ctx, run, plan)
+		if admitErr != nil {
+			release()
+			return nil, admitErr
+		}
+		if reason != "" {
+			release()
+			return nil, r.fail(ctx, run, reason, msg)
 		}
 		state, err = eng.Start(run.Name, params, now)
 		if err != nil {
+			release()
 			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, "binding parameters: "+err.Error())
 		}
 		// The UID, not the name, makes the run's artifact paths and job
@@ -269,16 +292,6 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 		if run.Spec.Executor == v1alpha1.ExecutorLocal {
 			r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, v1alpha1.ReasonImagesIgnored, "Starting", "the local executor runs task commands on the controller's machine; container images are ignored")
 		}
-	}
-	store, release, err := r.stores.open(ctx, root)
-	if err != nil {
-		if errors.Is(err, launcher.ErrInvalidRoot) {
-			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
-		}
-		// A directory or a bucket client that cannot be made now: tried
-		// again with backoff, and said, never a failed run.
-		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonStoreUnavailable, "OpeningStore", "the pipeline root cannot be opened; trying again: %v", err)
-		return nil, err
 	}
 	return &runStep{
 		run: run, eng: eng, state: state, store: store, release: release, root: root, now: now,
@@ -291,7 +304,7 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 func (r *PipelineRunReconciler) gather(ctx context.Context, s *runStep) error {
 	var err error
 	if s.run.Spec.Executor == v1alpha1.ExecutorLocal {
-		if s.local, err = r.local.get(ctx, s.run, r.stores, s.root, int(s.run.Spec.Parallelism)); err != nil {
+		if s.local, err = r.local.get(ctx, s.run, s.root, int(s.run.Spec.Parallelism)); err != nil {
 			return err
 		}
 		s.taken = s.local.take()
@@ -337,12 +350,12 @@ func (r *PipelineRunReconciler) feed(ctx context.Context, s *runStep, evs []engi
 				evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Message: "the task's pod is not its own: " + why})
 				continue
 			}
-			e, err := r.podEvent(ctx, s.store, res.pod, k, s.failures)
+			path := launcher.ResultPath(s.eng.Plan().Name, s.state.RunID, s.state.RunUID, s.eng.Path(s.state, k.node))
+			e, err := r.podEvent(ctx, s.store, res.pod, k, path, s.failures)
 			if err != nil {
-				// The result is in the artifact store, which does not
-				// answer: the attempt is fed once it does, by a later
-				// reconcile, never failed for it.
-				s.storeDown = err
+				// The store is unavailable for now: the result stays
+				// unfed, the pod stays, and the step is retried.
+				s.storeErr = err
 				continue
 			}
 			ev = &e
@@ -350,7 +363,7 @@ func (r *PipelineRunReconciler) feed(ctx context.Context, s *runStep, evs []engi
 				s.stuck = append(s.stuck, res.pod)
 			}
 		}
-		r.cacheResult(ctx, s.store, s.eng, s.state, ev)
+		r.cacheResult(ctx, r.taskCache(s.run, s.store), s.eng, s.state, ev)
 		evs = append(evs, *ev)
 	}
 	return evs
@@ -421,7 +434,7 @@ func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []e
 		switch a.Kind {
 		case engine.StartTask:
 			if a.Task.CacheKey != "" {
-				if hit, ok := (launcher.StoreCache{Store: s.store}).Get(ctx, a.Task.CacheKey); ok {
+				if hit, ok := r.cacheHit(ctx, s.run, s.store, a.Task.Path, a.Task.CacheKey); ok {
 					hits = append(hits, engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Succeeded: true, Cached: true, Params: hit.Params, Artifacts: hit.Artifacts})
 					continue
 				}
@@ -463,13 +476,6 @@ func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []e
 func (r *PipelineRunReconciler) persist(ctx context.Context, s *runStep, orig *v1alpha1.PipelineRunStatus, wake time.Time) (reconcile.Result, error) {
 	logger := log.FromContext(ctx)
 	run := s.run
-	if s.storeDown != nil {
-		logger.Info("results of finished tasks wait for the artifact store", "error", s.storeDown.Error())
-		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonStoreUnavailable, "ReadingResult", "results of finished tasks wait for the artifact store: %v", s.storeDown)
-		if s.lostCheck == 0 || s.lostCheck > storeRetry {
-			s.lostCheck = storeRetry
-		}
-	}
 	r.record(run, s.eng, s.state, s.failures, s.timedOut, s.now)
 	raw, err := json.Marshal(s.state)
 	if err != nil {
@@ -531,7 +537,7 @@ func (r *PipelineRunReconciler) requeue(run *v1alpha1.PipelineRun, state *engine
 // cacheResult stores a task's successful result under its cache key when
 // the task caches, for later tasks with the same component and inputs. A
 // failure to store costs only a later cache hit.
-func (r *PipelineRunReconciler) cacheResult(ctx context.Context, store *launcher.Store, eng *engine.Engine, s *engine.State, ev *engine.Event) {
+func (r *PipelineRunReconciler) cacheResult(ctx context.Context, cache launcher.StoreCache, eng *engine.Engine, s *engine.State, ev *engine.Event) {
 	if !ev.Succeeded || ev.Cached {
 		return
 	}
@@ -539,7 +545,7 @@ func (r *PipelineRunReconciler) cacheResult(ctx context.Context, store *launcher
 	if key == "" {
 		return
 	}
-	if err := (launcher.StoreCache{Store: store}).Put(ctx, key, &engine.CachedResult{Params: ev.Params, Artifacts: ev.Artifacts}); err != nil {
+	if err := cache.Put(ctx, key, &engine.CachedResult{Params: ev.Params, Artifacts: ev.Artifacts}); err != nil {
 		log.FromContext(ctx).Error(err, "caching a task's result", "task", eng.Path(s, ev.Node))
 	}
 }
@@ -640,16 +646,17 @@ func (r *PipelineRunReconciler) podResults(ctx context.Context, run *v1alpha1.Pi
 }
 
 // podEvent turns a finished pod into the engine's event, reading its
-// termination message (and an offloaded result). It errs only when the
-// artifact store holding an offloaded result does not answer.
-func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, failures map[int32]*launcher.Message) (engine.Event, error) {
+// termination message (and an offloaded result, only from resultPath). An
+// error means the artifact store could not be read for now: the result
+// must be read again later, not failed.
+func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.Store, pod *corev1.Pod, k attemptKey, resultPath string, failures map[int32]*launcher.Message) (engine.Event, error) {
 	_, succeeded, msg, reason := podFinished(pod)
 	ev := engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Succeeded: succeeded}
 	if msg != "" {
 		rctx, cancel := context.WithTimeout(ctx, storeReadTimeout)
-		m, err := launcher.DecodeResult(rctx, store, []byte(msg))
+		m, err := launcher.DecodeResult(rctx, store, []byte(msg), resultPath)
 		cancel()
-		if errors.Is(err, launcher.ErrStoreUnavailable) {
+		if launcher.Unavailable(err) {
 			return ev, err
 		}
 		if err != nil {
@@ -903,6 +910,53 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 	return false, nil
 }
 
+// admit checks, before a run's first task, what the webhook checks too
+// (it may be off): the service account, recorded in the status, and the
+// secret parameters. It returns the parameters to bind, secret ones as
+// references (the engine, the state and the status never hold their
+// values), or the reason and message to fail the run with.
+func (r *PipelineRunReconciler) admit(ctx context.Context, run *v1alpha1.PipelineRun, plan *pipeline.Plan) (map[string]any, string, string, error) {
+	sa, err := r.serviceAccount(ctx, run)
+	if err != nil {
+		var fe *field.Error
+		if errors.As(err, &fe) {
+			return nil, v1alpha1.ReasonServiceAccountNotAllowed, fe.Error(), nil
+		}
+		return nil, "", "", err
+	}
+	run.Status.ServiceAccountName = sa
+	if errs := validation.ValidateParameterSecrets(run.Spec); len(errs) > 0 {
+		return nil, v1alpha1.ReasonInvalid, errs.ToAggregate().Error(), nil
+	}
+	if errs := plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets))); len(errs) > 0 {
+		msgs := make([]string, 0, len(errs))
+		for _, e := range errs {
+			msgs = append(msgs, "spec."+e.Error())
+		}
+		return nil, v1alpha1.ReasonInvalid, strings.Join(msgs, "; "), nil
+	}
+	params := validation.SecretParameterValues(run.Spec)
+	for k, v := range run.Spec.Parameters {
+		params[k] = v
+	}
+	return params, "", "", nil
+}
+
+// serviceAccount resolves the service account of a run that starts, from
+// its namespace's policy read past the cache (a namespace is read once a
+// run). A refusal is a *field.Error at spec.serviceAccountName.
+func (r *PipelineRunReconciler) serviceAccount(ctx context.Context, run *v1alpha1.PipelineRun) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: run.Namespace}, ns); err != nil {
+		return "", fmt.Errorf("getting Namespace %s for its service account policy: %w", run.Namespace, err)
+	}
+	sa, fe := validation.ResolveServiceAccount(run.Spec, ns.Annotations)
+	if fe != nil {
+		return "", fe
+	}
+	return sa, nil
+}
+
 // loadState returns the run's engine state (nil before the first step).
 func (r *PipelineRunReconciler) loadState(run *v1alpha1.PipelineRun) (*engine.State, error) {
 	r.statesMu.Lock()
@@ -954,7 +1008,11 @@ func (r *PipelineRunReconciler) keepState(run *v1alpha1.PipelineRun, s *engine.S
 // results of local attempts.
 func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.plans = newPlanCache()
-	r.stores = newStoreCache()
+	r.stores = launcher.NewStorePool(maxOpenStores, launcher.StoreOptions{})
+	if r.Options.CacheSigningKey == nil {
+		log.Log.Info("no cache signing key given: cache entries written by this process are trusted by it only")
+		r.Options.CacheSigningKey = newSigningKey()
+	}
 	r.local = newLocalRuns(r.Options.WorkDir, r.Options.LocalCommandDir)
 	r.states = map[types.NamespacedName]cachedState{}
 	if err := r.setupSlots(mgr); err != nil {

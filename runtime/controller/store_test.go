@@ -64,5 +64,5 @@ func TestRunWaitsForItsPipelineRoot(t *testing.T) {
 	if r.Status.Phase != v1alpha1.RunFailed {
 		t.Fatalf("ftp root: %s", describe(r))
 	}
-	contains(t, "the failure", r.Status.Message, "ftp://example.com/root", "unsupported scheme")
+	contains(t, "the failure", r.Status.Message, "ftp://example.com/root", "the scheme must be")
 }

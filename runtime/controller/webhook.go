@@ -2,10 +2,14 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -23,8 +27,10 @@ import (
 // PipelineRun on the manager's webhook server. They run the checks the
 // controller runs (and the provider runs at plan time), so bad content is
 // refused at admission, with the field that is wrong, instead of being
-// reported later in a status condition.
-func SetupWebhooks(mgr ctrl.Manager) error {
+// reported later in a status condition. opts are the controller's: what it
+// allows of runs (the local executor, file:// roots) is refused here too.
+func SetupWebhooks(mgr ctrl.Manager, opts Options) error {
+	opts = opts.withDefaults()
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.Pipeline{}).
 		WithValidator(PipelineValidator{}).
 		WithValidatorCustomPath(v1alpha1.PipelineWebhookPath).
@@ -32,7 +38,7 @@ func SetupWebhooks(mgr ctrl.Manager) error {
 		return fmt.Errorf("setting up the Pipeline webhook: %w", err)
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &v1alpha1.PipelineRun{}).
-		WithValidator(PipelineRunValidator{Reader: mgr.GetAPIReader()}).
+		WithValidator(PipelineRunValidator{Reader: mgr.GetAPIReader(), Options: opts}).
 		WithValidatorCustomPath(v1alpha1.PipelineRunWebhookPath).
 		Complete(); err != nil {
 		return fmt.Errorf("setting up the PipelineRun webhook: %w", err)
@@ -109,6 +115,10 @@ type PipelineRunValidator struct {
 	// reader: a version added or pruned a moment ago counts, which a
 	// cache might not show yet.
 	Reader client.Reader
+	// Options are the controller's, whose policy a run must meet: the
+	// local executor only when allowed, a file:// root of its own only
+	// under an allowed directory, a root at all when there is no default.
+	Options Options
 }
 
 var _ admission.Validator[*v1alpha1.PipelineRun] = PipelineRunValidator{}
@@ -117,13 +127,38 @@ var _ admission.Validator[*v1alpha1.PipelineRun] = PipelineRunValidator{}
 // kept, its parameters.
 func (v PipelineRunValidator) ValidateCreate(ctx context.Context, run *v1alpha1.PipelineRun) (admission.Warnings, error) {
 	errs := validation.ValidatePipelineRunSpec(run.Spec)
+	errs = append(errs, validation.ValidatePipelineRunPolicy(run.Spec, v.Options.runPolicy())...)
+	errs = append(errs, v.checkRoot(run.Spec)...)
 	var warnings admission.Warnings
 	if len(errs) == 0 && v.Reader != nil {
+		if err := v.checkServiceAccount(ctx, run); err != nil {
+			var fe *field.Error
+			if !errors.As(err, &fe) {
+				// Fail closed: a run whose service account cannot be
+				// checked is not admitted.
+				return nil, err
+			}
+			errs = append(errs, fe)
+		}
 		var more field.ErrorList
 		warnings, more = v.checkPipeline(ctx, run)
 		errs = append(errs, more...)
 	}
 	return warnings, invalid(pipelineRunGK, run.Name, errs)
+}
+
+// checkServiceAccount refuses a service account the run's namespace does
+// not allow (the controller fails such a run too, should it get past
+// admission with the webhook off).
+func (v PipelineRunValidator) checkServiceAccount(ctx context.Context, run *v1alpha1.PipelineRun) error {
+	ns := &corev1.Namespace{}
+	if err := v.Reader.Get(ctx, client.ObjectKey{Name: run.Namespace}, ns); err != nil {
+		return fmt.Errorf("reading namespace %s to check spec.serviceAccountName: %w", run.Namespace, err)
+	}
+	if _, fe := validation.ResolveServiceAccount(run.Spec, ns.Annotations); fe != nil {
+		return fe
+	}
+	return nil
 }
 
 // ValidateUpdate refuses changes to anything but cancel: a run executes
@@ -186,19 +221,26 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 	if err != nil {
 		return nil, nil // the controller reports it on the run
 	}
-	given := make(map[string]any, len(run.Spec.Parameters))
+	given := validation.SecretParameterValues(run.Spec)
 	for k, val := range run.Spec.Parameters {
 		given[k] = val
 	}
+	var problems pipeline.ErrorList
 	if _, err := plan.BindParameters(given); err != nil {
+		problems = pipeline.AsErrorList(err)
+	}
+	problems = append(problems, plan.CheckSecretParameters(slices.Sorted(maps.Keys(run.Spec.ParameterSecrets)))...)
+	if len(problems) > 0 {
 		params := field.NewPath("spec", "parameters")
 		var errs field.ErrorList
 		var warnings admission.Warnings
-		for _, fe := range pipeline.AsErrorList(err) {
+		for _, fe := range problems {
 			msg := fmt.Sprintf("%s (version %d of pipeline %q)", fe.Err, number, p.Name)
 			at := params
-			if name, ok := parameterName(fe.Field); ok {
+			if name, ok := parameterName(fe.Field, "parameters["); ok {
 				at = params.Key(name)
+			} else if name, ok := parameterName(fe.Field, "parameterSecrets["); ok {
+				at = field.NewPath("spec", "parameterSecrets").Key(name)
 			}
 			if run.Spec.PipelineVersion == 0 {
 				warnings = append(warnings, at.String()+": "+msg+"; the latest version may change before the run starts")
@@ -212,9 +254,10 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 }
 
 // parameterName extracts the name from a field `parameters["name"]` of a
-// BindParameters error.
-func parameterName(f string) (string, bool) {
-	rest, ok := strings.CutPrefix(f, "parameters[")
+// BindParameters error (prefix `parameters[`), or `parameterSecrets["name"]`
+// of a CheckSecretParameters one.
+func parameterName(f, prefix string) (string, bool) {
+	rest, ok := strings.CutPrefix(f, prefix)
 	if !ok {
 		return "", false
 	}
@@ -231,4 +274,20 @@ func orNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// checkRoot refuses a run's pipeline root that the controller would not
+// open for it, or no root when the controller has no default.
+func (v PipelineRunValidator) checkRoot(s v1alpha1.PipelineRunSpec) field.ErrorList {
+	at := field.NewPath("spec", "pipelineRoot")
+	if s.PipelineRoot == "" {
+		if v.Options.PipelineRoot == "" {
+			return field.ErrorList{field.Required(at, "the controller has no default pipeline root (--pipeline-root): the run must name one")}
+		}
+		return nil
+	}
+	if err := v.Options.CheckPipelineRoot(s.PipelineRoot); err != nil {
+		return field.ErrorList{field.Invalid(at, s.PipelineRoot, err.Error())}
+	}
+	return nil
 }

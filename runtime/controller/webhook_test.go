@@ -41,7 +41,7 @@ func TestWebhook(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := namespace(t)
-	registerWebhooks(ctx, t, ns)
+	registerWebhooks(ctx, t, ns, testOptions)
 	warned := &warnings{}
 	cfg := rest.CopyConfig(cluster.Config)
 	cfg.WarningHandler = warned
@@ -196,7 +196,10 @@ func TestWebhook(t *testing.T) {
 			t.Errorf("changing %s: %v, want an Invalid error", c.field, err)
 			continue
 		}
-		contains(t, "changing "+c.field, err.Error(), `admission webhook "pipelineruns.kfstack.dev" denied the request`, c.field+": Forbidden: is immutable")
+		// The CRD's rules refuse it before the webhook is asked (they hold
+		// without the webhook too); TestWebhookValidatorsDirectly checks
+		// the webhook's own refusal.
+		contains(t, "changing "+c.field, err.Error(), c.field+": Forbidden: is immutable: a run executes what it was created with")
 	}
 	err = retryOnConflict(func() error {
 		cancelled := &v1alpha1.PipelineRun{}
@@ -250,6 +253,25 @@ func TestWebhookValidatorsDirectly(t *testing.T) {
 	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p", Executor: "ssh", Parallelism: -1, Parameters: map[string]string{" ": "x"}}}
 	_, err = controller.PipelineRunValidator{}.ValidateCreate(ctx, run)
 	contains(t, "run", fmt.Sprint(err), `spec.executor: Unsupported value: "ssh"`, "spec.parallelism: Invalid value: -1", "spec.parameters: Invalid value")
+
+	// The controller's policy: the local executor only where it allows it,
+	// a file:// root of the run's own only under an allowed directory, and
+	// a root at all where it has no default.
+	shared := controller.PipelineRunValidator{Options: controller.Options{PipelineRoot: "gs://ml/root", AllowedFileRoots: []string{"/data"}}}
+	local := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p", Executor: v1alpha1.ExecutorLocal, PipelineRoot: "file:///var/run/secrets"}}
+	_, err = shared.ValidateCreate(ctx, local)
+	contains(t, "policy", fmt.Sprint(err), "spec.executor: Forbidden: the local executor runs task commands inside the controller's process",
+		"--allow-local-executor", `spec.pipelineRoot: Invalid value: "file:///var/run/secrets"`, "/var/run/secrets is not under a directory", "allowed: /data")
+	local.Spec.PipelineRoot = "file:///data/../var/run/secrets"
+	_, err = shared.ValidateCreate(ctx, local)
+	contains(t, "climbing root", fmt.Sprint(err), `spec.pipelineRoot: Invalid value: "file:///data/../var/run/secrets"`, `must not contain empty, "." or ".." elements`)
+	_, err = controller.PipelineRunValidator{}.ValidateCreate(ctx, &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "p"}})
+	contains(t, "no root", fmt.Sprint(err), "spec.pipelineRoot: Required value: the controller has no default pipeline root")
+	dev := controller.PipelineRunValidator{Options: controller.Options{AllowLocalExecutor: true, AllowedFileRoots: []string{"/data"}}}
+	local.Spec.PipelineRoot = "file:///data/team-a"
+	if _, err := dev.ValidateCreate(ctx, local); err != nil {
+		t.Errorf("a local run under an allowed root, with the local executor allowed: %v", err)
+	}
 	cancelled := run.DeepCopy()
 	cancelled.Spec.Cancel = true
 	if _, err := (controller.PipelineRunValidator{}).ValidateUpdate(ctx, run, cancelled); err != nil {
@@ -266,7 +288,7 @@ func TestWebhookValidatorsDirectly(t *testing.T) {
 // a self-signed certificate, and registers them for namespace ns only, so
 // that the package's other tests never meet them. The configuration is
 // deleted at the end of the test.
-func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
+func registerWebhooks(ctx context.Context, t *testing.T, ns string, opts controller.Options) {
 	t.Helper()
 	certDir := t.TempDir()
 	caPEM, err := writeServingCert(certDir, net.ParseIP("127.0.0.1"))
@@ -277,7 +299,7 @@ func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(cluster.Config, ctrl.Options{
+	mgr, err := ctrl.NewManager(controllerConfig, ctrl.Options{
 		Scheme:                 k8s.Scheme(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -286,7 +308,7 @@ func registerWebhooks(ctx context.Context, t *testing.T, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := controller.SetupWebhooks(mgr); err != nil {
+	if err := controller.SetupWebhooks(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	mctx, stop := context.WithCancel(ctx)

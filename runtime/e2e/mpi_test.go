@@ -89,7 +89,7 @@ func TestMPIPiOnRealNode(t *testing.T) {
 			}
 			log := launcherLog(t, ns, obj.GetName())
 			if !job.Status.IsTrue(kubeflow.JobSucceeded) {
-				t.Fatalf("the pi job did not succeed: %+v\nlauncher log:\n%s", job.Status.Conditions, log)
+				t.Fatalf("the pi job did not succeed: %+v\nlauncher log:\n%s\nworker logs:\n%s", job.Status.Conditions, log, podLogs(ns, obj.GetName(), "worker"))
 			}
 			msg := job.Status.Condition(kubeflow.JobSucceeded).Message
 			t.Logf("Succeeded: %s", msg)
@@ -189,12 +189,21 @@ func mpiCacheDir(t *testing.T) string {
 // launcherLog is the log of the job's last launcher pod.
 func launcherLog(t *testing.T, ns, job string) string {
 	t.Helper()
-	pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1ListOptions(kubeflow.JobNameLabel+"="+job+","+kubeflow.JobRoleLabel+"=launcher"))
+	return podLogs(ns, job, "launcher")
+}
+
+// podLogs are the logs of the job's pods of a role (launcher or worker),
+// each worker's headed by its name and phase.
+func podLogs(ns, job, role string) string {
+	pods, err := cluster.Client.CoreV1().Pods(ns).List(context.Background(), metav1ListOptions(kubeflow.JobNameLabel+"="+job+","+kubeflow.JobRoleLabel+"="+role))
 	if err != nil || len(pods.Items) == 0 {
-		return fmt.Sprintf("(no launcher pod: %v)", err)
+		return fmt.Sprintf("(no %s pod: %v)", role, err)
 	}
 	var out strings.Builder
 	for _, p := range pods.Items {
+		if role != "launcher" {
+			fmt.Fprintf(&out, "--- %s (%s)\n", p.Name, p.Status.Phase)
+		}
 		rc, err := cluster.Client.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{}).Stream(context.Background())
 		if err != nil {
 			fmt.Fprintf(&out, "(%s: %v)\n", p.Name, err)

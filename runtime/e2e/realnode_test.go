@@ -23,6 +23,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/internal/image"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/kfptest"
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -105,7 +106,12 @@ func startController(node *testcluster.RealNode, rootDir string) (client.Client,
 		PipelineRoot: "file://" + filepath.Join(rootDir, "artifacts"),
 		WorkDir:      filepath.Join(rootDir, "work"),
 	}
-	mgr, err := ctrl.NewManager(cluster.Config, ctrl.Options{
+	// As the ServiceAccount kubeflow_runtime installs, with its RBAC.
+	asController, err := runtimetest.ControllerConfig(ctx, cluster.Config, runtimetest.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(asController, ctrl.Options{
 		Scheme:  scheme,
 		Cache:   controller.CacheOptions(nil),
 		Metrics: metricsserver.Options{BindAddress: "0"},

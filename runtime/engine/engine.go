@@ -898,7 +898,9 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 		Path: st.e.Path(s, i), Name: t.Name, Task: t, Component: t.Component,
 		Params: params, Artifacts: arts, Timeout: t.Timeout,
 	}
-	if t.Cache {
+	// A secret input is a reference here: its key could not tell one
+	// secret value from another, so such a task never caches.
+	if t.Cache && !pipeline.HoldsSecret(params) {
 		run.CacheKey = cacheKey(t.Component, params, arts)
 		if co := t.Spec.CachingOptions; co != nil && co.CacheKey != "" {
 			// A key set in the spec replaces the computed one, as in KFP.

@@ -115,7 +115,7 @@ func TestExecutorInputPlaceholderAndRuntimeValues(t *testing.T) {
 func openStore(t *testing.T) (*Store, string) {
 	t.Helper()
 	root := "file://" + filepath.Join(t.TempDir(), "root")
-	s, err := OpenStore(context.Background(), root)
+	s, err := OpenStore(context.Background(), root, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

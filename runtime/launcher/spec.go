@@ -39,6 +39,34 @@ type TaskSpec struct {
 	Params map[string]any `json:"params,omitempty"`
 	// Artifacts are the resolved input artifacts.
 	Artifacts map[string][]engine.Artifact `json:"artifacts,omitempty"`
+	// SecretEnv names, for each input parameter that comes from a
+	// Kubernetes Secret (its value in Params is a reference,
+	// pipeline.SecretParameter), the environment variable of the task's
+	// container that holds the value; the kubelet sets it from the Secret.
+	SecretEnv map[string]string `json:"secretEnv,omitempty"`
+}
+
+// ResolveSecrets replaces the references of secret input parameters with
+// their values, read with lookup from the environment variables SecretEnv
+// names. It runs inside the task pod only: nothing outside it ever holds
+// the values.
+func (t *TaskSpec) ResolveSecrets(lookup func(string) (string, bool)) error {
+	for input, env := range t.SecretEnv {
+		if _, ok := pipeline.SecretParameterName(t.Params[input]); !ok {
+			return fmt.Errorf("input parameter %q: the task spec names environment variable %s for it, but its value is not a secret parameter", input, env)
+		}
+		v, ok := lookup(env)
+		if !ok {
+			return fmt.Errorf("input parameter %q: environment variable %s, which holds its value from a Secret, is not set", input, env)
+		}
+		t.Params[input] = v
+	}
+	for input, v := range t.Params {
+		if name, ok := pipeline.SecretParameterName(v); ok {
+			return fmt.Errorf("input parameter %q: secret parameter %q has no value in this pod", input, name)
+		}
+	}
+	return nil
 }
 
 // NewTaskSpec describes a StartTask action for a task pod.
@@ -51,10 +79,24 @@ func NewTaskSpec(run *engine.TaskRun, root string) *TaskSpec {
 	}
 }
 
-// TaskRun rebuilds the attempt from its description.
+// TaskRun rebuilds the attempt from its description. Names that become
+// file paths are checked again (pipeline.CheckPathName): the spec comes
+// from the pod's environment.
 func (t *TaskSpec) TaskRun() (*engine.TaskRun, error) {
 	if t.Container == nil {
 		return nil, errors.New("task spec has no container")
+	}
+	if err := pipeline.CheckTaskPath(t.Path); err != nil {
+		return nil, fmt.Errorf("task spec: %w", err)
+	}
+	names := map[string]string{"pipeline name": t.PipelineName, "run ID": t.RunID}
+	if t.RunUID != "" {
+		names["run UID"] = t.RunUID
+	}
+	for what, name := range names {
+		if err := pipeline.CheckPathName(name); err != nil {
+			return nil, fmt.Errorf("task spec: %s %w", what, err)
+		}
 	}
 	comp, err := pipeline.NewContainerComponent(t.Name, t.Inputs, t.Outputs, t.Container)
 	if err != nil {
@@ -116,22 +158,27 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 	if len(b) <= MaxMessage {
 		return b, nil
 	}
-	rel := spec.PipelineName + "/" + engine.RunDir(spec.RunID, spec.RunUID) + "/" + safePath(spec.Path) + "/.result.json"
+	rel := ResultPath(spec.PipelineName, spec.RunID, spec.RunUID, spec.Path)
 	if err := store.WriteAll(ctx, rel, b); err != nil {
 		return nil, fmt.Errorf("offloading result: %w", err)
 	}
 	return json.Marshal(Message{ResultURI: store.URI(rel)})
 }
 
-// ErrStoreUnavailable marks a failure to read from the artifact store that
-// may pass (the store or the network is down), as opposed to a result
-// that is not there: the caller tries again later instead of failing the
-// task.
-var ErrStoreUnavailable = errors.New("the artifact store did not answer")
+// ResultPath is where, under the pipeline root, a task's result goes when
+// it is too large for its termination message: next to its artifacts, in
+// the run's directory (engine.RunDir: the run's UID when it has one, so a
+// run made again under the same name never reads the other's result).
+func ResultPath(pipelineName, runID, runUID, taskPath string) string {
+	return pipelineName + "/" + engine.RunDir(runID, runUID) + "/" + safePath(taskPath) + "/.result.json"
+}
 
-// DecodeResult reads a termination message (fetching an offloaded result)
-// into the event the engine expects.
-func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, error) {
+// DecodeResult reads a termination message into the event the engine
+// expects. An offloaded result is read only from resultPath under the
+// store's root (ResultPath of the attempt's task): the message comes from
+// the task's own code, and the caller (the controller) must not read
+// whatever location a task names with its own identity.
+func DecodeResult(ctx context.Context, store *Store, msg []byte, resultPath string) (*Message, error) {
 	var m Message
 	if err := json.Unmarshal(msg, &m); err != nil {
 		return nil, fmt.Errorf("decoding termination message: %w", err)
@@ -139,22 +186,27 @@ func DecodeResult(ctx context.Context, store *Store, msg []byte) (*Message, erro
 	if m.ResultURI == "" {
 		return &m, nil
 	}
-	bucket, key, release, err := store.locate(ctx, m.ResultURI)
-	if err != nil {
-		return nil, err
+	if want := store.URI(resultPath); m.ResultURI != want {
+		return nil, &ForeignResultError{URI: m.ResultURI, Want: want}
 	}
-	defer release()
-	b, err := bucket.ReadAll(ctx, key)
+	b, err := store.ReadAll(ctx, resultPath)
 	if err != nil {
-		if IsNotFound(err) {
-			return nil, fmt.Errorf("reading offloaded result %s: %w", m.ResultURI, err)
-		}
-		// The result is there, the store does not answer: try again.
-		return nil, fmt.Errorf("reading offloaded result %s: %w: %w", m.ResultURI, ErrStoreUnavailable, err)
+		return nil, &ReadError{What: "offloaded result " + m.ResultURI, Err: err}
 	}
 	var full Message
 	if err := json.Unmarshal(b, &full); err != nil {
 		return nil, fmt.Errorf("decoding offloaded result: %w", err)
 	}
 	return &full, nil
+}
+
+// ForeignResultError is a termination message pointing at a result
+// somewhere else than where the task's result belongs.
+type ForeignResultError struct {
+	// URI is where the message points; Want where the result belongs.
+	URI, Want string
+}
+
+func (e *ForeignResultError) Error() string {
+	return fmt.Sprintf("the task's offloaded result must be at %s, not %s; not read", e.Want, e.URI)
 }

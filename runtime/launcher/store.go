@@ -18,53 +18,100 @@ import (
 	_ "gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 
-	"github.com/kfstack/terraform-provider-kubeflow/runtime/internal/opencache"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
 )
 
-// Store reads and writes artifacts under a pipeline root URL. It also
+// Store reads and writes artifacts under a pipeline root URL. Every
+// write, and every read of the controller, stays under the root: a URI
+// elsewhere in the bucket, another bucket or a key that climbs out of the
+// root (..) is refused. With StoreOptions.ForeignReads, Download also
 // reads artifacts elsewhere (an importer may name any gs://, s3:// or
-// file:// URI), opening their buckets on demand and keeping at most
-// maxOtherBuckets of them open.
+// file:// URI), opening their buckets on demand, at most
+// MaxForeignBuckets at once.
 type Store struct {
 	root   *url.URL
 	bucket *blob.Bucket
 	// prefix is the key prefix of the root inside the bucket.
 	prefix string
-
-	others *opencache.Cache[*blob.Bucket]
+	opts   StoreOptions
+	// others are the buckets of foreign URIs (ForeignReads).
+	others *openPool[*blob.Bucket]
 }
 
-// maxOtherBuckets bounds the buckets outside the root a Store keeps open:
-// their URIs come from pipelines, not from the operator.
-const maxOtherBuckets = 8
+// StoreOptions say what a Store may reach beyond its root.
+type StoreOptions struct {
+	// ForeignReads lets Download read artifacts outside the root (an
+	// importer's URI, an artifact a run recorded elsewhere) with this
+	// process's credentials. Only a process that acts as the run may set
+	// it: the launcher in a task pod (the run's service account), the
+	// CLI (its user), the local executor (trusted by its operator). The
+	// controller never sets it, or any task could make it read with the
+	// controller's identity whatever URI the task names.
+	ForeignReads bool
+	// MaxForeignBuckets bounds the foreign buckets kept open; beyond it
+	// the least recently used is closed (default 8).
+	MaxForeignBuckets int
+}
 
-// ErrInvalidRoot marks a pipeline root that can never be opened (not a
-// URL, no or an unknown scheme). Other errors of OpenStore (a directory
-// that cannot be made now, a bucket whose client cannot be made now) may
-// pass.
-var ErrInvalidRoot = errors.New("invalid pipeline root")
+// RootError is a pipeline root that can never be opened: not a URL, a
+// scheme the runtime does not support, no bucket. Other errors of
+// OpenStore may pass (credentials or a mount not there yet), and a caller
+// should retry them.
+type RootError struct {
+	// Root is the pipeline root as given.
+	Root string
+	// Reason says what is wrong.
+	Reason string
+}
+
+func (e *RootError) Error() string { return fmt.Sprintf("pipeline root %q: %s", e.Root, e.Reason) }
+
+// IsRootError reports whether err is a RootError: retrying cannot help.
+func IsRootError(err error) bool {
+	var re *RootError
+	return errors.As(err, &re)
+}
+
+// ParseRoot checks a pipeline root's form (validation.ParsePipelineRoot)
+// and returns it parsed; a malformed root is a *RootError.
+func ParseRoot(root string) (*url.URL, error) {
+	u, err := validation.ParsePipelineRoot(root)
+	if err != nil {
+		return nil, &RootError{Root: root, Reason: err.Error()}
+	}
+	return u, nil
+}
+
+// cleanKey reports whether key is a relative slash-separated path whose
+// elements are neither empty, "." nor "..": one that names the same
+// object for every store and cannot climb out of a prefix.
+func cleanKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, part := range strings.Split(key, "/") {
+		if part == "" || part == "." || part == ".." {
+			return false
+		}
+	}
+	return true
+}
 
 // OpenStore opens the pipeline root, e.g. file:///tmp/root,
 // gs://bucket/pipelines or s3://bucket/x?endpoint=http://minio:9000&use_path_style=true.
-func OpenStore(ctx context.Context, root string) (*Store, error) {
-	u, err := url.Parse(root)
+// A root that is malformed is a *RootError.
+func OpenStore(ctx context.Context, root string, opts StoreOptions) (*Store, error) {
+	u, err := ParseRoot(root)
 	if err != nil {
-		return nil, fmt.Errorf("%w: parsing %q: %w", ErrInvalidRoot, root, err)
+		return nil, err
 	}
-	switch u.Scheme {
-	case "file", "gs", "s3":
-	case "":
-		return nil, fmt.Errorf("%w: %q needs a scheme (file://, gs://, s3://)", ErrInvalidRoot, root)
-	default:
-		return nil, fmt.Errorf("%w: %q: unsupported scheme %q", ErrInvalidRoot, root, u.Scheme)
+	if opts.MaxForeignBuckets <= 0 {
+		opts.MaxForeignBuckets = 8
 	}
-	s := &Store{root: u, others: &opencache.Cache[*blob.Bucket]{
-		Max:   maxOtherBuckets,
-		Open:  blob.OpenBucket,
-		Close: func(b *blob.Bucket) { b.Close() },
-	}}
+	s := &Store{root: u, opts: opts, others: newOpenPool[*blob.Bucket](opts.MaxForeignBuckets)}
 	var bucketURL string
 	if u.Scheme == "file" {
+		u.Path = filepath.Clean(u.Path)
 		if err := os.MkdirAll(u.Path, 0o755); err != nil {
 			return nil, fmt.Errorf("creating pipeline root %s: %w", u.Path, err)
 		}
@@ -92,38 +139,49 @@ func fileBucket(dir string) string {
 
 // Close releases the buckets.
 func (s *Store) Close() error {
-	s.others.CloseAll()
+	_ = s.others.close()
 	return s.bucket.Close()
 }
 
-// OtherBuckets is the number of buckets outside the root held open.
-func (s *Store) OtherBuckets() int { return s.others.Len() }
-
-// locate returns the bucket and key of an artifact URI: the root's bucket
-// for URIs under the root, another bucket otherwise. release gives the
-// bucket back once the caller is done with it.
-func (s *Store) locate(ctx context.Context, uri string) (bucket *blob.Bucket, key string, release func(), err error) {
-	if key, err := s.key(uri); err == nil {
+// locate returns the bucket and key of an artifact URI, and the release
+// of the bucket once read: the root's bucket for URIs under the root,
+// with ForeignReads another bucket otherwise.
+func (s *Store) locate(ctx context.Context, uri string) (*blob.Bucket, string, func(), error) {
+	key, err := s.key(uri)
+	if err == nil {
 		return s.bucket, key, func() {}, nil
 	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("parsing artifact URI %q: %w", uri, err)
+	if !s.opts.ForeignReads {
+		return nil, "", nil, err
+	}
+	u, perr := url.Parse(uri)
+	if perr != nil {
+		return nil, "", nil, fmt.Errorf("parsing artifact URI %q: %w", uri, perr)
 	}
 	var bucketURL string
+	key = strings.TrimLeft(u.Path, "/")
 	switch u.Scheme {
 	case "file":
-		bucketURL, key = fileBucket("/"), strings.TrimLeft(u.Path, "/")
+		bucketURL = fileBucket("/")
+		key = strings.TrimPrefix(filepath.Clean("/"+key), "/")
 	case "gs", "s3":
+		if u.Host == "" {
+			return nil, "", nil, fmt.Errorf("artifact URI %q names no bucket", uri)
+		}
 		b := url.URL{Scheme: u.Scheme, Host: u.Host}
 		if u.Scheme == s.root.Scheme && u.Host == s.root.Host {
 			b.RawQuery = s.root.RawQuery // same endpoint (MinIO) as the root
 		}
-		bucketURL, key = b.String(), strings.TrimLeft(u.Path, "/")
+		bucketURL = b.String()
 	default:
 		return nil, "", nil, fmt.Errorf("artifact URI %q: unsupported scheme", uri)
 	}
-	b, release, err := s.others.Get(ctx, bucketURL)
+	if !cleanKey(key) {
+		return nil, "", nil, fmt.Errorf("artifact URI %q: its path must not contain empty, \".\" or \"..\" elements", uri)
+	}
+	b, release, err := s.others.acquire(ctx, bucketURL, func(ctx context.Context) (*blob.Bucket, error) {
+		return blob.OpenBucket(ctx, bucketURL)
+	})
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("opening bucket of %q: %w", uri, err)
 	}
@@ -137,22 +195,31 @@ func (s *Store) URI(rel string) string {
 	return strings.TrimRight(u.String(), "/") + "/" + strings.TrimLeft(rel, "/")
 }
 
-// key maps an artifact URI under the root to a bucket key.
+// key maps an artifact URI under the root to a bucket key. It refuses a
+// URI of another scheme or bucket, one outside the root's prefix, and one
+// whose path climbs out of it or names the root itself.
 func (s *Store) key(uri string) (string, error) {
 	u, err := url.Parse(uri)
 	if err != nil {
 		return "", fmt.Errorf("parsing artifact URI %q: %w", uri, err)
 	}
+	outside := fmt.Errorf("artifact URI %q is outside the pipeline root %s", uri, s.URI(""))
 	if u.Scheme != s.root.Scheme || u.Host != s.root.Host {
-		return "", fmt.Errorf("artifact URI %q is outside the pipeline root %s", uri, s.URI(""))
+		return "", outside
 	}
-	p := strings.TrimLeft(u.Path, "/")
 	if s.root.Scheme == "file" {
 		rel, err := filepath.Rel(s.root.Path, u.Path)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			return "", fmt.Errorf("artifact URI %q is outside the pipeline root %s", uri, s.root.Path)
+		if err != nil || rel == "." || !filepath.IsLocal(rel) {
+			return "", outside
 		}
 		return filepath.ToSlash(rel), nil
+	}
+	p := strings.TrimLeft(u.Path, "/")
+	if !cleanKey(p) {
+		return "", fmt.Errorf("artifact URI %q: its path must not contain empty, \".\" or \"..\" elements", uri)
+	}
+	if s.prefix != "" && !strings.HasPrefix(p, s.prefix+"/") {
+		return "", outside
 	}
 	return p, nil
 }
@@ -203,7 +270,8 @@ func (s *Store) put(ctx context.Context, local, key string) error {
 }
 
 // Download copies the artifact at uri (a single object, or every object
-// under it as a directory) to local.
+// under it as a directory) to local. Objects whose key would land outside
+// local (a key with "..", an absolute one) are refused, not written.
 func (s *Store) Download(ctx context.Context, uri, local string) error {
 	bucket, key, release, err := s.locate(ctx, uri)
 	if err != nil {
@@ -225,8 +293,15 @@ func (s *Store) Download(ctx context.Context, uri, local string) error {
 		if err != nil {
 			return fmt.Errorf("listing %s: %w", uri, err)
 		}
+		rel := strings.TrimPrefix(obj.Key, key+"/")
+		if strings.HasSuffix(rel, "/") && obj.Size == 0 {
+			continue // a "directory" marker, as consoles make
+		}
+		if !filepath.IsLocal(filepath.FromSlash(rel)) || strings.Contains(rel, "\\") {
+			return fmt.Errorf("downloading %s: object %q would be written outside %s; refusing it", uri, obj.Key, local)
+		}
 		found = true
-		if err := get(ctx, bucket, obj.Key, filepath.Join(local, filepath.FromSlash(strings.TrimPrefix(obj.Key, key+"/")))); err != nil {
+		if err := get(ctx, bucket, obj.Key, filepath.Join(local, filepath.FromSlash(rel))); err != nil {
 			return err
 		}
 	}
@@ -259,22 +334,64 @@ func get(ctx context.Context, bucket *blob.Bucket, key, local string) error {
 	return nil
 }
 
-// ReadAll reads a small object (cache entries, large task results).
+// ReadAll reads a small object under the root (cache entries, large
+// task results); rel must be a clean relative key.
 func (s *Store) ReadAll(ctx context.Context, rel string) ([]byte, error) {
-	return s.bucket.ReadAll(ctx, s.join(rel))
-}
-
-// WriteAll writes a small object.
-func (s *Store) WriteAll(ctx context.Context, rel string, data []byte) error {
-	return s.bucket.WriteAll(ctx, s.join(rel), data, nil)
-}
-
-func (s *Store) join(rel string) string {
-	if s.prefix == "" {
-		return rel
+	key, err := s.join(rel)
+	if err != nil {
+		return nil, err
 	}
-	return s.prefix + "/" + rel
+	return s.bucket.ReadAll(ctx, key)
+}
+
+// WriteAll writes a small object under the root.
+func (s *Store) WriteAll(ctx context.Context, rel string, data []byte) error {
+	key, err := s.join(rel)
+	if err != nil {
+		return err
+	}
+	return s.bucket.WriteAll(ctx, key, data, nil)
+}
+
+func (s *Store) join(rel string) (string, error) {
+	if !cleanKey(rel) {
+		return "", fmt.Errorf("key %q is not a clean relative path under the pipeline root", rel)
+	}
+	if s.prefix == "" {
+		return rel, nil
+	}
+	return s.prefix + "/" + rel, nil
 }
 
 // IsNotFound reports whether err means a missing object.
 func IsNotFound(err error) bool { return gcerrors.Code(err) == gcerrors.NotFound }
+
+// ReadError is a store that failed to read an object the caller needs.
+type ReadError struct {
+	// What names the object.
+	What string
+	// Err is the store's error.
+	Err error
+}
+
+func (e *ReadError) Error() string { return fmt.Sprintf("reading %s: %v", e.What, e.Err) }
+
+// Unwrap exposes the store's error.
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// Unavailable reports whether err is a read that the store failed in a
+// way that may pass (it did not answer, timed out, failed internally or
+// throttled): worth retrying later. A missing object, a refused
+// permission, a malformed root, a result in the wrong place or content
+// that does not decode are not.
+func Unavailable(err error) bool {
+	var re *ReadError
+	if !errors.As(err, &re) {
+		return false
+	}
+	switch gcerrors.Code(re.Err) {
+	case gcerrors.Unknown, gcerrors.Internal, gcerrors.DeadlineExceeded, gcerrors.ResourceExhausted:
+		return true
+	}
+	return false
+}

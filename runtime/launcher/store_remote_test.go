@@ -20,7 +20,7 @@ import (
 func TestOpenStoreS3WithEndpoint(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "minio")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "minio123")
-	s, err := OpenStore(context.Background(), "s3://mlpipeline/v2?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true")
+	s, err := OpenStore(context.Background(), "s3://mlpipeline/v2?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true", StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func TestOpenStoreS3WithEndpoint(t *testing.T) {
 	if key, err := s.key("s3://mlpipeline/v2/p/r/t/model"); err != nil || key != "v2/p/r/t/model" {
 		t.Errorf("key %q, %v", key, err)
 	}
-	if _, err := OpenStore(context.Background(), "ftp://x/y"); err == nil {
+	if _, err := OpenStore(context.Background(), "ftp://x/y", StoreOptions{}); err == nil {
 		t.Error("ftp root accepted")
 	}
 }
@@ -84,7 +84,7 @@ func TestStoreGCSRoundTrip(t *testing.T) {
 func roundTrip(t *testing.T, root string, stored func(key string) error) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := OpenStore(ctx, root)
+	s, err := OpenStore(ctx, root, StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,54 +132,5 @@ func roundTrip(t *testing.T, root string, stored func(key string) error) {
 	}
 	if got, err := s.ReadAll(ctx, "results/x.json"); err != nil || string(got) != `{"n":1}` {
 		t.Errorf("ReadAll: %q, %v", got, err)
-	}
-}
-
-// TestStoreBoundsOtherBuckets reads objects from 20 buckets outside the
-// root (as importers naming them would): each read works, and the store
-// never holds more than maxOtherBuckets of them open; a bucket closed to
-// make room opens again when named again.
-func TestStoreBoundsOtherBuckets(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	server, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", Port: uint16(port), PublicHost: fmt.Sprintf("127.0.0.1:%d", port), Writer: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Stop()
-	server.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "ml-artifacts"})
-	for i := range 20 {
-		bucket := fmt.Sprint("imported-", i)
-		server.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: bucket, Name: "data.csv"}, Content: []byte(bucket)})
-	}
-	t.Setenv("STORAGE_EMULATOR_HOST", fmt.Sprintf("127.0.0.1:%d", port))
-	ctx := context.Background()
-	s, err := OpenStore(ctx, "gs://ml-artifacts/v2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	out := t.TempDir()
-	// imported-0 last again, long after it was closed to make room.
-	for n := range 21 {
-		i := n % 20
-		bucket := fmt.Sprint("imported-", i)
-		local := filepath.Join(out, bucket)
-		if err := s.Download(ctx, "gs://"+bucket+"/data.csv", local); err != nil {
-			t.Fatalf("%s: %v", bucket, err)
-		}
-		if b, err := os.ReadFile(local); err != nil || string(b) != bucket {
-			t.Fatalf("%s: read %q, %v", bucket, b, err)
-		}
-		if n := s.OtherBuckets(); n > maxOtherBuckets {
-			t.Fatalf("%d other buckets open after %s, at most %d", n, bucket, maxOtherBuckets)
-		}
-	}
-	if n := s.OtherBuckets(); n != maxOtherBuckets {
-		t.Errorf("%d other buckets open, want %d", n, maxOtherBuckets)
 	}
 }

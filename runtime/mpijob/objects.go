@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 // The objects an MPIJob makes, named, labelled, mounted and configured as
@@ -74,6 +75,13 @@ func podLabels(job, role string) map[string]string {
 		kubeflow.JobNameLabel:      job,
 		kubeflow.JobRoleLabel:      role,
 	}
+}
+
+// watched labels a pod template with the runtime's watch contract
+// (v1alpha1.LabelRunUID, the job's UID): the manager's pod informer sees
+// only pods that carry it (controller.TaskPodSelector).
+func watched(tmpl *corev1.PodTemplateSpec, job *kubeflow.MPIJob) {
+	tmpl.Labels[v1alpha1.LabelRunUID] = string(job.UID)
 }
 
 func hostSuffix(job *kubeflow.MPIJob) string {
@@ -222,6 +230,7 @@ func (r *Reconciler) newWorker(job *kubeflow.MPIJob, i int) (*corev1.Pod, error)
 	for k, v := range podLabels(job.Name, kubeflow.RoleWorker) {
 		tmpl.Labels[k] = v
 	}
+	watched(tmpl, job)
 	tmpl.Labels[kubeflow.ReplicaIndexLabel] = strconv.Itoa(i)
 	spec := &tmpl.Spec
 	spec.Hostname, spec.Subdomain = name, job.Name
@@ -273,6 +282,7 @@ func (r *Reconciler) newLauncherJob(job *kubeflow.MPIJob) (*batchv1.Job, error) 
 	for k, v := range podLabels(job.Name, kubeflow.RoleLauncher) {
 		tmpl.Labels[k] = v
 	}
+	watched(tmpl, job)
 	r.gang.decorate(tmpl, job.Name)
 	spec := &tmpl.Spec
 	spec.Hostname, spec.Subdomain = name, job.Name

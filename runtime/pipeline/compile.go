@@ -50,6 +50,8 @@ func (c *compiler) compile() (*Plan, error) {
 	s := c.spec
 	if s.Info.Name == "" {
 		c.sink.add("", "", "pipelineInfo.name", "pipelineInfo", "a pipeline needs a name")
+	} else if err := CheckPathName(s.Info.Name); err != nil {
+		c.sink.add("", "", "pipelineInfo.name", "pipelineInfo.name", "%v", err)
 	}
 	if s.Root == nil || s.Root.DAG == nil {
 		c.sink.add("", "", "root.dag", "root", "the pipeline has no root DAG")
@@ -181,6 +183,9 @@ func (c *compiler) checkDefinitions(comp *Component, path string) {
 			p := dir.defs.Parameters[name]
 			field := fmt.Sprintf("%s.parameters[%q]", dir.name, name)
 			fpath := path + "." + dir.name + ".parameters." + name
+			if err := CheckPathName(name); err != nil {
+				c.sink.add(comp.Name, "", field, fpath, "%v", err)
+			}
 			if p == nil || !p.ParameterType.Valid() {
 				t := ParameterType("")
 				if p != nil {
@@ -199,6 +204,9 @@ func (c *compiler) checkDefinitions(comp *Component, path string) {
 			}
 		}
 		for _, name := range sortedKeys(dir.defs.Artifacts) {
+			if err := CheckPathName(name); err != nil {
+				c.sink.add(comp.Name, "", fmt.Sprintf("%s.artifacts[%q]", dir.name, name), path+"."+dir.name+".artifacts."+name, "%v", err)
+			}
 			if a := dir.defs.Artifacts[name]; a == nil || a.ArtifactType.SchemaTitle == "" {
 				c.sink.add(comp.Name, "", fmt.Sprintf("%s.artifacts[%q]", dir.name, name), path+"."+dir.name+".artifacts."+name, "artifact needs artifactType.schemaTitle")
 			}
@@ -321,6 +329,9 @@ func (c *compiler) compileDAG(comp *Component, spec *DAGSpec, path string) *DAG 
 	for _, name := range names {
 		t := tasks[name]
 		tpath := path + ".tasks." + name
+		if err := CheckPathName(name); err != nil {
+			c.sink.add(comp.Name, name, "name", tpath, "task name %v", err)
+		}
 		if t.Spec == nil {
 			c.sink.add(comp.Name, name, "task", tpath, "task is empty")
 			continue

@@ -13,6 +13,11 @@ resource "kubeflow_cert_manager" "this" {
     replicaCount = 2
   })
 
+  # Install only charts signed by the platform team's key (helm package
+  # --sign); a chart without a valid .prov file fails the apply.
+  # verify  = true
+  # keyring = "${path.module}/charts-pubring.gpg"
+
   timeouts {
     create = "20m"
   }

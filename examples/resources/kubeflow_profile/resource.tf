@@ -25,6 +25,10 @@ resource "kubeflow_profile" "vision" {
   istio_injection       = true
   workload_identity_gsa = "vision-pipelines@my-project.iam.gserviceaccount.com"
 
+  # Runs use the pipeline-runner service account unless they name one of
+  # these (which the platform team creates); any other is refused.
+  run_service_accounts = ["vision-exporter"]
+
   timeouts {
     delete = "15m"
   }

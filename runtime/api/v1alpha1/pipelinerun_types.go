@@ -43,9 +43,23 @@ func (p RunPhase) Terminal() bool {
 }
 
 // PipelineRunSpec is one execution of a pipeline version. Everything but
-// cancel is fixed at creation.
+// cancel is fixed at creation: the API server refuses other changes even
+// without the admission webhook, so what the controller checked when the
+// run started (its service account, its parameters) stays what runs.
+// Optional fields may be absent from the object (kubectl sends only what
+// the YAML holds), so every rule tests has() before it reads one: a rule
+// that reads a missing field fails with "no such key" on every later
+// write, the controller's status updates included.
 //
-// +kubebuilder:validation:XValidation:rule="self.pipeline == oldSelf.pipeline && self.pipelineVersion == oldSelf.pipelineVersion",message="pipeline and pipelineVersion are immutable"
+// +kubebuilder:validation:XValidation:rule="self.pipeline == oldSelf.pipeline",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".pipeline",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.pipelineVersion) ? self.pipelineVersion : 0) == (has(oldSelf.pipelineVersion) ? oldSelf.pipelineVersion : 0)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".pipelineVersion",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.parameters) == has(oldSelf.parameters) && (!has(self.parameters) || self.parameters == oldSelf.parameters)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".parameters",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.parameterSecrets) == has(oldSelf.parameterSecrets) && (!has(self.parameterSecrets) || self.parameterSecrets == oldSelf.parameterSecrets)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".parameterSecrets",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.pipelineRoot) == has(oldSelf.pipelineRoot) && (!has(self.pipelineRoot) || self.pipelineRoot == oldSelf.pipelineRoot)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".pipelineRoot",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.serviceAccountName) == has(oldSelf.serviceAccountName) && (!has(self.serviceAccountName) || self.serviceAccountName == oldSelf.serviceAccountName)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".serviceAccountName",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.parallelism) ? self.parallelism : 0) == (has(oldSelf.parallelism) ? oldSelf.parallelism : 0)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".parallelism",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="has(self.timeout) == has(oldSelf.timeout) && (!has(self.timeout) || self.timeout == oldSelf.timeout)",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".timeout",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="(has(self.executor) ? self.executor : 'pod') == (has(oldSelf.executor) ? oldSelf.executor : 'pod')",message="is immutable: a run executes what it was created with; create a new run instead (only cancel may change)",fieldPath=".executor",reason=FieldValueForbidden
 type PipelineRunSpec struct {
 	// pipeline names the Pipeline in the run's namespace.
 	// +kubebuilder:validation:MinLength=1
@@ -54,16 +68,32 @@ type PipelineRunSpec struct {
 	// recorded in status.pipelineVersion when the run starts.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	PipelineVersion int32 `json:"pipelineVersion"`
+	PipelineVersion int32 `json:"pipelineVersion,omitempty"`
 	// parameters are the run parameters, as text parsed by each
 	// parameter's type (JSON for lists and structs).
 	// +optional
+	// +kubebuilder:validation:MaxProperties=1000
 	Parameters map[string]string `json:"parameters,omitempty"`
+	// parameterSecrets are run parameters whose values come from keys of
+	// Kubernetes Secrets in the run's namespace, by parameter name: for
+	// passwords and tokens, which spec.parameters would show to everyone
+	// who can read the run. The controller never reads them: each task
+	// pod that takes one gets it as an environment variable from the
+	// Secret (secretKeyRef), and the launcher passes it to the task as the
+	// parameter's value. Only STRING parameters; not with the local
+	// executor; tasks that take one are never cached.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=100
+	ParameterSecrets map[string]SecretKeyRef `json:"parameterSecrets,omitempty"`
 	// pipelineRoot is where artifacts go: gs://, s3:// (with ?endpoint=
 	// for MinIO) or file:// URL. The controller's default when empty.
 	// +optional
 	PipelineRoot string `json:"pipelineRoot,omitempty"`
-	// serviceAccountName runs the task pods.
+	// serviceAccountName runs the task pods: the namespace's default
+	// service account when empty (a profile's pipeline runner), and
+	// otherwise one the namespace allows (the annotation
+	// pipelines.kfstack.dev/allowed-service-accounts, which
+	// kubeflow_profile's run_service_accounts sets).
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// parallelism caps the tasks running at once (0: no cap beyond the
@@ -83,6 +113,18 @@ type PipelineRunSpec struct {
 	// handlers run.
 	// +optional
 	Cancel bool `json:"cancel,omitempty"`
+}
+
+// SecretKeyRef names one key of a Secret in the run's namespace.
+type SecretKeyRef struct {
+	// name is the Secret's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// key is the key in the Secret's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key"`
 }
 
 // TaskFailure names the task that failed a run.
@@ -118,6 +160,11 @@ type PipelineRunStatus struct {
 	// the pipeline deleted meanwhile.
 	// +optional
 	VersionConfigMap string `json:"versionConfigMap,omitempty"`
+	// serviceAccountName is the service account the run's task pods run
+	// as, resolved when the run started: spec.serviceAccountName, or the
+	// namespace's default (a profile's pipeline runner).
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 	// startTime is when the run started.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`

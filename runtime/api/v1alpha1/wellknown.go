@@ -25,6 +25,10 @@ const (
 	ConditionSucceeded = "Succeeded"
 	// ConditionPipelineResolved is True once the run's version is known.
 	ConditionPipelineResolved = "PipelineResolved"
+	// ConditionArtifactStoreAvailable is False while the run's artifact
+	// store does not answer (the controller retries), True once it does
+	// again; absent on runs that never lost it.
+	ConditionArtifactStoreAvailable = "ArtifactStoreAvailable"
 
 	ReasonRunning           = "Running"
 	ReasonSucceeded         = "Succeeded"
@@ -38,15 +42,24 @@ const (
 	ReasonImagesIgnored     = "ImagesIgnored"
 	ReasonPodNotControlled  = "PodNotControlled"
 	ReasonCreatingPodFailed = "CreatingPodFailed"
-	// ReasonStoreUnavailable: finished tasks' results wait for the
-	// artifact store to answer again, or the run waits for its pipeline
-	// root to open.
+	// ReasonExecutorNotAllowed fails a run whose executor the controller
+	// does not run (local, without --allow-local-executor).
+	ReasonExecutorNotAllowed = "ExecutorNotAllowed"
+	// ReasonStoreUnavailable and ReasonStoreAvailable are the reasons of
+	// ConditionArtifactStoreAvailable.
 	ReasonStoreUnavailable = "StoreUnavailable"
+	ReasonStoreAvailable   = "StoreAvailable"
+	// ReasonCacheEntryRefused is the event of a cache entry that exists
+	// but is not trusted (planted, altered, another namespace's): the task
+	// runs instead.
+	ReasonCacheEntryRefused = "CacheEntryRefused"
 )
 
 // Labels and annotations on task pods. The node and attempt labels tie a
 // pod to the engine's node, so that a restarted controller adopts it
-// instead of starting the attempt again.
+// instead of starting the attempt again. LabelRunUID is the watch
+// contract: the controller's pod informer selects pods that carry it (the
+// UID of the custom resource that owns the pod), and no other pod.
 const (
 	LabelRun       = "pipelines.kfstack.dev/run"
 	LabelRunUID    = "pipelines.kfstack.dev/run-uid"
@@ -57,6 +70,17 @@ const (
 	// report them through the termination message.
 	AnnotationOutputs = "pipelines.kfstack.dev/outputs"
 )
+
+// AnnotationLocalExecutor is set on the PipelineRun CRD to say that a
+// controller serving it allows the local executor (--allow-local-executor),
+// and which one: the controller sets it while it runs and removes it when
+// it stops, so that kubeflow_run can refuse executor local at plan time
+// where no controller allows it. A controller in the cluster never sets
+// it. It is advisory: the controller and its admission webhook decide.
+const AnnotationLocalExecutor = "pipelines.kfstack.dev/local-executor"
+
+// PipelineRunCRDName is the name of the PipelineRun CRD.
+const PipelineRunCRDName = "pipelineruns.pipelines.kfstack.dev"
 
 // Paths of the validating admission webhooks on the controller's webhook
 // server; the ValidatingWebhookConfiguration that bootstrap/runtime

@@ -8,6 +8,7 @@ package validation
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -106,7 +107,7 @@ func ValidatePipelineRunSpec(s v1alpha1.PipelineRunSpec) field.ErrorList {
 			errs = append(errs, field.Invalid(spec.Child("serviceAccountName"), s.ServiceAccountName, msg))
 		}
 	}
-	return errs
+	return append(errs, ValidateParameterSecrets(s)...)
 }
 
 // PipelineRunSpecChanges reports every field but cancel that differs: a
@@ -122,6 +123,7 @@ func PipelineRunSpecChanges(old, s v1alpha1.PipelineRunSpec) field.ErrorList {
 	immutable("pipeline", old.Pipeline != s.Pipeline)
 	immutable("pipelineVersion", old.PipelineVersion != s.PipelineVersion)
 	immutable("parameters", !maps.Equal(old.Parameters, s.Parameters))
+	immutable("parameterSecrets", !maps.Equal(old.ParameterSecrets, s.ParameterSecrets))
 	immutable("executor", executorOrDefault(old.Executor) != executorOrDefault(s.Executor))
 	immutable("pipelineRoot", old.PipelineRoot != s.PipelineRoot)
 	immutable("serviceAccountName", old.ServiceAccountName != s.ServiceAccountName)
@@ -142,4 +144,60 @@ func durationOf(s v1alpha1.PipelineRunSpec) string {
 		return ""
 	}
 	return s.Timeout.Duration.String()
+}
+
+// RunPolicy is what a runtime allows of runs beyond their schema, from its
+// controller's flags. The controller and its admission webhook check runs
+// against their own policy; kubeflow_run's plan against the one the
+// controller publishes (v1alpha1.AnnotationLocalExecutor on the
+// PipelineRun CRD).
+type RunPolicy struct {
+	// LocalExecutor allows executor local (--allow-local-executor).
+	LocalExecutor bool
+}
+
+// LocalExecutorForbidden explains why a run with executor local is
+// refused by a runtime that does not allow it.
+const LocalExecutorForbidden = "the local executor runs task commands inside the controller's process, with the controller's identity, " +
+	"and this runtime does not allow it (its controller was not started with --allow-local-executor); use executor \"pod\""
+
+// ValidatePipelineRunPolicy checks a new run against what the runtime
+// allows: the local executor only where its controller allows it.
+func ValidatePipelineRunPolicy(s v1alpha1.PipelineRunSpec, p RunPolicy) field.ErrorList {
+	if s.Executor == v1alpha1.ExecutorLocal && !p.LocalExecutor {
+		return field.ErrorList{field.Forbidden(field.NewPath("spec", "executor"), LocalExecutorForbidden)}
+	}
+	return nil
+}
+
+// ParsePipelineRoot checks a pipeline root's form and returns it parsed: a
+// file:// URL with an absolute path, or a gs:// or s3:// URL that names a
+// bucket, with no path element that is empty, "." or ".." (a root is a
+// prefix that everything of a run stays under). The error says what is
+// wrong, without the root itself.
+func ParsePipelineRoot(root string) (*url.URL, error) {
+	u, err := url.Parse(root)
+	if err != nil {
+		return nil, fmt.Errorf("not a URL: %w", err)
+	}
+	switch u.Scheme {
+	case "file":
+		if (u.Host != "" && u.Host != "localhost") || !strings.HasPrefix(u.Path, "/") {
+			return nil, fmt.Errorf("not an absolute file URL, such as file:///var/lib/kfstack/artifacts")
+		}
+	case "gs", "s3":
+		if u.Host == "" {
+			return nil, fmt.Errorf("names no bucket, such as %s://my-bucket/pipelines", u.Scheme)
+		}
+	default:
+		return nil, fmt.Errorf("the scheme must be gs://, s3:// or file://")
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		for _, part := range strings.Split(p, "/") {
+			if part == "" || part == "." || part == ".." {
+				return nil, fmt.Errorf("its path must not contain empty, \".\" or \"..\" elements")
+			}
+		}
+	}
+	return u, nil
 }

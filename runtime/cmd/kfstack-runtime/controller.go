@@ -20,7 +20,6 @@ import (
 	"k8s.io/klog/v2/textlogger"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/yaml"
 
@@ -48,7 +47,10 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts controller.Options
-	metricsAddr := fs.String("metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	var metrics controller.MetricsOptions
+	fs.StringVar(&metrics.BindAddress, "metrics-bind-address", ":8443", "address of the Prometheus metrics endpoint (0 disables it)")
+	fs.BoolVar(&metrics.Secure, "metrics-secure", true, "serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorises for GET /metrics (SubjectAccessReview); false serves plain HTTP to anyone")
+	fs.StringVar(&metrics.CertDir, "metrics-cert-dir", "", "directory of the metrics server's tls.crt and tls.key (reloaded when they change); a self-signed certificate when empty")
 	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz probes")
 	leaderElect := fs.Bool("leader-elect", false, "elect a leader, so that only one replica reconciles")
 	namespace := fs.String("leader-election-namespace", "", "namespace of the leader election lease (default: the pod's)")
@@ -56,6 +58,9 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	fs.StringVar(&opts.RuntimeBinary, "runtime-binary", v1alpha1.RuntimeBinaryPath, "path of kfstack-runtime in the runtime image")
 	fs.StringVar(&opts.PipelineRoot, "pipeline-root", "", "artifact store of runs that set none (gs://, s3://, file://)")
 	fs.StringVar(&opts.WorkDir, "workdir", "", "work directory of local-executor runs")
+	fs.BoolVar(&opts.AllowLocalExecutor, "allow-local-executor", false, "let runs use the local executor, which runs task commands inside this process with its identity: only for a controller on a developer's machine (make demo, tests), never in a shared cluster")
+	fs.Var((*listFlag)(&opts.AllowedFileRoots), "allowed-file-root", "DIR: a directory under which runs may name a file:// pipeline root of their own (repeatable); the controller reads and writes it with its own identity")
+	cacheKeySecret := fs.String("cache-key-secret", "", "NAMESPACE/NAME of the Secret holding the key that signs task cache entries (made when missing); empty: a key of this process only, so entries are not reused after a restart")
 	fs.IntVar(&opts.MaxConcurrentReconciles, "max-concurrent-runs", 4, "runs reconciled at once")
 	opts.ImageRules.Exact, opts.ImageRules.Mirrors = map[string]string{}, map[string]string{}
 	fs.Var(pairFlag(opts.ImageRules.Exact), "image-map", "FROM=TO: run task images named FROM as TO (repeatable; \"alpine\" matches docker.io/library/alpine:latest)")
@@ -115,6 +120,10 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "--max-running-tasks must not be negative")
 		return 2
 	}
+	if _, _, err := controller.ParseSecretName(*cacheKeySecret); *cacheKeySecret != "" && err != nil {
+		fmt.Fprintf(stderr, "--cache-key-secret: %v\n", err)
+		return 2
+	}
 	if err := checkWebhookFlags(*webhookPort, *webhookCertDir); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -134,6 +143,12 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	if *cacheKeySecret != "" {
+		if opts.CacheSigningKey, err = controller.LoadCacheSigningKey(ctx, cfg, *cacheKeySecret); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
 	mpiOn, err := mpi.decide(ctx, cfg, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -151,7 +166,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 		Scheme:                  scheme,
 		WebhookServer:           webhookServer,
 		Cache:                   cacheOpts,
-		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		Metrics:                 metrics.ServerOptions(),
 		HealthProbeBindAddress:  *probeAddr,
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "kfstack-runtime-controller",
@@ -173,7 +188,7 @@ func controllerCommand(args []string, _, stderr io.Writer) int {
 	}
 	ready := healthz.Ping
 	if webhookServer != nil {
-		if err := controller.SetupWebhooks(mgr); err != nil {
+		if err := controller.SetupWebhooks(mgr, opts); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
@@ -221,6 +236,19 @@ func checkWebhookFlags(port int, certDir string) error {
 			return fmt.Errorf("--webhook-cert-dir %s: the webhook server needs %s there (a cert-manager Certificate's Secret mounted as a volume): %w", certDir, name, err)
 		}
 	}
+	return nil
+}
+
+// listFlag is a repeatable flag collected into a list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	if s == "" {
+		return fmt.Errorf("must not be empty")
+	}
+	*l = append(*l, s)
 	return nil
 }
 

@@ -29,6 +29,8 @@ func TestControllerRefusesBadOptions(t *testing.T) {
 		{[]string{"--task-pod-defaults", unknownField}, `unknown field "nodeSelectors"`},
 		{[]string{"--task-pod-defaults", danglingMount}, `volume mount "data" names no volume`},
 		{[]string{"--webhook-port", "70000"}, "--webhook-port 70000 is not a port"},
+		{[]string{"--allowed-file-root", "data/artifacts"}, `allowed file root "data/artifacts" is not an absolute directory`},
+		{[]string{"--cache-key-secret", "just-a-name"}, `--cache-key-secret: "just-a-name" is not NAMESPACE/NAME`},
 		{[]string{"--webhook-port", "9443", "--webhook-cert-dir", dir}, "--webhook-cert-dir " + dir + ": the webhook server needs tls.crt there"},
 	} {
 		code, out := runCLI(t, append([]string{"controller"}, tc.args...)...)

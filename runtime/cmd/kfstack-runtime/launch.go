@@ -50,6 +50,14 @@ func launchCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "decoding task spec: %v\n", err)
 		return 2
 	}
+	if err := spec.ResolveSecrets(os.LookupEnv); err != nil {
+		// Reported as the attempt's failure, naming the parameter.
+		fmt.Fprintln(stderr, err)
+		if msg, mErr := json.Marshal(launcher.Message{Error: err.Error()}); mErr == nil {
+			_ = os.WriteFile(*resultFile, msg, 0o644)
+		}
+		return 1
+	}
 	run, err := spec.TaskRun()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -57,7 +65,9 @@ func launchCommand(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	store, err := launcher.OpenStore(ctx, spec.PipelineRoot)
+	// The pod runs as the run's service account: importers and inputs may
+	// name any URI it can read.
+	store, err := launcher.OpenStore(ctx, spec.PipelineRoot, launcher.StoreOptions{ForeignReads: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

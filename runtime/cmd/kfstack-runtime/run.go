@@ -118,7 +118,9 @@ func execute(o runOptions, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	store, err := launcher.OpenStore(ctx, root)
+	// The user runs the pipeline as themselves: importers may name any URI
+	// their credentials reach.
+	store, err := launcher.OpenStore(ctx, root, launcher.StoreOptions{ForeignReads: true})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

@@ -22,7 +22,7 @@ func setup(t *testing.T, tasks []pipeline.NativeTask, maxParallel int) (*engine.
 		t.Fatal(err)
 	}
 	root := "file://" + filepath.Join(t.TempDir(), "root")
-	store, err := launcher.OpenStore(context.Background(), root)
+	store, err := launcher.OpenStore(context.Background(), root, launcher.StoreOptions{ForeignReads: true})
 	if err != nil {
 		t.Fatal(err)
 	}
