@@ -15,15 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
-	kubeflow "github.com/kfstack/terraform-provider-kubeflow/runtime/api/kubeflow/v2beta1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
 // TestWebhookObjects checks what webhooks = true renders: the controller
 // serves the webhooks with the Certificate's Secret, the certificate
 // covers the Service's names, cert-manager injects its CA, and the
-// configuration fails closed on Pipelines, PipelineRuns and (MPIJobs on by
-// default) MPIJobs only.
+// configuration fails closed on Pipelines and PipelineRuns only.
 func TestWebhookObjects(t *testing.T) {
 	const ns = "kf-rt"
 	// MPI jobs off: their webhook has a test of its own.
@@ -94,10 +92,9 @@ func TestWebhookObjects(t *testing.T) {
 	if got := config.Annotations["cert-manager.io/inject-ca-from"]; got != "kf-rt/"+WebhookCertificateName {
 		t.Errorf("inject-ca-from = %q", got)
 	}
-	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath, MPIJobWebhookName: kubeflow.WebhookPath}
-	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns", MPIJobWebhookName: "mpijobs"}
-	groups := map[string]string{PipelineWebhookName: v1alpha1.GroupVersion.Group, PipelineRunWebhookName: v1alpha1.GroupVersion.Group, MPIJobWebhookName: kubeflow.GroupVersion.Group}
-	if len(config.Webhooks) != 3 {
+	paths := map[string]string{PipelineWebhookName: v1alpha1.PipelineWebhookPath, PipelineRunWebhookName: v1alpha1.PipelineRunWebhookPath}
+	resources := map[string]string{PipelineWebhookName: "pipelines", PipelineRunWebhookName: "pipelineruns"}
+	if len(config.Webhooks) != 2 {
 		t.Fatalf("webhooks = %+v", config.Webhooks)
 	}
 	for _, h := range config.Webhooks {
@@ -108,7 +105,7 @@ func TestWebhookObjects(t *testing.T) {
 		if h.FailurePolicy == nil || *h.FailurePolicy != admissionregistrationv1.Fail || h.SideEffects == nil || *h.SideEffects != admissionregistrationv1.SideEffectClassNone {
 			t.Errorf("%s: failurePolicy %v, sideEffects %v", h.Name, h.FailurePolicy, h.SideEffects)
 		}
-		if len(h.Rules) != 1 || !slices.Equal(h.Rules[0].APIGroups, []string{groups[h.Name]}) || !slices.Equal(h.Rules[0].Resources, []string{resources[h.Name]}) ||
+		if len(h.Rules) != 1 || !slices.Equal(h.Rules[0].APIGroups, []string{"pipelines.kfstack.dev"}) || !slices.Equal(h.Rules[0].Resources, []string{resources[h.Name]}) ||
 			!slices.Equal(h.Rules[0].Operations, []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update}) {
 			t.Errorf("%s: rules = %+v", h.Name, h.Rules)
 		}

@@ -69,12 +69,18 @@ func runtimeBinary(t *testing.T) string {
 }
 
 // controllerProcess runs `kfstack-runtime controller` against the test
-// cluster, for the runs labelled for it; extra flags follow the defaults.
+// cluster, as the installed ServiceAccount (controllerKubeconfig), for the
+// runs labelled for it; extra flags follow the defaults.
 func controllerProcess(t *testing.T, bin string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"controller", "--run-selector", labelController + "=" + subprocessController,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test",
 		"--pipeline-root", testOptions.PipelineRoot}, extra...)
+	// The same file:// roots as the in-process controller: runs in tests
+	// have their own in temporary directories.
+	for _, dir := range testOptions.AllowedFileRoots {
+		args = append(args, "--allowed-file-root", dir)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+controllerKubeconfig)
 	log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
