@@ -3,6 +3,11 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -11,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
 )
 
 var (
@@ -42,6 +48,8 @@ type pipelineDataSourceModel struct {
 	Version     types.Int64  `tfsdk:"version"`
 	ContentHash types.String `tfsdk:"content_hash"`
 	Versions    types.List   `tfsdk:"versions"`
+	// ContentVersion picks the version whose content Spec and DAG hold.
+	ContentVersion types.Int64 `tfsdk:"content_version"`
 }
 
 func (d *pipelineDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -52,12 +60,18 @@ func (d *pipelineDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Reads a pipeline and its versions, whether Terraform manages it here or elsewhere.",
 		Attributes: map[string]schema.Attribute{
-			"id":           schema.StringAttribute{Computed: true, MarkdownDescription: "`namespace/name`."},
-			"name":         schema.StringAttribute{Required: true, MarkdownDescription: "Name of the pipeline."},
-			"namespace":    schema.StringAttribute{Required: true, MarkdownDescription: "Its namespace."},
-			"description":  schema.StringAttribute{Computed: true, MarkdownDescription: "Free text."},
-			"spec":         schema.StringAttribute{Computed: true, MarkdownDescription: "The current KFP spec (empty for a native DAG)."},
-			"dag_json":     schema.StringAttribute{Computed: true, MarkdownDescription: "The current native DAG as JSON (empty for a KFP spec)."},
+			"id":          schema.StringAttribute{Computed: true, MarkdownDescription: "`namespace/name`."},
+			"name":        schema.StringAttribute{Required: true, MarkdownDescription: "Name of the pipeline."},
+			"namespace":   schema.StringAttribute{Required: true, MarkdownDescription: "Its namespace."},
+			"description": schema.StringAttribute{Computed: true, MarkdownDescription: "Free text."},
+			"spec":        schema.StringAttribute{Computed: true, MarkdownDescription: "The KFP spec (empty for a native DAG): the current content, or that of `content_version`."},
+			"dag_json":    schema.StringAttribute{Computed: true, MarkdownDescription: "The native DAG as JSON (empty for a KFP spec): the current content, or that of `content_version`."},
+			"content_version": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "A kept version whose content `spec` and `dag_json` show instead of the current content. " +
+					"It is read from the version's ConfigMap and checked against the version's content hash.",
+				Validators: []validator.Int64{int64validator.AtLeast(1)},
+			},
 			"version":      schema.Int64Attribute{Computed: true, MarkdownDescription: "The latest version's number."},
 			"content_hash": schema.StringAttribute{Computed: true, MarkdownDescription: "SHA-256 of the latest version's content."},
 			"versions":     schema.ListAttribute{Computed: true, ElementType: types.Int64Type, MarkdownDescription: "Numbers of the kept versions, oldest first."},
@@ -87,8 +101,22 @@ func (d *pipelineDataSource) Read(ctx context.Context, req datasource.ReadReques
 		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
 		return
 	}
+	content := p.Spec
+	if !m.ContentVersion.IsNull() {
+		n := int32(m.ContentVersion.ValueInt64())
+		v := p.Status.Version(n)
+		if v == nil {
+			resp.Diagnostics.AddAttributeError(path.Root("content_version"), summary, fmt.Sprintf("pipeline %s/%s does not keep version %d (kept: %s)", ns, name, n, keptVersions(p)))
+			return
+		}
+		content, err = versions.Read(ctx, cl, ns, v.ConfigMap, v.ContentHash)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("content_version"), summary, fmt.Sprintf("reading the content of version %d: %v", n, c.explain(err)))
+			return
+		}
+	}
 	m.ID = types.StringValue(ns + "/" + name)
-	m.Description, m.Spec, m.DAG = types.StringValue(p.Spec.Description), types.StringValue(p.Spec.Spec), types.StringValue(p.Spec.DAG)
+	m.Description, m.Spec, m.DAG = types.StringValue(p.Spec.Description), types.StringValue(content.Spec), types.StringValue(content.DAG)
 	m.Version, m.ContentHash = types.Int64Value(int64(p.Status.LatestVersion)), types.StringValue(p.Status.ContentHash)
 	nums := make([]attr.Value, len(p.Status.Versions))
 	for i, v := range p.Status.Versions {
@@ -96,6 +124,18 @@ func (d *pipelineDataSource) Read(ctx context.Context, req datasource.ReadReques
 	}
 	m.Versions = types.ListValueMust(types.Int64Type, nums)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// keptVersions lists the numbers of the versions a pipeline keeps.
+func keptVersions(p *v1alpha1.Pipeline) string {
+	nums := make([]string, len(p.Status.Versions))
+	for i, v := range p.Status.Versions {
+		nums[i] = fmt.Sprint(v.Number)
+	}
+	if len(nums) == 0 {
+		return "none"
+	}
+	return strings.Join(nums, ", ")
 }
 
 type runDataSource struct {

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -285,12 +287,37 @@ func (r *pipelineResource) Create(ctx context.Context, req resource.CreateReques
 	live, err := waitVersioned(ctx, cl, obj)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, c.explain(err).Error())
+		plan.ID = types.StringValue(ns + "/" + name)
+		if errors.Is(err, errRefused) {
+			// The content never became a version: delete the object, so
+			// that nothing is left half-created and the next apply
+			// creates it again with the content fixed.
+			if err := cl.Delete(context.WithoutCancel(ctx), obj, client.Preconditions{UID: &obj.UID}); client.IgnoreNotFound(err) != nil {
+				resp.Diagnostics.AddError(summary, "deleting the refused pipeline: "+c.explainRuntime(err).Error())
+				resp.Diagnostics.Append(plan.saveUnversioned(ctx, &resp.State, spec.ContentHash())...)
+			}
+			return
+		}
+		// Not versioned in time (is the controller running?): the object
+		// exists, so it is recorded, and Terraform marks it tainted; the
+		// next apply replaces it.
+		resp.Diagnostics.Append(plan.saveUnversioned(ctx, &resp.State, spec.ContentHash())...)
 		return
 	}
 	plan.ID = types.StringValue(ns + "/" + name)
 	resp.Diagnostics.Append(plan.applyLive(ctx, live, false)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
+
+// saveUnversioned records a pipeline that exists but has no version yet.
+func (m *pipelineResourceModel) saveUnversioned(ctx context.Context, state *tfsdk.State, hash string) diag.Diagnostics {
+	m.Version, m.Versions, m.ContentHash = types.Int64Value(0), types.ListValueMust(types.Int64Type, []attr.Value{}), types.StringValue(hash)
+	return state.Set(ctx, m)
+}
+
+// errRefused marks content the controller did not turn into a version:
+// refused (it does not compile), or not stored (a quota on ConfigMaps).
+var errRefused = errors.New("the runtime did not version the content")
 
 // waitVersioned waits until the controller has turned the object's
 // content into a version, or has refused it.
@@ -305,14 +332,14 @@ func waitVersioned(ctx context.Context, cl client.Client, obj *v1alpha1.Pipeline
 		if live.Status.ObservedGeneration < live.Generation {
 			return false, nil
 		}
-		if c := apimeta.FindStatusCondition(live.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Reason == v1alpha1.ReasonInvalidContent {
+		if c := apimeta.FindStatusCondition(live.Status.Conditions, v1alpha1.ConditionReady); c != nil && (c.Reason == v1alpha1.ReasonInvalidContent || c.Reason == v1alpha1.ReasonContentNotStored) {
 			refused = c.Message
 			return true, nil
 		}
 		return live.Status.ContentHash == hash, nil
 	})
 	if refused != "" {
-		return nil, fmt.Errorf("the runtime refused the content: %s", refused)
+		return nil, fmt.Errorf("%w: %s", errRefused, refused)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the runtime controller to version the pipeline (is it running?): %w", err)

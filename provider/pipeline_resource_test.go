@@ -13,6 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	resourceapi "k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -127,11 +129,20 @@ data "kubeflow_run" "test" {
   name      = kubeflow_run.test.name
   namespace = kubeflow_run.test.namespace
 }
+data "kubeflow_pipeline" "first" {
+  name            = kubeflow_pipeline.test.name
+  namespace       = kubeflow_pipeline.test.namespace
+  content_version = 1
+}
 `,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.kubeflow_pipeline.test", tfjsonpath.New("version"), knownvalue.Int64Exact(2)),
 					statecheck.ExpectKnownValue("data.kubeflow_pipeline.test", tfjsonpath.New("description"), knownvalue.StringExact("says hello")),
 					statecheck.ExpectKnownValue("data.kubeflow_pipeline.test", tfjsonpath.New("spec"), knownvalue.StringExact("")),
+					statecheck.ExpectKnownValue("data.kubeflow_pipeline.test", tfjsonpath.New("dag_json"), knownvalue.StringRegexp(regexp.MustCompile(`bonjour`))),
+					// An older version's content, read from its ConfigMap.
+					statecheck.ExpectKnownValue("data.kubeflow_pipeline.first", tfjsonpath.New("dag_json"), knownvalue.StringRegexp(regexp.MustCompile(`hello %s`))),
+					statecheck.ExpectKnownValue("data.kubeflow_pipeline.first", tfjsonpath.New("version"), knownvalue.Int64Exact(2)),
 					statecheck.ExpectKnownValue("data.kubeflow_run.test", tfjsonpath.New("phase"), knownvalue.StringExact("Succeeded")),
 					statecheck.ExpectKnownValue("data.kubeflow_run.test", tfjsonpath.New("parameters").AtMapKey("who"), knownvalue.StringExact("kfstack")),
 					statecheck.ExpectKnownValue("data.kubeflow_run.test", tfjsonpath.New("outputs").AtMapKey("loud"), knownvalue.StringExact(`"BONJOUR KFSTACK"`)),
@@ -264,3 +275,46 @@ func TestAccRun_failedRunNamesTask(t *testing.T) {
 		},
 	})
 }
+
+// TestAccPipeline_notVersioned: a pipeline whose content the controller
+// cannot turn into a version (here a namespace quota leaves no room for the
+// ConfigMap holding its content) fails the apply, saying why, and leaves no
+// Pipeline behind, so the next apply, with room made, creates it instead
+// of tripping over an object Terraform does not know (AlreadyExists).
+func TestAccPipeline_notVersioned(t *testing.T) {
+	ns := pipelineNamespace(t)
+	ctx := context.Background()
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-configmaps"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/configmaps": resourceQuantity("0")}},
+	}
+	if _, err := testCluster.Client.CoreV1().ResourceQuotas(ns).Create(ctx, quota, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config:      pipelineConfig(ns, greetDAG("hello")),
+				ExpectError: regexp.MustCompile(`(?s)the runtime did not version the content.*version 1 is not added yet.*(exceeded quota|status unknown for quota)`),
+			},
+			{
+				PreConfig: func() {
+					err := runtimeClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "greet"}, &v1alpha1.Pipeline{})
+					if !apierrors.IsNotFound(err) {
+						t.Errorf("the pipeline that got no version is still there: %v", err)
+					}
+					if err := testCluster.Client.CoreV1().ResourceQuotas(ns).Delete(ctx, quota.Name, metav1.DeleteOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: pipelineConfig(ns, greetDAG("hello")),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("kubeflow_pipeline.test", tfjsonpath.New("version"), knownvalue.Int64Exact(1)),
+				},
+			},
+		},
+	})
+}
+
+func resourceQuantity(s string) resourceapi.Quantity { return resourceapi.MustParse(s) }

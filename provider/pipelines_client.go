@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -14,10 +15,14 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 )
 
-// pipelinesScheme knows the runtime's API types.
+// pipelinesScheme knows the runtime's API types, and ConfigMaps, which
+// hold the content of pipeline versions.
 var pipelinesScheme = func() *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := corev1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	return s

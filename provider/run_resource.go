@@ -75,7 +75,10 @@ type runResourceModel struct {
 	Timeouts        timeouts.Value `tfsdk:"timeouts"`
 }
 
-const defaultRunTimeout = 30 * time.Minute
+const (
+	defaultRunTimeout       = 30 * time.Minute
+	defaultRunDeleteTimeout = 5 * time.Minute
+)
 
 func (r *runResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_run"
@@ -86,7 +89,9 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "One run of a `kubeflow_pipeline` version. Any change of its inputs replaces it (a new run). " +
 			"With `wait` (the default) apply waits until the run ends, within `timeouts.create`; a failed run is an " +
-			"apply error that names the failed task and shows the end of its log.",
+			"apply error that names the failed task and shows the end of its log. Destroying a run (and so replacing " +
+			"it) waits, within `timeouts.delete`, until the run and its task pods are gone, so that a new run of the " +
+			"same name never meets them.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -218,7 +223,7 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				ElementType:         types.Int64Type,
 				MarkdownDescription: "Number of tasks by phase.",
 			},
-			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true}),
+			"timeouts": timeouts.Attributes(ctx, timeouts.Opts{Create: true, Delete: true}),
 		},
 	}
 }
@@ -437,7 +442,7 @@ func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, re
 		return
 	}
 	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec}
-	if err := cl.Create(ctx, run); err != nil {
+	if err := createRun(ctx, cl, run); err != nil {
 		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
 		return
 	}
@@ -462,6 +467,51 @@ func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, re
 	if err != nil {
 		resp.Diagnostics.AddError(summary, c.explain(err).Error())
 	}
+}
+
+// createRun creates the run. A run of the same name that is being deleted
+// (destroyed out of band, or by an earlier apply that timed out) is waited
+// for first, within ctx.
+func createRun(ctx context.Context, cl client.Client, run *v1alpha1.PipelineRun) error {
+	for {
+		err := cl.Create(ctx, run)
+		if !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		old := &v1alpha1.PipelineRun{}
+		if gerr := cl.Get(ctx, client.ObjectKeyFromObject(run), old); gerr != nil {
+			if apierrors.IsNotFound(gerr) {
+				continue
+			}
+			return gerr
+		}
+		if old.DeletionTimestamp.IsZero() {
+			return fmt.Errorf("%w; import it with `terraform import` to manage it", err)
+		}
+		tflog.Info(ctx, "waiting for the previous run of the same name to be deleted", map[string]any{"namespace": run.Namespace, "name": run.Name})
+		if err := waitRunGone(ctx, cl, old); err != nil {
+			return err
+		}
+	}
+}
+
+// waitRunGone waits until the run (that UID) is gone: with foreground
+// deletion, after its task pods.
+func waitRunGone(ctx context.Context, cl client.Client, run *v1alpha1.PipelineRun) error {
+	live := &v1alpha1.PipelineRun{}
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(run), live); err != nil {
+			if apierrors.IsNotFound(err) {
+				return true, nil
+			}
+			return false, err
+		}
+		return live.UID != run.UID, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the run %s/%s (and its task pods) to be deleted: %w", run.Namespace, run.Name, err)
+	}
+	return nil
 }
 
 // runFailure explains a run that did not succeed: the failed task, its
@@ -619,6 +669,13 @@ func (r *runResource) Delete(ctx context.Context, req resource.DeleteRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultRunDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
 	summary := fmt.Sprintf("deleting PipelineRun (%s/%s)", ns, name)
 	c, cl, err := r.conn.pipelines(ctx)
@@ -626,10 +683,25 @@ func (r *runResource) Delete(ctx context.Context, req resource.DeleteRequest, re
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	// Background deletion: the garbage collector removes the task pods.
-	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	if err := cl.Delete(ctx, run, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
-		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+	// Foreground deletion: the run stays until the garbage collector has
+	// deleted its task pods, and Delete waits for it, so that a run made
+	// next under the same name (a replacement) never meets them.
+	run := &v1alpha1.PipelineRun{}
+	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, run); err != nil {
+		if !apierrors.IsNotFound(err) {
+			resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+		}
+		return
+	}
+	uid := client.Preconditions{UID: &run.UID}
+	if err := cl.Delete(ctx, run, client.PropagationPolicy(metav1.DeletePropagationForeground), uid); err != nil {
+		if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+		}
+		return
+	}
+	if err := waitRunGone(ctx, cl, run); err != nil {
+		resp.Diagnostics.AddError(summary, c.explain(err).Error())
 	}
 }
 

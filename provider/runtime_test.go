@@ -31,6 +31,9 @@ var (
 	runtimeErr  error
 	// runtimeClient reads and writes the runtime's objects in tests.
 	runtimeClient client.Client
+	// runtimeRoot is the in-process controller's pipeline root (a file://
+	// URL).
+	runtimeRoot string
 )
 
 // startRuntime installs the runtime's CRDs in the test cluster and runs
@@ -92,9 +95,10 @@ func runRuntime() error {
 	if err != nil {
 		return err
 	}
+	runtimeRoot = "file://" + filepath.Join(work, "artifacts")
 	// The acceptance tests' runs use the local executor (KWOK runs no
 	// containers), as make demo does: allowed here, never in a cluster.
-	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: "file://" + filepath.Join(work, "artifacts"), AllowLocalExecutor: true}); err != nil {
+	if err := controller.Setup(mgr, controller.Options{WorkDir: filepath.Join(work, "runs"), PipelineRoot: runtimeRoot, AllowLocalExecutor: true}); err != nil {
 		return err
 	}
 	if err := mpijob.Setup(mgr, mpijob.Options{}); err != nil {

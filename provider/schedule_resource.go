@@ -34,6 +34,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
 )
 
 var (
@@ -358,7 +359,7 @@ func (r *scheduleResource) ValidateConfig(ctx context.Context, req resource.Vali
 	if known(m.Name) {
 		name = m.Name.ValueString()
 	}
-	errs, _ := validation.ValidateSchedule(name, spec, nil)
+	errs, _ := validation.ValidateSchedule(name, spec, nil, nil)
 	addScheduleErrors(&resp.Diagnostics, errs, unknown, false)
 }
 
@@ -387,7 +388,7 @@ func (r *scheduleResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if err := cl.Get(ctx, client.ObjectKey{Namespace: plan.Namespace.ValueString(), Name: spec.Run.Pipeline}, p); err != nil {
 		return // made in this apply, or no runtime yet: checked at apply
 	}
-	addScheduleErrors(&resp.Diagnostics, validation.ValidateScheduleRun(spec.Run, p), nil, true)
+	addScheduleErrors(&resp.Diagnostics, validation.ValidateScheduleRun(spec.Run, p, versions.Reader(ctx, cl)), nil, true)
 }
 
 // spec builds the Schedule's spec from the model; unknown names the
@@ -550,7 +551,7 @@ func checkAgainstPipeline(ctx context.Context, cl client.Client, ns, name string
 			return nil, err
 		}
 		return p, nil
-	})
+	}, versions.Reader(ctx, cl))
 	if err != nil {
 		tflog.Warn(ctx, "the schedule's pipeline was not checked", map[string]any{"error": err.Error()})
 	}

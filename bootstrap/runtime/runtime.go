@@ -373,7 +373,8 @@ func withLabels(base map[string]string, more map[string]string) map[string]strin
 // Pipelines and PipelineRuns and writes only their status; for Schedules
 // it creates their runs, cancels them under Replace, deletes them beyond
 // the history limits and suspends a Schedule after too many failures; it creates,
-// reads and deletes task pods; it records events; it asks the API server
+// reads and deletes task pods and the ConfigMaps holding pipeline
+// versions' content; it records events; it asks the API server
 // who calls its metrics endpoint and whether they may (TokenReview,
 // SubjectAccessReview).
 func Rules() []rbacv1.PolicyRule {

@@ -159,6 +159,9 @@ func UIRules() []rbacv1.PolicyRule {
 		{APIGroups: []string{group}, Resources: []string{"pipelines", "pipelineruns", "experiments"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{group}, Resources: []string{"pipelineruns", "experiments"}, Verbs: []string{"create", "patch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"get", "list", "watch"}},
+		// The content of pipeline versions (runtime/api/versions), read by
+		// name once the user may read the pipeline.
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get"}},
 		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 	}
 }

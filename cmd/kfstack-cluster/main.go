@@ -4,7 +4,7 @@
 // tests use. With REAL_NODE=1 it adds a real node: kubelet on containerd,
 // which runs Pods in containers from locally built images (root only).
 //
-//	kfstack-cluster build   build and cache the binaries, showing progress
+//	kfstack-cluster build   build and cache the binaries (and with REAL_NODE=1 the node's images), showing progress
 //	kfstack-cluster up      start the cluster in the background, print its kubeconfig path
 //	kfstack-cluster down    stop it and remove its files
 //	kfstack-cluster kubeconfig  print the kubeconfig path of the running cluster
@@ -44,6 +44,9 @@ func main() {
 		switch os.Args[1] {
 		case "build":
 			_, err = testcluster.EnsureBinaries(context.Background(), os.Stdout)
+			if err == nil && realNode() {
+				err = testcluster.PrepareRealNode(context.Background(), os.Stdout)
+			}
 		case "up":
 			err = up(dir)
 		case "serve":
@@ -89,6 +92,13 @@ func up(dir string) error {
 	}
 	if _, err := testcluster.EnsureBinaries(context.Background(), os.Stderr); err != nil {
 		return err
+	}
+	// The node's images too are built before the start's deadline (with
+	// progress), so that the start inside it only reuses the build cache.
+	if realNode() {
+		if err := testcluster.PrepareRealNode(context.Background(), os.Stderr); err != nil {
+			return err
+		}
 	}
 	if err := testcluster.RemoveDir(dir); err != nil {
 		return err

@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -262,4 +265,41 @@ func layerEntries(t *testing.T, layer v1.Layer) map[string]string {
 
 func modeString(m int64) string {
 	return fmt.Sprintf("%04o", m)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestCompileReportsProgress: a compile that takes longer than the
+// progress interval says so while it runs (the first static build of the
+// runtime takes minutes, and kfstack-cluster shows it).
+func TestCompileReportsProgress(t *testing.T) {
+	defer func(d time.Duration) { compileProgressEvery = d }(compileProgressEvery)
+	compileProgressEvery = time.Millisecond
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress syncBuffer
+	if err := compile(context.Background(), root, PausePackage, filepath.Join(t.TempDir(), "pause"), &progress); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "still compiling "+PausePackage) {
+		t.Errorf("progress %q", progress.String())
+	}
 }

@@ -136,7 +136,7 @@ func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
 
 	if wanted[PauseImage] {
 		pause := filepath.Join(binDir, "pause")
-		if err := compile(ctx, opts.RepoRoot, PausePackage, pause); err != nil {
+		if err := compile(ctx, opts.RepoRoot, PausePackage, pause, progress); err != nil {
 			return nil, err
 		}
 		if err := write(PauseImage, Spec{
@@ -179,7 +179,7 @@ func BuildLocal(ctx context.Context, opts LocalOptions) ([]Built, error) {
 	}
 	if wanted[RuntimeImage] {
 		runtime := filepath.Join(binDir, "kfstack-runtime")
-		if err := compile(ctx, opts.RepoRoot, RuntimePackage, runtime); err != nil {
+		if err := compile(ctx, opts.RepoRoot, RuntimePackage, runtime, progress); err != nil {
 			return nil, err
 		}
 		base, err := Build(baseSpec)
@@ -224,14 +224,33 @@ func baseSpec(ctx context.Context, busybox string) (Spec, error) {
 	}, nil
 }
 
+// compileProgressEvery is how often a compile that takes long says so.
+var compileProgressEvery = 15 * time.Second
+
 // compile builds a static linux/amd64 binary of pkg into out. No
 // -trimpath: with it nothing would be shared with the build cache of the
 // tests and of "go build", and a first runtime image would compile every
-// dependency again.
-func compile(ctx context.Context, repoRoot, pkg, out string) error {
+// dependency again. The first static build of the runtime takes over a
+// minute on 2 cores: progress hears of it.
+func compile(ctx context.Context, repoRoot, pkg, out string, progress io.Writer) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-ldflags", "-s -w", "-o", out, pkg)
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	start := time.Now()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		ticker := time.NewTicker(compileProgressEvery)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+				fmt.Fprintf(progress, "  still compiling %s (%s; the first static build takes a minute or two)\n", pkg, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
 	if output, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("compiling %s: %w\n%s", pkg, err, output)
 	}

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +30,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/kfstack/terraform-provider-kubeflow/internal/faultproxy"
 )
 
 // Options configure a cluster.
@@ -51,6 +54,11 @@ type Options struct {
 	// once. Benchmarks of installs use it to measure waiting as on a real
 	// cluster.
 	PodStartDelay time.Duration
+	// EtcdProxy puts a fault-injecting TCP proxy (internal/faultproxy)
+	// between the API server and etcd, so that a test can make etcd slow
+	// (Cluster.SetEtcdLatency). It runs in the process that starts the
+	// cluster.
+	EtcdProxy bool
 }
 
 // Cluster is a running local control plane.
@@ -76,6 +84,7 @@ type Cluster struct {
 
 	stopMu   sync.Mutex
 	procs    []*process
+	etcd     *faultproxy.Proxy
 	ownsDir  bool
 	keys     *pki
 	pkiFiles map[string]string
@@ -116,7 +125,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return c, err
 		}
 	}
-	if err := c.startControlPlane(ctx, bins, opts.PodStartDelay); err != nil {
+	if err := c.startControlPlane(ctx, bins, opts.PodStartDelay, opts.EtcdProxy); err != nil {
 		return c, err
 	}
 	pools := opts.NodePools
@@ -141,7 +150,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	return c, nil
 }
 
-func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStartDelay time.Duration) error {
+func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStartDelay time.Duration, etcdProxy bool) error {
 	keys, err := newPKI()
 	if err != nil {
 		return err
@@ -190,10 +199,17 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStar
 	if err := waitHTTP(ctx, etcd, http.DefaultClient, etcdURL+"/health", 30*time.Second); err != nil {
 		return err
 	}
+	apiserverEtcd := etcdURL
+	if etcdProxy {
+		if c.etcd, err = faultproxy.New("127.0.0.1:" + strconv.Itoa(etcdClient)); err != nil {
+			return fmt.Errorf("starting the proxy in front of etcd: %w", err)
+		}
+		apiserverEtcd = "http://" + c.etcd.Addr()
+	}
 
 	c.Host = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	apiserver, err := c.start("kube-apiserver", bins.APIServer,
-		"--etcd-servers="+etcdURL,
+		"--etcd-servers="+apiserverEtcd,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		"--secure-port="+strconv.Itoa(apiPort),
 		"--cert-dir="+filepath.Join(c.Dir, "apiserver-certs"),
@@ -294,6 +310,48 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStar
 	}
 	_, err = c.start("kwok", bins.KWOK, kwokArgs...)
 	return err
+}
+
+// SetEtcdLatency makes etcd answer the API server d later, in each
+// direction, from now on (0: at once). The cluster must have been started
+// with Options.EtcdProxy.
+func (c *Cluster) SetEtcdLatency(d time.Duration) error {
+	if c.etcd == nil {
+		return errors.New("the cluster has no proxy in front of etcd: start it with Options.EtcdProxy")
+	}
+	c.etcd.SetLatency(d)
+	return nil
+}
+
+// RestartAPIServer stops kube-apiserver (SIGTERM; SIGKILL when kill is
+// set) and starts it again on the same port with the same flags and data,
+// and returns once it is ready. Clients, controllers and watches see it
+// go away and come back, as in a control-plane upgrade or crash.
+func (c *Cluster) RestartAPIServer(ctx context.Context, kill bool) error {
+	c.stopMu.Lock()
+	defer c.stopMu.Unlock()
+	for i, p := range c.procs {
+		if p.name != "kube-apiserver" {
+			continue
+		}
+		if kill {
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.exited
+		} else {
+			p.stop(15 * time.Second)
+		}
+		next, err := startProcess(p.dir, p.name, p.bin, p.args...)
+		if err != nil {
+			return err
+		}
+		c.procs[i] = next
+		httpClient, err := rest.HTTPClientFor(c.Config)
+		if err != nil {
+			return err
+		}
+		return waitHTTP(ctx, next, httpClient, c.Host+"/readyz", 60*time.Second)
+	}
+	return errors.New("the cluster runs no kube-apiserver")
 }
 
 // start starts a component and records it for Stop.
@@ -534,6 +592,10 @@ func (c *Cluster) Stop() {
 		c.procs[i].stop(grace)
 	}
 	c.procs = nil
+	if c.etcd != nil {
+		_ = c.etcd.Close()
+		c.etcd = nil
+	}
 	removeDir := c.ownsDir
 	if node != nil {
 		if err := node.cleanUp(c.Dir); err != nil {

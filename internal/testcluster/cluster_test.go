@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 )
@@ -204,9 +205,22 @@ func TestCluster(t *testing.T) {
 				t.Errorf("%s: init container statuses %+v", name, p.Status.InitContainerStatuses)
 			}
 		}
-		// No pod without a result ends: give KWOK the time it took for the
-		// others.
-		time.Sleep(time.Second)
+		// Neither a task pod without a result nor a pod that is not a task
+		// pod ends. A sentinel task pod, made and finished after both were
+		// last changed (task-held gets an unrelated annotation), ends once
+		// KWOK has acted on the events that followed theirs: by then a
+		// stage that wrongly matched them would have ended them too.
+		held := []byte(`{"metadata":{"annotations":{"example.com/touched":"yes"}}}`)
+		if _, err := c.Client.CoreV1().Pods("default").Patch(ctx, "task-held", types.MergePatchType, held, metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Client.CoreV1().Pods("default").Create(ctx, pod("task-sentinel", task), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := FinishTaskPod(ctx, c.Client, "default", "task-sentinel", TaskPodResult{}); err != nil {
+			t.Fatal(err)
+		}
+		waitPhase("task-sentinel", corev1.PodSucceeded)
 		for _, name := range []string{"task-held", "other"} {
 			p, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

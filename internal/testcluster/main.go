@@ -16,7 +16,14 @@ import (
 // REAL_NODE=1 in the environment the cluster gets a real node as well,
 // where the machine can run one (see RunMainWithRealNode).
 func RunMain(m *testing.M, setup func(*Cluster)) {
-	os.Exit(runMain(m, os.Getenv("REAL_NODE") == "1", setup))
+	os.Exit(runMain(m, Options{RealNode: os.Getenv("REAL_NODE") == "1"}, setup))
+}
+
+// RunMainWithOptions is RunMain for a cluster started with opts (a proxy
+// in front of etcd, say). REAL_NODE=1 adds a real node here too.
+func RunMainWithOptions(m *testing.M, opts Options, setup func(*Cluster)) {
+	opts.RealNode = opts.RealNode || os.Getenv("REAL_NODE") == "1"
+	os.Exit(runMain(m, opts, setup))
 }
 
 // RunMainWithRealNode is RunMain for a package whose tests run Pods in
@@ -25,10 +32,10 @@ func RunMain(m *testing.M, setup func(*Cluster)) {
 // without it, and the tests that need it skip with the reason (see
 // Cluster.SkipUnlessRealNode).
 func RunMainWithRealNode(m *testing.M, setup func(*Cluster)) {
-	os.Exit(runMain(m, true, setup))
+	os.Exit(runMain(m, Options{RealNode: true}, setup))
 }
 
-func runMain(m *testing.M, realNode bool, setup func(*Cluster)) int {
+func runMain(m *testing.M, opts Options, setup func(*Cluster)) int {
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -52,14 +59,14 @@ func runMain(m *testing.M, realNode bool, setup func(*Cluster)) int {
 	}()
 
 	noRealNode := "the cluster was started without a real node: use testcluster.RunMainWithRealNode, or set REAL_NODE=1"
-	if realNode {
+	if opts.RealNode {
 		if err := RealNodeSupported(); err != nil {
 			noRealNode = err.Error()
 			fmt.Fprintf(os.Stderr, "starting the local cluster without a real node: %v\n", err)
-			realNode = false
+			opts.RealNode = false
 		}
 	}
-	cluster, err := Start(ctx, Options{RealNode: realNode})
+	cluster, err := Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the local cluster: %v\n", err)
 		return 1

@@ -17,6 +17,9 @@ import (
 // whether it has exited.
 type process struct {
 	name    string
+	dir     string
+	bin     string
+	args    []string
 	cmd     *exec.Cmd
 	logPath string
 	log     *os.File
@@ -42,7 +45,7 @@ func startProcess(dir, name, bin string, args ...string) (*process, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, log: logFile, exited: make(chan struct{})}
+	p := &process{name: name, dir: dir, bin: bin, args: args, cmd: cmd, logPath: logPath, log: logFile, exited: make(chan struct{})}
 	go func() {
 		p.waitErr = cmd.Wait()
 		logFile.Close()

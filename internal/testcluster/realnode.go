@@ -46,6 +46,33 @@ const RealNodeLabel = "kfstack.dev/real-node"
 // RealNodeImageTag is the tag of the images built for the real node.
 const RealNodeImageTag = "dev"
 
+// PrepareRealNode builds the real node's images once, into a temporary
+// directory, so that the Go build cache holds their binaries and a real
+// node (Options.RealNode) then starts in seconds: the first static build
+// of the runtime takes a minute or two on 2 cores, too long to happen
+// inside a start's deadline. Progress goes to progress. kfstack-cluster
+// runs it before it starts the cluster, as it builds the control plane's
+// binaries first.
+func PrepareRealNode(ctx context.Context, progress io.Writer) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "kfstack-node-images-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	start := time.Now()
+	fmt.Fprintln(progress, "building the real node's images (the first time compiles the runtime statically: a minute or two)")
+	images, err := image.BuildLocal(ctx, image.LocalOptions{RepoRoot: root, OutDir: tmp, Tag: RealNodeImageTag, Progress: progress})
+	if err != nil {
+		return fmt.Errorf("building the real node's images: %w", err)
+	}
+	fmt.Fprintf(progress, "built %d images for the real node in %s\n", len(images), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
 // RealNodeBridge is the Linux bridge of the real node's Pod network.
 const RealNodeBridge = "kfstack0"
 
@@ -268,6 +295,7 @@ func (c *Cluster) startContainerd(ctx context.Context, bins *Binaries, progress 
 		RepoRoot: root,
 		OutDir:   filepath.Join(n.dir, "images"),
 		Tag:      RealNodeImageTag,
+		Progress: progress,
 	})
 	if err != nil {
 		return fmt.Errorf("building the real node's images: %w", err)

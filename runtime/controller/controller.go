@@ -25,6 +25,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/internal/imagerewrite"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller/schedules"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/launcher"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
@@ -149,7 +150,9 @@ func controllerOptions(o Options) controller.Options {
 // the runtime's own pods are watched (TaskPodSelector), cached slim
 // (labels, owner, phase, termination message), and runSelector, when not
 // nil, limits the PipelineRuns this controller drives (to split runs
-// between controllers).
+// between controllers). The metadata of version ConfigMaps is in the
+// Pipeline reconciler's own cache: the manager's ConfigMap selector is
+// left to others (runtime/mpijob).
 func CacheOptions(runSelector labels.Selector) cache.Options {
 	by := map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: TaskPodSelector(), Transform: slimPod}}
 	if runSelector != nil {
@@ -184,7 +187,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	if err := (&PipelineReconciler{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder("kfstack-pipeline")}).SetupWithManager(mgr); err != nil {
+	if err := (&PipelineReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("kfstack-pipeline")}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the Pipeline controller: %w", err)
 	}
 	runs := &PipelineRunReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Options: opts, Recorder: mgr.GetEventRecorder("kfstack-run")}
@@ -225,28 +228,40 @@ func newPlanCache() *planCache { return &planCache{plans: map[string]*pipeline.P
 // maxPlans bounds the cache; it is emptied when full (plans recompile).
 const maxPlans = 256
 
-// forRun returns the compiled plan of the run's version.
-func (c *planCache) forRun(ctx context.Context, cl client.Client, run *v1alpha1.PipelineRun) (*pipeline.Plan, error) {
+// forRun returns the compiled plan of the run's version: from memory, or
+// compiled from the version's ConfigMap (recorded in the run's status when
+// it resolved its version), read past the cache and checked against the
+// content hash in the run's status. It never looks at the Pipeline: a run
+// that has started runs to its end on its version's content whether the
+// version is still kept and the pipeline still exists or not, since the
+// content of a version is kept while runs that use it have not ended
+// (PipelineReconciler.collect). So the outcome never depends on what this
+// process has in memory. Errors reading the ConfigMap other than its
+// absence are transient: the reconcile is retried with backoff.
+func (c *planCache) forRun(ctx context.Context, r client.Reader, run *v1alpha1.PipelineRun) (*pipeline.Plan, error) {
 	c.mu.Lock()
 	p, ok := c.plans[run.Status.ContentHash]
 	c.mu.Unlock()
 	if ok {
 		return p, nil
 	}
-	pl := &v1alpha1.Pipeline{}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: run.Spec.Pipeline}, pl); err != nil {
-		if client.IgnoreNotFound(err) == nil {
-			return nil, fmt.Errorf("pipeline %q was deleted: %w", run.Spec.Pipeline, errVersionGone)
-		}
-		return nil, fmt.Errorf("getting Pipeline %s: %w", run.Spec.Pipeline, err)
+	name := run.Status.VersionConfigMap
+	if name == "" {
+		return nil, fmt.Errorf("the run records no ConfigMap for version %d of pipeline %q: %w", run.Status.PipelineVersion, run.Spec.Pipeline, errVersionGone)
 	}
-	v := pl.Status.Version(run.Status.PipelineVersion)
-	if v == nil || v.ContentHash != run.Status.ContentHash {
-		return nil, fmt.Errorf("version %d of pipeline %q: %w", run.Status.PipelineVersion, pl.Name, errVersionGone)
+	content, err := versions.Read(ctx, r, run.Namespace, name, run.Status.ContentHash)
+	switch {
+	case err == nil:
+	case errors.Is(err, versions.ErrGone):
+		return nil, fmt.Errorf("version %d of pipeline %q: %w (%w)", run.Status.PipelineVersion, run.Spec.Pipeline, errVersionGone, err)
+	case errors.Is(err, versions.ErrAltered):
+		return nil, &invalidError{err: fmt.Errorf("version %d of pipeline %q: %w", run.Status.PipelineVersion, run.Spec.Pipeline, err)}
+	default:
+		return nil, err
 	}
-	p, err := validation.CompileContent(v.Spec, v.DAG)
+	p, err = validation.CompileContent(content.Spec, content.DAG)
 	if err != nil {
-		return nil, &invalidError{err: fmt.Errorf("compiling version %d: %w", v.Number, err)}
+		return nil, &invalidError{err: fmt.Errorf("compiling version %d: %w", run.Status.PipelineVersion, err)}
 	}
 	c.mu.Lock()
 	if len(c.plans) >= maxPlans {

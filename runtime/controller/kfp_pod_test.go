@@ -200,10 +200,10 @@ func TestPodSharedPythonPipelines(t *testing.T) {
 				if cs := p.Status.ContainerStatuses; len(cs) == 1 && cs[0].State.Terminated != nil {
 					code = cs[0].State.Terminated.ExitCode
 				}
-				phases = append(phases, fmt.Sprintf("%s %s exit %d", p.Name, p.Status.Phase, code))
+				phases = append(phases, fmt.Sprintf("%s attempt %s %s exit %d", p.Annotations[v1alpha1.AnnotationTask], p.Labels[v1alpha1.LabelAttempt], p.Status.Phase, code))
 			}
 			sort.Strings(phases)
-			if w := []string{name + "-1-1 Failed exit 1", name + "-1-2 Succeeded exit 0"}; !slices.Equal(phases, w) {
+			if w := []string{"add attempt 1 Failed exit 1", "add attempt 2 Succeeded exit 0"}; !slices.Equal(phases, w) {
 				t.Errorf("%s: pods %v, want %v", f, phases, w)
 			}
 		}

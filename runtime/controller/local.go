@@ -33,8 +33,9 @@ type localRuns struct {
 
 // localRun is one run's executor and its undelivered results.
 type localRun struct {
-	uid     types.UID
-	x       *local.Executor
+	uid types.UID
+	x   *local.Executor
+	// store is the run's own, open while its processes run.
 	store   *launcher.Store
 	cancel  context.CancelFunc
 	mu      sync.Mutex
@@ -59,6 +60,7 @@ func (l *localRuns) get(ctx context.Context, run *v1alpha1.PipelineRun, root str
 		}
 		// A run deleted and created again under the same name.
 		lr.close()
+		delete(l.runs, key)
 	}
 	dir := filepath.Join(l.workDir, run.Namespace, run.Name+"-"+string(run.UID))
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -218,13 +218,16 @@ func TestRunWaitsForPipeline(t *testing.T) {
 	ns := namespace(t)
 	createRun(t, ns, "early", "later", v1alpha1.ExecutorLocal, map[string]string{"counter": filepath.Join(t.TempDir(), "n")})
 	createRun(t, ns, "bad", "later", v1alpha1.ExecutorLocal, map[string]string{"nosuch": "1"})
-	time.Sleep(500 * time.Millisecond)
+	// The controller has seen the run once it says what it waits for.
 	r := &v1alpha1.PipelineRun{}
-	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "early"}, r); err != nil {
-		t.Fatal(err)
-	}
-	if r.Status.Phase != v1alpha1.RunPending {
-		t.Errorf("before the pipeline exists: %s", describe(r))
+	eventually(t, "the run to wait for its pipeline", func() bool {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "early"}, r); err != nil {
+			t.Fatal(err)
+		}
+		return apimeta.IsStatusConditionPresentAndEqual(r.Status.Conditions, v1alpha1.ConditionPipelineResolved, metav1.ConditionFalse)
+	})
+	if c := apimeta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionPipelineResolved); r.Status.Phase != v1alpha1.RunPending || c.Reason != v1alpha1.ReasonPipelineNotFound {
+		t.Errorf("before the pipeline exists: %s, condition %+v", describe(r), c)
 	}
 	createPipeline(t, ns, "later", "", retryDAG)
 	if r := waitRun(t, ns, "early", time.Minute); r.Status.Phase != v1alpha1.RunSucceeded {

@@ -31,6 +31,7 @@ import (
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/mpijob"
 )
 
 var (
@@ -57,7 +58,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	testcluster.RunMain(m, func(c *testcluster.Cluster) {
+	// A proxy in front of etcd lets the fault tests slow it down.
+	testcluster.RunMainWithOptions(m, testcluster.Options{EtcdProxy: true}, func(c *testcluster.Cluster) {
 		cluster = c
 		if err := setup(c); err != nil {
 			panic(err)
@@ -129,8 +131,11 @@ func setup(c *testcluster.Cluster) error {
 	controllerSettings = fmt.Sprintf("in-process controller: %d runs reconciled at once, client %.0f QPS (burst %d), max running tasks %d",
 		workers(envInt("KFSTACK_TEST_WORKERS")), mcfg.QPS, mcfg.Burst, envInt("KFSTACK_TEST_MAX_RUNNING"))
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  controller.CacheOptions(sel),
+		Scheme: scheme,
+		// As kfstack-runtime controller with MPIJobs on: the manager's
+		// ConfigMap selector is the MPIJob controller's, and the version
+		// ConfigMaps must be seen all the same.
+		Cache:                  mpijob.CacheOptions(controller.CacheOptions(sel)),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 	})
@@ -293,4 +298,41 @@ func workers(n int) int {
 		return 4
 	}
 	return n
+}
+
+// attemptPod returns the pod of a task's attempt in the named run (nil, nil
+// while there is none): task pods are found by the run's UID label, the
+// task annotation and the attempt label, never by a name guessed here.
+func attemptPod(ctx context.Context, ns, run, task string, attempt int) (*corev1.Pod, error) {
+	r := &v1alpha1.PipelineRun{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: run}, r); err != nil {
+		return nil, err
+	}
+	pods := &corev1.PodList{}
+	if err := k8s.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelRunUID: string(r.UID), v1alpha1.LabelAttempt: strconv.Itoa(attempt)}); err != nil {
+		return nil, err
+	}
+	for i := range pods.Items {
+		if pods.Items[i].Annotations[v1alpha1.AnnotationTask] == task {
+			return &pods.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// waitAttemptPod waits until the pod of a task's attempt runs, and
+// returns it.
+func waitAttemptPod(t *testing.T, ns, run, task string, attempt int) *corev1.Pod {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		pod, err := attemptPod(context.Background(), ns, run, task, attempt)
+		if err == nil && pod != nil && pod.Status.Phase == corev1.PodRunning {
+			return pod
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pod of %s attempt %d in run %s is not running (%v, %v)", task, attempt, run, pod, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -152,27 +152,12 @@ func TestLostPodIsRetried(t *testing.T) {
 	prog.hold("work", true)
 	createPipeline(t, ns, "lost", "", lostDAG)
 	createRun(t, ns, "victim", "lost", v1alpha1.ExecutorPod, nil)
-	waitPod := func(name string) {
-		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for {
-			pod := &corev1.Pod{}
-			err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, pod)
-			if err == nil && pod.Status.Phase == corev1.PodRunning {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("pod %s is not running: %v", name, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitPod("victim-1-1")
+	first := waitAttemptPod(t, ns, "victim", "work", 1)
 	var zero int64
-	if err := k8s.Delete(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "victim-1-1"}}, &client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	if err := k8s.Delete(ctx, first, &client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		t.Fatal(err)
 	}
-	waitPod("victim-1-2")
+	waitAttemptPod(t, ns, "victim", "work", 2)
 	prog.hold("work", false)
 	r := waitRun(t, ns, "victim", time.Minute)
 	if r.Status.Phase != v1alpha1.RunSucceeded {

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
@@ -27,14 +28,45 @@ const (
 	mainContainer = "main"
 )
 
-// podName names the pod of one attempt: deterministic, so that creating it
-// twice (after a restart, or a status conflict) finds the first one.
-func podName(run string, node, attempt int32) string {
-	suffix := "-" + strconv.Itoa(int(node)) + "-" + strconv.Itoa(int(attempt))
-	if max := 253 - len(suffix); len(run) > max {
-		run = strings.TrimRight(run[:max], "-.")
+// podName names the pod of one attempt, <run>-<uid>-<node>-<attempt>:
+// deterministic, so that creating it twice (after a restart, or a status
+// conflict) finds the first one, and unique to the run's UID, so that a
+// run deleted and made again under the same name never meets its
+// predecessor's pods. uid is the first 8 hex digits of the run's UID (32
+// random bits: the adoption check in createPod covers a clash). Long run
+// names are cut to keep the name within 253 characters.
+func podName(run *v1alpha1.PipelineRun, node, attempt int32) string {
+	suffix := "-" + shortUID(run.UID) + "-" + strconv.Itoa(int(node)) + "-" + strconv.Itoa(int(attempt))
+	name := run.Name
+	if max := 253 - len(suffix); len(name) > max {
+		name = strings.TrimRight(name[:max], "-.")
 	}
-	return run + suffix
+	return name + suffix
+}
+
+// shortUID is the first 8 hex digits of a UID.
+func shortUID(uid types.UID) string {
+	s := strings.ReplaceAll(string(uid), "-", "")
+	if len(s) > 8 {
+		s = s[:8]
+	}
+	return s
+}
+
+// ownsAttempt reports why pod cannot be adopted as the attempt's pod of
+// task path in run: it must be controlled by the run, carry the run's
+// UID, the attempt's node and number, and the task's path. "" means it can.
+func ownsAttempt(pod *corev1.Pod, run *v1alpha1.PipelineRun, node, attempt int32, path string) string {
+	n, a, ok := podAttempt(pod)
+	switch {
+	case !metav1.IsControlledBy(pod, run) || pod.Labels[v1alpha1.LabelRunUID] != string(run.UID):
+		return fmt.Sprintf("pod %s belongs to another run", pod.Name)
+	case !ok || n != node || a != attempt:
+		return fmt.Sprintf("pod %s is not the pod of node %d, attempt %d", pod.Name, node, attempt)
+	case pod.Annotations[v1alpha1.AnnotationTask] != path:
+		return fmt.Sprintf("pod %s runs task %q, not %q", pod.Name, pod.Annotations[v1alpha1.AnnotationTask], path)
+	}
+	return ""
 }
 
 // buildPod returns the pod for a StartTask action.
@@ -92,7 +124,7 @@ func (r *PipelineRunReconciler) buildPod(run *v1alpha1.PipelineRun, root string,
 	t := true
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      podName(run.Name, a.Node, a.Attempt),
+			Name:      podName(run, a.Node, a.Attempt),
 			Namespace: run.Namespace,
 			Labels: map[string]string{
 				v1alpha1.LabelRunUID:  string(run.UID),

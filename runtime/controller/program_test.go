@@ -169,11 +169,23 @@ func (p *programs) run(pod *corev1.Pod) {
 		p.t.Errorf("pod %s: %v", pod.Name, err)
 		return
 	}
-	if err := testcluster.FinishTaskPod(context.Background(), p.client, pod.Namespace, pod.Name, testcluster.TaskPodResult{ExitCode: code, Message: string(b)}); err != nil {
-		if !apierrors.IsNotFound(err) {
-			p.t.Errorf("pod %s: %v", pod.Name, err)
+	// The API server may be away (a fault test restarts it): the program
+	// has ended, so its result is handed over once it is back.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := testcluster.FinishTaskPod(context.Background(), p.client, pod.Namespace, pod.Name, testcluster.TaskPodResult{ExitCode: code, Message: string(b)})
+		if err == nil || apierrors.IsNotFound(err) {
+			return
 		}
-		return
+		if time.Now().After(deadline) {
+			p.t.Errorf("pod %s: %v", pod.Name, err)
+			return
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 

@@ -14,8 +14,14 @@ package controller
 // webhook, which refuses runs in an archived one. The finalizers subresource lets
 // task pods carry an owner reference with blockOwnerDeletion, which
 // OwnerReferencesPermissionEnforcement checks. Task pods are created and
-// deleted, never updated (a new attempt is a new pod). Namespaces are
-// read for the service accounts a profile allows its runs
+// deleted, never updated (a new attempt is a new pod). ConfigMaps hold
+// the content of pipeline versions (runtime/api/versions), kept out of
+// the Pipeline so that many large versions stay under etcd's object size
+// limit: the Pipeline reconciler creates one per version (immutable, so
+// never updated) and deletes it once no kept version and no unfinished
+// run needs it; a run reads its version's to run that content to its end
+// even after the version is pruned. Namespaces are read for the service
+// accounts a profile allows its runs
 // (kfstack.dev/allowed-service-accounts). PersistentVolumeClaims are made
 // and deleted by kfp-kubernetes' CreatePVC/DeletePVC tasks and for run
 // workspaces, in the run's namespace, never listed or changed. No secrets outside its own
@@ -39,6 +45,7 @@ package controller
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=schedules/status;schedules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=pipelines.kfstack.dev,resources=experiments,verbs=get
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;create;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

@@ -69,12 +69,18 @@ func runtimeBinary(t *testing.T) string {
 }
 
 // controllerProcess runs `kfstack-runtime controller` against the test
-// cluster, for the runs labelled for it; extra flags follow the defaults.
+// cluster, as the installed ServiceAccount (controllerKubeconfig), for the
+// runs labelled for it; extra flags follow the defaults.
 func controllerProcess(t *testing.T, bin string, extra ...string) *exec.Cmd {
 	t.Helper()
 	args := append([]string{"controller", "--run-selector", labelController + "=" + subprocessController,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--runtime-image", "kfstack-runtime:test",
 		"--pipeline-root", testOptions.PipelineRoot}, extra...)
+	// The same file:// roots as the in-process controller: runs in tests
+	// have their own in temporary directories.
+	for _, dir := range testOptions.AllowedFileRoots {
+		args = append(args, "--allowed-file-root", dir)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+controllerKubeconfig)
 	log, err := os.Create(filepath.Join(t.TempDir(), "controller.log"))
@@ -105,18 +111,7 @@ func TestRestartSafety(t *testing.T) {
 	})
 
 	// Wait for task two's pod to run, then kill the controller.
-	deadline := time.Now().Add(time.Minute)
-	for {
-		pod := &corev1.Pod{}
-		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "survivor-2-1"}, pod)
-		if err == nil && pod.Status.Phase == corev1.PodRunning {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("task two's pod is not running: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitAttemptPod(t, ns, "survivor", "two", 1)
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

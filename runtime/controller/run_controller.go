@@ -43,6 +43,11 @@ import (
 // informer cache is a few milliseconds behind our own last write.
 const conflictRetry = 10 * time.Millisecond
 
+// storeReadTimeout bounds one read of a result from the artifact store: a
+// store that does not answer in time is unavailable (the read is retried),
+// never a failed task.
+const storeReadTimeout = 20 * time.Second
+
 // indexRunPipeline indexes runs by "<namespace>/<pipeline>", so that a new
 // pipeline version wakes the runs waiting for it.
 const indexRunPipeline = "spec.pipeline"
@@ -111,15 +116,18 @@ func (r *PipelineRunReconciler) Reconcile(ctx context.Context, req reconcile.Req
 		// the older status would redo work and fail with a conflict.
 		return reconcile.Result{RequeueAfter: conflictRetry}, err
 	}
-	woken := false
+	var slots *grant
 	if r.slots != nil {
 		if !r.slotsSynced() && !waitSynced(ctx, r.slotsSynced) {
 			return reconcile.Result{}, errors.New("the count of running task pods did not sync")
 		}
-		woken = r.slots.begin(req.NamespacedName)
+		// Ended however advance returns: unused slots go back, and a slot
+		// this run was woken for goes to the next in line.
+		slots = r.slots.begin(req.NamespacedName)
+		defer func() { slots.end(slots.waiting) }()
 	}
 	run := cached.DeepCopy()
-	res, err := r.advance(ctx, run, &cached.Status, woken)
+	res, err := r.advance(ctx, run, &cached.Status, slots)
 	if apierrors.IsConflict(err) {
 		// The cache lags behind our last write; try again on fresh data.
 		return reconcile.Result{RequeueAfter: conflictRetry}, nil
@@ -150,9 +158,9 @@ func (r *PipelineRunReconciler) dropState(name types.NamespacedName) {
 // advance runs one step of the run and writes its status unless it is
 // unchanged (orig): it prepares the engine and state, gathers what
 // happened since the last step, steps the engine and starts what it asks
-// for, then persists the state once. woken says the run was woken for a
-// freed task slot.
-func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun, orig *v1alpha1.PipelineRunStatus, woken bool) (reconcile.Result, error) {
+// for, then persists the state once. slots is the reconcile's grant of
+// task slots (nil without a limit of running tasks).
+func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.PipelineRun, orig *v1alpha1.PipelineRunStatus, slots *grant) (reconcile.Result, error) {
 	s, err := r.prepare(ctx, run)
 	if s == nil || err != nil {
 		return reconcile.Result{}, err
@@ -162,10 +170,10 @@ func (r *PipelineRunReconciler) advance(ctx context.Context, run *v1alpha1.Pipel
 		return reconcile.Result{}, err
 	}
 	// Under a limit of running tasks, the pods a step may start are the
-	// slots granted; unused ones go back when the step is persisted.
-	if r.slots != nil && s.local == nil {
-		s.slots = r.slots.grant(client.ObjectKeyFromObject(run), woken)
-		defer func() { s.slots.end(s.deferred > 0 && !run.Status.Phase.Terminal()) }()
+	// slots granted; the run queues if it is left with ready tasks.
+	if slots != nil && s.local == nil {
+		s.slots = slots
+		defer func() { slots.waiting = s.deferred > 0 && !run.Status.Phase.Terminal() }()
 	}
 	wake, err := r.step(ctx, s)
 	if err != nil {
@@ -238,11 +246,16 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 			return nil, err
 		}
 	}
-	plan, err := r.plans.forRun(ctx, r.Client, run)
+	plan, err := r.plans.forRun(ctx, r.APIReader, run)
 	if err != nil {
-		if errors.Is(err, errVersionGone) || isInvalid(err) {
+		if errors.Is(err, errVersionGone) {
+			return nil, r.fail(ctx, run, v1alpha1.ReasonVersionNotFound, err.Error())
+		}
+		if isInvalid(err) {
 			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, err.Error())
 		}
+		// Transient (the API server, a ConfigMap read): retried with
+		// backoff, never a failed run.
 		return nil, err
 	}
 	root := run.Spec.PipelineRoot
@@ -271,9 +284,11 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 	if state == nil {
 		params, reason, msg, admitErr := r.admit(ctx, run, plan)
 		if admitErr != nil {
+			release()
 			return nil, admitErr
 		}
 		if reason != "" {
+			release()
 			return nil, r.fail(ctx, run, reason, msg)
 		}
 		state, err = eng.Start(run.Name, params, now)
@@ -281,6 +296,9 @@ func (r *PipelineRunReconciler) prepare(ctx context.Context, run *v1alpha1.Pipel
 			release()
 			return nil, r.fail(ctx, run, v1alpha1.ReasonInvalid, "binding parameters: "+err.Error())
 		}
+		// The UID, not the name, makes the run's artifact paths and job
+		// UUID: a run made again under the same name shares neither.
+		state.RunUID = string(run.UID)
 		run.Status.StartTime = &metav1.Time{Time: time.UnixMilli(state.Start)}
 		r.Recorder.Eventf(run, nil, corev1.EventTypeNormal, v1alpha1.ReasonRunning, "Starting", "running version %d of pipeline %s", run.Status.PipelineVersion, run.Spec.Pipeline)
 		if run.Spec.Executor == v1alpha1.ExecutorLocal {
@@ -336,7 +354,16 @@ func (r *PipelineRunReconciler) feed(ctx context.Context, s *runStep, evs []engi
 		res := s.results[k]
 		ev := res.event
 		if ev == nil {
-			e, err := r.podEvent(ctx, s.store, res.pod, k, launcher.ResultPath(s.eng.Plan().Name, s.state.RunID, s.eng.Path(s.state, k.node)), s.failures)
+			// A pod of this run for another task is never taken for
+			// this one's (the state that created it was not persisted and
+			// a redone step handed its node to another task).
+			if why := ownsAttempt(res.pod, s.run, k.node, k.attempt, s.eng.Path(s.state, k.node)); why != "" {
+				r.Recorder.Eventf(s.run, res.pod, corev1.EventTypeWarning, v1alpha1.ReasonPodNotControlled, "Adopting", "not taking the result of pod %s: %s", res.pod.Name, why)
+				evs = append(evs, engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Message: "the task's pod is not its own: " + why})
+				continue
+			}
+			path := launcher.ResultPath(s.eng.Plan().Name, s.state.RunID, s.state.RunUID, s.eng.Path(s.state, k.node))
+			e, err := r.podEvent(ctx, s.store, res.pod, k, path, s.failures)
 			if err != nil {
 				// The store is unavailable for now: the result stays
 				// unfed, the pod stays, and the step is retried.
@@ -445,7 +472,7 @@ func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []e
 			// One at a time: on a cluster short of room, pods created
 			// faster than they can be placed back off in the scheduler
 			// (bench/RESULTS.md).
-			pod, err := r.createPod(ctx, s.run, s.root, a, s.pods, s.eng.Plan().Workspace != nil)
+			pod, refused, err := r.createPod(ctx, s.run, s.root, a, s.pods, s.eng.Plan().Workspace != nil)
 			var bad *badTaskPod
 			if errors.As(err, &bad) {
 				// The task's settings cannot make a pod (a toleration
@@ -456,6 +483,10 @@ func (r *PipelineRunReconciler) act(ctx context.Context, s *runStep, actions []e
 			}
 			if err != nil {
 				return nil, err
+			}
+			if refused != nil {
+				hits = append(hits, *refused)
+				continue
 			}
 			if pod != nil && s.slots != nil {
 				s.slots.use(client.ObjectKeyFromObject(pod))
@@ -596,7 +627,7 @@ func (r *PipelineRunReconciler) lostPods(ctx context.Context, run *v1alpha1.Pipe
 			}
 			continue
 		}
-		name := podName(run.Name, node, n.Attempt)
+		name := podName(run, node, n.Attempt)
 		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: name}, &corev1.Pod{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -656,7 +687,9 @@ func (r *PipelineRunReconciler) podEvent(ctx context.Context, store *launcher.St
 	_, succeeded, msg, reason := podFinished(pod)
 	ev := engine.Event{Kind: engine.TaskFinished, Node: k.node, Attempt: k.attempt, Succeeded: succeeded}
 	if msg != "" {
-		m, err := launcher.DecodeResult(ctx, store, []byte(msg), resultPath)
+		rctx, cancel := context.WithTimeout(ctx, storeReadTimeout)
+		m, err := launcher.DecodeResult(rctx, store, []byte(msg), resultPath)
+		cancel()
 		if launcher.Unavailable(err) {
 			return ev, err
 		}
@@ -692,34 +725,57 @@ func hasOutputs(pod *corev1.Pod) bool {
 	return pod.Annotations[v1alpha1.AnnotationOutputs] == "true"
 }
 
-// createPod creates an attempt's pod and returns it; one that exists
-// already (created before a restart or a lost status update) is adopted,
-// and nil returned.
-func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod, workspace bool) (*corev1.Pod, error) {
+// createPod creates an attempt's pod and returns it. A pod of that name
+// that exists already (created before a restart or a lost status update)
+// is adopted, and nil returned, only when it is this attempt's: controlled
+// by the run, with its UID, node, attempt and task. Any other pod (another
+// run's, another task's) is never adopted: the attempt fails with the
+// returned event, and a retry gets a pod of another name.
+func (r *PipelineRunReconciler) createPod(ctx context.Context, run *v1alpha1.PipelineRun, root string, a engine.Action, pods map[int32]*corev1.Pod, workspace bool) (*corev1.Pod, *engine.Event, error) {
 	if p, ok := pods[a.Node]; ok && curAttempt(p) == a.Attempt {
-		return nil, nil
+		if why := ownsAttempt(p, run, a.Node, a.Attempt, a.Task.Path); why != "" {
+			return nil, r.refusePod(run, a, p, why), nil
+		}
+		return nil, nil, nil
 	}
 	pod, err := r.buildPod(run, root, a)
 	if err != nil {
-		return nil, &badTaskPod{err}
+		return nil, nil, &badTaskPod{err}
 	}
 	if workspace {
 		addWorkspace(pod, workspaceClaimName(run.Name))
 	}
 	if err := r.Create(ctx, pod); err != nil {
-		if apierrors.IsAlreadyExists(err) {
-			return nil, nil
+		if !apierrors.IsAlreadyExists(err) {
+			r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
+			return nil, nil, fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
 		}
-		r.Recorder.Eventf(run, nil, corev1.EventTypeWarning, v1alpha1.ReasonCreatingPodFailed, "CreatingPod", "creating pod for task %s: %v", a.Task.Path, err)
-		return nil, fmt.Errorf("creating pod for task %s: %w", a.Task.Path, err)
+		// Read past the cache: the pod may be one the cache has not seen.
+		existing := &corev1.Pod{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(pod), existing); err != nil {
+			// Gone again (a pod being deleted): the next reconcile
+			// creates it.
+			return nil, nil, fmt.Errorf("reading pod %s, which exists already: %w", pod.Name, err)
+		}
+		if why := ownsAttempt(existing, run, a.Node, a.Attempt, a.Task.Path); why != "" {
+			return nil, r.refusePod(run, a, existing, why), nil
+		}
+		return nil, nil, nil
 	}
-	return pod, nil
+	return pod, nil, nil
+}
+
+// refusePod reports a pod that holds an attempt's pod name but is not the
+// attempt's, and returns the event that fails the attempt.
+func (r *PipelineRunReconciler) refusePod(run *v1alpha1.PipelineRun, a engine.Action, pod *corev1.Pod, why string) *engine.Event {
+	r.Recorder.Eventf(run, pod, corev1.EventTypeWarning, v1alpha1.ReasonPodNotControlled, "Adopting", "not adopting pod %s for task %s: %s", pod.Name, a.Task.Path, why)
+	return &engine.Event{Kind: engine.TaskFinished, Node: a.Node, Attempt: a.Attempt, Message: "the task's pod name is taken: " + why}
 }
 
 // deletePod stops an attempt.
 func (r *PipelineRunReconciler) deletePod(ctx context.Context, run *v1alpha1.PipelineRun, a engine.Action) error {
 	pod := &corev1.Pod{}
-	pod.Namespace, pod.Name = run.Namespace, podName(run.Name, a.Node, a.Attempt)
+	pod.Namespace, pod.Name = run.Namespace, podName(run, a.Node, a.Attempt)
 	if err := r.Delete(ctx, pod, client.PropagationPolicy(metav1.DeletePropagationBackground)); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting pod %s: %w", pod.Name, err)
 	}
@@ -872,7 +928,7 @@ func (r *PipelineRunReconciler) resolve(ctx context.Context, run *v1alpha1.Pipel
 			want = p.Status.LatestVersion
 		}
 		if v := p.Status.Version(want); want > 0 && v != nil {
-			run.Status.PipelineVersion, run.Status.ContentHash = v.Number, v.ContentHash
+			run.Status.PipelineVersion, run.Status.ContentHash, run.Status.VersionConfigMap = v.Number, v.ContentHash, v.ConfigMap
 			setCondition(&run.Status, v1alpha1.ConditionPipelineResolved, metav1.ConditionTrue, v1alpha1.ReasonResolved, fmt.Sprintf("version %d", v.Number), run.Generation)
 			return true, nil
 		}

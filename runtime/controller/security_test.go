@@ -315,17 +315,19 @@ outputs:
   csv: {task: big, output: csv}
 `
 	full := `{"params":{"csv":"` + strings.Repeat("1,", 3000) + `"}}`
-	if _, err := backend.PutObject("ml", "runs/"+launcher.ResultPath("offload", "r", "big"), nil, strings.NewReader(full), int64(len(full)), nil); err != nil {
-		t.Fatal(err)
-	}
 	store, err := launcher.OpenStore(context.Background(), root, launcher.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	resultURI := store.URI(launcher.ResultPath("offload", "r", "big"))
-	startPrograms(t, ns, func(*launcher.TaskSpec, int) (launcher.Message, int) {
-		return launcher.Message{ResultURI: resultURI}, 0
+	// The task writes its result where it belongs (under the run's UID),
+	// straight into the backend: the store is down for the controller.
+	startPrograms(t, ns, func(spec *launcher.TaskSpec, _ int) (launcher.Message, int) {
+		rel := launcher.ResultPath(spec.PipelineName, spec.RunID, spec.RunUID, spec.Path)
+		if _, err := backend.PutObject("ml", "runs/"+rel, nil, strings.NewReader(full), int64(len(full)), nil); err != nil {
+			return launcher.Message{Error: err.Error()}, 1
+		}
+		return launcher.Message{ResultURI: store.URI(rel)}, 0
 	})
 	createPipeline(t, ns, "offload", "", dag)
 	createRun(t, ns, "r", "offload", v1alpha1.ExecutorPod, nil, func(r *v1alpha1.PipelineRun) { r.Spec.PipelineRoot = root })

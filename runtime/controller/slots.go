@@ -132,14 +132,17 @@ func (t *taskSlots) usedLocked() int {
 	return n
 }
 
-// begin marks the start of a reconcile of run; it reports whether the
-// run was woken for a freed slot.
-func (t *taskSlots) begin(run types.NamespacedName) bool {
+// begin marks the start of a reconcile of run and returns its grant,
+// empty so far, which the reconcile must end however it returns: a run
+// woken for a freed slot that returns before taking it (an error, a
+// conflict, a run that cannot go on) hands the slot to the next in line
+// when its grant ends.
+func (t *taskSlots) begin(run types.NamespacedName) *grant {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	woken := t.woken[run]
 	delete(t.woken, run)
-	return woken
+	return &grant{t: t, run: run, woken: woken}
 }
 
 // grant is the slots one reconcile holds.
@@ -149,11 +152,9 @@ type grant struct {
 	woken bool
 	left  int
 	got   int // slots taken in all
-}
-
-// grant returns an empty grant for a reconcile of run.
-func (t *taskSlots) grant(run types.NamespacedName, woken bool) *grant {
-	return &grant{t: t, run: run, woken: woken}
+	// waiting is set once the reconcile has stepped the engine: the run
+	// has ready tasks it had no slot for.
+	waiting bool
 }
 
 // take asks for n more slots and returns how many the reconcile holds.

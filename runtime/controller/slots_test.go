@@ -37,7 +37,7 @@ func TestTaskSlots(t *testing.T) {
 	}
 
 	// Run a gets the one free slot and creates a pod with it.
-	ga := s.grant(key("a"), s.begin(key("a")))
+	ga := s.begin(key("a"))
 	if got := ga.take(3); got != 1 {
 		t.Fatalf("a got %d slots, want 1", got)
 	}
@@ -53,7 +53,7 @@ func TestTaskSlots(t *testing.T) {
 	}
 
 	// Run b finds no room and queues behind a.
-	gb := s.grant(key("b"), s.begin(key("b")))
+	gb := s.begin(key("b"))
 	if got := gb.take(1); got != 0 {
 		t.Fatalf("b got %d slots with none free", got)
 	}
@@ -65,12 +65,12 @@ func TestTaskSlots(t *testing.T) {
 		t.Fatalf("woke %s, want a", woken)
 	}
 	// A newcomer does not take the slot promised to a.
-	gc := s.grant(key("c"), s.begin(key("c")))
+	gc := s.begin(key("c"))
 	if got := gc.take(1); got != 0 {
 		t.Fatalf("c got %d slots while a and b wait", got)
 	}
 	gc.end(true)
-	ga = s.grant(key("a"), s.begin(key("a")))
+	ga = s.begin(key("a"))
 	if got := ga.take(2); got != 1 {
 		t.Fatalf("woken a got %d slots, want 1", got)
 	}
@@ -100,9 +100,44 @@ func TestTaskSlotsCountOnlyDrivenRuns(t *testing.T) {
 	s := newTaskSlots(1, func(run types.NamespacedName, _ types.UID) bool { return run.Name == "mine" })
 	h := s.handler()
 	h.OnAdd(taskPod("theirs-1-1", "theirs", corev1.PodRunning), false)
-	g := s.grant(key("mine"), false)
+	g := s.begin(key("mine"))
 	if got := g.take(1); got != 1 {
 		t.Fatalf("got %d slots; another controller's pod must not count", got)
+	}
+	g.end(false)
+}
+
+// TestTaskSlotsWokenRunThatReturnsEarly: a run woken for a freed slot whose
+// reconcile ends without taking it (an error before the engine stepped)
+// hands the slot to the next run in line instead of leaving it idle.
+func TestTaskSlotsWokenRunThatReturnsEarly(t *testing.T) {
+	s := newTaskSlots(1, nil)
+	h := s.handler()
+	h.OnAdd(taskPod("x-1-1", "x", corev1.PodRunning), false)
+	for _, run := range []string{"a", "b"} {
+		g := s.begin(key(run))
+		if got := g.take(1); got != 0 {
+			t.Fatalf("%s got %d slots with none free", run, got)
+		}
+		g.end(true)
+	}
+	h.OnUpdate(nil, taskPod("x-1-1", "x", corev1.PodSucceeded))
+	if woken := (<-s.wake).Object.Name; woken != "a" {
+		t.Fatalf("woke %s, want a", woken)
+	}
+	// a's reconcile fails before it steps: its grant ends unused.
+	s.begin(key("a")).end(false)
+	select {
+	case ev := <-s.wake:
+		if ev.Object.Name != "b" {
+			t.Fatalf("woke %s, want b", ev.Object.Name)
+		}
+	default:
+		t.Fatal("the slot a did not take stays idle while b waits")
+	}
+	g := s.begin(key("b"))
+	if got := g.take(1); got != 1 {
+		t.Fatalf("b got %d slots, want the one a left", got)
 	}
 	g.end(false)
 }

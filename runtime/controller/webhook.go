@@ -19,6 +19,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/controller/schedules"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
@@ -81,7 +82,7 @@ func (PipelineValidator) ValidateUpdate(_ context.Context, old, p *v1alpha1.Pipe
 		for _, v := range p.Status.Versions[:n-keep] {
 			dropped = append(dropped, fmt.Sprint(v.Number))
 		}
-		warnings = append(warnings, fmt.Sprintf("spec.maxVersions: %d drops version(s) %s; runs of them that have not finished may fail", keep, strings.Join(dropped, ", ")))
+		warnings = append(warnings, fmt.Sprintf("spec.maxVersions: %d drops version(s) %s; runs of them that have not finished keep running on them", keep, strings.Join(dropped, ", ")))
 	}
 	return warnings, invalid(pipelineGK, p.Name, errs)
 }
@@ -212,7 +213,14 @@ func (v PipelineRunValidator) checkPipeline(ctx context.Context, run *v1alpha1.P
 	case version == nil:
 		return nil, nil
 	}
-	plan, err := validation.CompileContent(version.Spec, version.DAG)
+	content := p.Spec
+	if content.ContentHash() != version.ContentHash {
+		var err error
+		if content, err = versions.Read(ctx, v.Reader, p.Namespace, version.ConfigMap, version.ContentHash); err != nil {
+			return admission.Warnings{fmt.Sprintf("spec.parameters: not checked against version %d of pipeline %q: %v", number, p.Name, err)}, nil
+		}
+	}
+	plan, err := validation.CompileContent(content.Spec, content.DAG)
 	if err != nil {
 		return nil, nil // the controller reports it on the run
 	}

@@ -110,6 +110,8 @@ type Action struct {
 type TaskRun struct {
 	// RunID is the run's name.
 	RunID string
+	// RunUID is the run's unique ID (State.RunUID).
+	RunUID string
 	// RunStart is when the run started.
 	RunStart time.Time
 	// PipelineName is the pipeline's name.
@@ -134,6 +136,20 @@ type TaskRun struct {
 	Placement pipeline.Placement
 	// Pod is the task's kfp-kubernetes config, resolved (nil: none).
 	Pod *pipeline.PodConfig
+}
+
+// RunDir is the run's directory under the pipeline root: its UID, or its
+// name for runs without one. A run made again under the same name never
+// shares a directory with its predecessor.
+func (t *TaskRun) RunDir() string { return RunDir(t.RunID, t.RunUID) }
+
+// RunDir is the directory of the run named runID with the unique ID runUID
+// (empty: none) under the pipeline root.
+func RunDir(runID, runUID string) string {
+	if runUID != "" {
+		return runUID
+	}
+	return runID
 }
 
 // Change records a node's phase change, for progress output.
@@ -924,7 +940,7 @@ func (st *stepper) taskRun(i int32) (*TaskRun, error) {
 		return nil, fmt.Errorf("resolving inputs: %w", err)
 	}
 	run := &TaskRun{
-		RunID: s.RunID, RunStart: time.UnixMilli(s.Start).UTC(), PipelineName: st.e.plan.Name,
+		RunID: s.RunID, RunUID: s.RunUID, RunStart: time.UnixMilli(s.Start).UTC(), PipelineName: st.e.plan.Name,
 		Path: st.e.Path(s, i), Name: t.Name, Task: t, Component: t.Component,
 		Params: params, Artifacts: arts, Timeout: t.Timeout,
 	}

@@ -559,6 +559,7 @@ func TestStateRoundTripMidRun(t *testing.T) {
 		}
 		return fixtureExec(a)
 	})
+	h.s.RunUID = "8d7c1f52-3b0e-4a57-9c1e-2f4b6a8d0e13"
 	h.step()
 	h.step()
 	if len(held) != 2 {
@@ -576,6 +577,9 @@ func TestStateRoundTripMidRun(t *testing.T) {
 	b2, _ := json.Marshal(&restored)
 	if string(b) != string(b2) {
 		t.Fatalf("state changed in a round trip:\n%s\n%s", b, b2)
+	}
+	if restored.RunUID != h.s.RunUID {
+		t.Errorf("run UID %q after a round trip, want %q", restored.RunUID, h.s.RunUID)
 	}
 	h.s = &restored
 	for _, a := range held {

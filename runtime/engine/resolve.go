@@ -315,7 +315,7 @@ func (st *stepper) substitute(text string, params map[string]any, t *pipeline.Ta
 			}
 			b.WriteString(pipeline.FormatParameter(v))
 		case pipeline.RefRuntime:
-			b.WriteString(RuntimeValue(sg.Ref.Name, st.s.RunID, time.UnixMilli(st.s.Start), t.Name, "", st.e.opts.PipelineRoot, st.e.opts.WorkspacePath))
+			b.WriteString(RuntimeValue(sg.Ref.Name, st.s.RunID, st.s.RunUID, time.UnixMilli(st.s.Start), t.Name, "", st.e.opts.PipelineRoot, st.e.opts.WorkspacePath))
 		default:
 			return "", fmt.Errorf("placeholder %s is not allowed in a constant", sg.Ref.Text)
 		}
@@ -324,16 +324,19 @@ func (st *stepper) substitute(text string, params map[string]any, t *pipeline.Ta
 }
 
 // RuntimeValue returns the value of a run-scoped placeholder such as
-// pipeline_job_name. taskID may be empty outside a task.
-func RuntimeValue(name, runID string, start time.Time, taskName, taskID, root, workspace string) string {
+// pipeline_job_name. runUID is the run's unique ID (the job UUID; the
+// name stands in where there is none); taskID may be empty outside a task.
+func RuntimeValue(name, runID, runUID string, start time.Time, taskName, taskID, root, workspace string) string {
 	switch name {
-	case pipeline.RuntimeJobName, pipeline.RuntimeJobResourceName, pipeline.RuntimeJobUUID:
+	case pipeline.RuntimeJobName, pipeline.RuntimeJobResourceName:
 		return runID
+	case pipeline.RuntimeJobUUID:
+		return RunDir(runID, runUID)
 	case pipeline.RuntimeTaskName:
 		return taskName
 	case pipeline.RuntimeTaskUUID:
 		if taskID == "" {
-			return runID + "-" + taskName
+			return RunDir(runID, runUID) + "-" + taskName
 		}
 		return taskID
 	case pipeline.RuntimeJobCreateTime, pipeline.RuntimeJobScheduleTime:

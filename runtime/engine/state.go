@@ -120,6 +120,11 @@ const (
 type State struct {
 	// RunID names the run; it is the pipeline job name in placeholders.
 	RunID string
+	// RunUID identifies this run among runs of the same name (a run
+	// deleted and made again): the pipeline job UUID in placeholders and
+	// the run's directory under the pipeline root. Empty for runs without
+	// one (the CLI's), which use RunID.
+	RunUID string
 	// Start is the run's start time in Unix milliseconds.
 	Start int64
 	// Phase is the run's state.
@@ -150,6 +155,7 @@ func (s *State) Clone() *State {
 
 type stateJSON struct {
 	RunID   string                  `json:"run"`
+	RunUID  string                  `json:"uid,omitempty"`
 	Start   int64                   `json:"start"`
 	Phase   RunPhase                `json:"phase"`
 	Message string                  `json:"msg,omitempty"`
@@ -185,7 +191,7 @@ type nodeDetails struct {
 func (s *State) MarshalJSON() ([]byte, error) {
 	n := len(s.Nodes)
 	j := stateJSON{
-		RunID: s.RunID, Start: s.Start, Phase: s.Phase, Message: s.Message, Params: s.Params, Inputs: s.Inputs, Cancel: s.CancelRequested,
+		RunID: s.RunID, RunUID: s.RunUID, Start: s.Start, Phase: s.Phase, Message: s.Message, Params: s.Params, Inputs: s.Inputs, Cancel: s.CancelRequested,
 		Begin: make([]int64, n), Dur: make([]int64, n), Parents: []int32{},
 	}
 	phases := make([]byte, n)
@@ -258,7 +264,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	if len(j.Begin) != n || len(j.Dur) != n || len(j.Parents)%3 != 0 {
 		return fmt.Errorf("decoding engine state: columns do not match %d nodes", n)
 	}
-	*s = State{RunID: j.RunID, Start: j.Start, Phase: j.Phase, Message: j.Message, Params: j.Params, Inputs: j.Inputs, CancelRequested: j.Cancel, Nodes: make([]Node, n)}
+	*s = State{RunID: j.RunID, RunUID: j.RunUID, Start: j.Start, Phase: j.Phase, Message: j.Message, Params: j.Params, Inputs: j.Inputs, CancelRequested: j.Cancel, Nodes: make([]Node, n)}
 	var begin int64
 	for i := range s.Nodes {
 		p := strings.IndexByte(phaseCodes, j.Phases[i])

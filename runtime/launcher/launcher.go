@@ -265,13 +265,14 @@ func PodPath(uri string) string {
 }
 
 // ArtifactURI is where an output artifact of a task is stored:
-// <root>/<pipeline>/<run>/<task path>/<output>, as KFP lays it out.
+// <root>/<pipeline>/<run UID>/<task path>/<output>, as KFP lays it out
+// (the run's name stands in for runs without a UID).
 func ArtifactURI(root string, run *engine.TaskRun, output string) string {
 	base := strings.TrimRight(root, "/")
 	if i := strings.IndexByte(base, '?'); i >= 0 {
 		base = base[:i]
 	}
-	return base + "/" + run.PipelineName + "/" + run.RunID + "/" + safePath(run.Path) + "/" + output
+	return base + "/" + run.PipelineName + "/" + run.RunDir() + "/" + safePath(run.Path) + "/" + output
 }
 
 // safePath turns a node path into a relative file path: "loop[2]/train"
@@ -328,7 +329,7 @@ func (r *resolver) Resolve(ref *pipeline.Ref) (string, error) {
 		}
 		return artifactAttr(ref, list, local)
 	case pipeline.RefRuntime:
-		return engine.RuntimeValue(ref.Name, r.run.RunID, r.run.RunStart, r.run.Name, r.run.RunID+"-"+r.run.Path, r.cfg.PipelineRoot, r.cfg.WorkspacePath), nil
+		return engine.RuntimeValue(ref.Name, r.run.RunID, r.run.RunUID, r.run.RunStart, r.run.Name, r.run.RunDir()+"-"+r.run.Path, r.cfg.PipelineRoot, r.cfg.WorkspacePath), nil
 	}
 	return "", fmt.Errorf("unsupported placeholder %s", ref.Text)
 }

@@ -95,6 +95,21 @@ func TestExecutorInputPlaceholderAndRuntimeValues(t *testing.T) {
 	if !reflect.DeepEqual(prep.Argv, want) || !reflect.DeepEqual(prep.Env, []string{"RUN=run-9"}) {
 		t.Errorf("argv %q env %q", prep.Argv, prep.Env)
 	}
+
+	// A run with a UID (every PipelineRun): the job UUID and the artifact
+	// directory are the UID, so a run made again under the same name never
+	// shares either with its predecessor; the job name stays the name.
+	run.RunUID = "0b9f3d6e-1c2a-4e8b-a7d5-93f1c6e2b480"
+	prep, err = Prepare(run, Config{PipelineRoot: "file:///root", WorkDir: "/w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prep.Argv[1] != "run-9" || !reflect.DeepEqual(prep.Env, []string{"RUN=" + run.RunUID}) {
+		t.Errorf("with a UID: argv %q env %q", prep.Argv, prep.Env)
+	}
+	if uri := ArtifactURI("gs://b/root", run, "model"); uri != "gs://b/root/rt/"+run.RunUID+"/t/model" {
+		t.Errorf("artifact URI %s", uri)
+	}
 }
 
 func openStore(t *testing.T) (*Store, string) {

@@ -17,6 +17,8 @@ import (
 type TaskSpec struct {
 	// RunID is the run's name.
 	RunID string `json:"runId"`
+	// RunUID is the run's unique ID (engine.State.RunUID).
+	RunUID string `json:"runUid,omitempty"`
 	// RunStart is when the run started.
 	RunStart time.Time `json:"runStart"`
 	// PipelineName is the pipeline's name.
@@ -74,7 +76,7 @@ func (t *TaskSpec) ResolveSecrets(lookup func(string) (string, bool)) error {
 func NewTaskSpec(run *engine.TaskRun, root string) *TaskSpec {
 	c := run.Component
 	return &TaskSpec{
-		RunID: run.RunID, RunStart: run.RunStart, PipelineName: run.PipelineName, PipelineRoot: root,
+		RunID: run.RunID, RunUID: run.RunUID, RunStart: run.RunStart, PipelineName: run.PipelineName, PipelineRoot: root,
 		Path: run.Path, Name: run.Name, Container: c.Executor.Container,
 		Inputs: c.Inputs, Outputs: c.Outputs, Params: run.Params, Artifacts: run.Artifacts,
 	}
@@ -90,7 +92,11 @@ func (t *TaskSpec) TaskRun() (*engine.TaskRun, error) {
 	if err := pipeline.CheckTaskPath(t.Path); err != nil {
 		return nil, fmt.Errorf("task spec: %w", err)
 	}
-	for what, name := range map[string]string{"pipeline name": t.PipelineName, "run ID": t.RunID} {
+	names := map[string]string{"pipeline name": t.PipelineName, "run ID": t.RunID}
+	if t.RunUID != "" {
+		names["run UID"] = t.RunUID
+	}
+	for what, name := range names {
 		if err := pipeline.CheckPathName(name); err != nil {
 			return nil, fmt.Errorf("task spec: %s %w", what, err)
 		}
@@ -100,7 +106,7 @@ func (t *TaskSpec) TaskRun() (*engine.TaskRun, error) {
 		return nil, fmt.Errorf("compiling task %q: %w", t.Path, err)
 	}
 	return &engine.TaskRun{
-		RunID: t.RunID, RunStart: t.RunStart, PipelineName: t.PipelineName, Path: t.Path, Name: t.Name,
+		RunID: t.RunID, RunUID: t.RunUID, RunStart: t.RunStart, PipelineName: t.PipelineName, Path: t.Path, Name: t.Name,
 		Task: &pipeline.Task{Name: t.Name, Component: comp}, Component: comp, Params: t.Params, Artifacts: t.Artifacts,
 	}, nil
 }
@@ -157,7 +163,7 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 	if len(b) <= MaxMessage {
 		return b, nil
 	}
-	rel := ResultPath(spec.PipelineName, spec.RunID, spec.Path)
+	rel := ResultPath(spec.PipelineName, spec.RunID, spec.RunUID, spec.Path)
 	if err := store.WriteAll(ctx, rel, b); err != nil {
 		return nil, fmt.Errorf("offloading result: %w", err)
 	}
@@ -165,9 +171,11 @@ func EncodeResult(ctx context.Context, store *Store, spec *TaskSpec, res *Result
 }
 
 // ResultPath is where, under the pipeline root, a task's result goes when
-// it is too large for its termination message: next to its artifacts.
-func ResultPath(pipelineName, runID, taskPath string) string {
-	return pipelineName + "/" + runID + "/" + safePath(taskPath) + "/.result.json"
+// it is too large for its termination message: next to its artifacts, in
+// the run's directory (engine.RunDir: the run's UID when it has one, so a
+// run made again under the same name never reads the other's result).
+func ResultPath(pipelineName, runID, runUID, taskPath string) string {
+	return pipelineName + "/" + engine.RunDir(runID, runUID) + "/" + safePath(taskPath) + "/.result.json"
 }
 
 // DecodeResult reads a termination message into the event the engine

@@ -241,8 +241,9 @@ func TestForeignReads(t *testing.T) {
 
 // TestDecodeResultReadsOnlyTheTasksResult: an offloaded result is read
 // only from where the task's result belongs; a termination message that
-// points elsewhere (another run's result, a file of the controller's
-// machine, another bucket) is refused, not read.
+// points elsewhere (another run's result, the result of an earlier run of
+// the same name, a file of the controller's machine, another bucket) is
+// refused, not read.
 func TestDecodeResultReadsOnlyTheTasksResult(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -251,8 +252,9 @@ func TestDecodeResultReadsOnlyTheTasksResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	mine, theirs := ResultPath("p", "r1", "loop[1]/t"), ResultPath("p", "r2", "t")
-	for rel, params := range map[string]string{mine: `{"params":{"who":"me"}}`, theirs: `{"params":{"who":"them"}}`} {
+	mine, theirs := ResultPath("p", "r1", "uid-2", "loop[1]/t"), ResultPath("p", "r2", "", "t")
+	earlier := ResultPath("p", "r1", "uid-1", "loop[1]/t")
+	for rel, params := range map[string]string{mine: `{"params":{"who":"me"}}`, theirs: `{"params":{"who":"them"}}`, earlier: `{"params":{"who":"earlier"}}`} {
 		if err := s.WriteAll(ctx, rel, []byte(params)); err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +263,7 @@ func TestDecodeResultReadsOnlyTheTasksResult(t *testing.T) {
 	if err != nil || m.Params["who"] != "me" {
 		t.Fatalf("own result: %+v, %v", m, err)
 	}
-	for _, uri := range []string{s.URI(theirs), "file:///etc/passwd", "gs://elsewhere/x/.result.json", s.URI(mine) + "/../../../r2/t/.result.json"} {
+	for _, uri := range []string{s.URI(theirs), s.URI(earlier), "file:///etc/passwd", "gs://elsewhere/x/.result.json", s.URI(mine) + "/../../../r2/t/.result.json"} {
 		_, err := DecodeResult(ctx, s, []byte(`{"resultUri":"`+uri+`"}`), mine)
 		var fe *ForeignResultError
 		if !errors.As(err, &fe) {
@@ -274,6 +276,7 @@ func TestDecodeResultReadsOnlyTheTasksResult(t *testing.T) {
 		{RunID: "r", PipelineName: "p", Path: "../x", Name: "x"},
 		{RunID: "r", PipelineName: "../p", Path: "x", Name: "x"},
 		{RunID: "../r", PipelineName: "p", Path: "x", Name: "x"},
+		{RunID: "r", RunUID: "..", PipelineName: "p", Path: "x", Name: "x"},
 	} {
 		spec.Container = &pipeline.ContainerSpec{Image: "alpine", Command: []string{"true"}}
 		if _, err := spec.TaskRun(); err == nil {

@@ -77,7 +77,7 @@ func (s *Server) startRun(w http.ResponseWriter, r *http.Request, id *Identity) 
 	if version == 0 {
 		version = p.Status.LatestVersion
 	}
-	plan, _, err := s.data.planOf(p, version)
+	plan, _, err := s.data.planOf(ctx, p, version)
 	if err != nil {
 		var nf *errNotFound
 		if errors.As(err, &nf) {

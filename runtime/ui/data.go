@@ -19,6 +19,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/engine"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/pipeline"
 )
@@ -67,15 +68,18 @@ func slimPod(obj any) (any, error) {
 
 // data reads the cache and derives what the pages show.
 type data struct {
-	cache   cache.Cache
+	cache cache.Cache
+	// reader reads versions' content from their ConfigMaps (past the
+	// cache, which holds no ConfigMaps).
+	reader  client.Reader
 	views   *viewCache
 	plans   *planCache
 	lineage *lineageIndex
 	metrics *metricsCache
 }
 
-func newData(c cache.Cache) *data {
-	return &data{cache: c, views: newViewCache(48), plans: &planCache{plans: map[string]*pipeline.Plan{}}, lineage: newLineageIndex(), metrics: &metricsCache{items: map[string]runMetrics{}}}
+func newData(c cache.Cache, reader client.Reader) *data {
+	return &data{cache: c, reader: reader, views: newViewCache(48), plans: &planCache{plans: map[string]*pipeline.Plan{}, contents: map[string]v1alpha1.PipelineSpec{}}, lineage: newLineageIndex(), metrics: &metricsCache{items: map[string]runMetrics{}}}
 }
 
 // parseNumber reads a JSON-encoded number (a run's output parameter).
@@ -138,20 +142,25 @@ func (d *data) namespaceExists(ctx context.Context, ns string) (bool, error) {
 
 // planCache keeps compiled plans by content hash (immutable content).
 type planCache struct {
-	mu    sync.Mutex
-	plans map[string]*pipeline.Plan
+	mu       sync.Mutex
+	plans    map[string]*pipeline.Plan
+	contents map[string]v1alpha1.PipelineSpec
 }
 
 const maxPlans = 128
 
-func (c *planCache) get(hash string, v *v1alpha1.PipelineVersion) (*pipeline.Plan, error) {
+func (c *planCache) get(hash string, content func() (v1alpha1.PipelineSpec, error)) (*pipeline.Plan, error) {
 	c.mu.Lock()
 	p, ok := c.plans[hash]
 	c.mu.Unlock()
 	if ok {
 		return p, nil
 	}
-	p, err := validation.CompileContent(v.Spec, v.DAG)
+	spec, err := c.content(hash, content)
+	if err != nil {
+		return nil, err
+	}
+	p, err = validation.CompileContent(spec.Spec, spec.DAG)
 	if err != nil {
 		return nil, err
 	}
@@ -164,17 +173,51 @@ func (c *planCache) get(hash string, v *v1alpha1.PipelineVersion) (*pipeline.Pla
 	return p, nil
 }
 
-// planOf compiles version n of a pipeline.
-func (d *data) planOf(p *v1alpha1.Pipeline, n int32) (*pipeline.Plan, *v1alpha1.PipelineVersion, error) {
+// content returns a version's content by its hash, reading it with read
+// (its ConfigMap) the first time.
+func (c *planCache) content(hash string, read func() (v1alpha1.PipelineSpec, error)) (v1alpha1.PipelineSpec, error) {
+	c.mu.Lock()
+	spec, ok := c.contents[hash]
+	c.mu.Unlock()
+	if ok {
+		return spec, nil
+	}
+	spec, err := read()
+	if err != nil {
+		return spec, err
+	}
+	c.mu.Lock()
+	if len(c.contents) >= maxPlans {
+		clear(c.contents)
+	}
+	c.contents[hash] = spec
+	c.mu.Unlock()
+	return spec, nil
+}
+
+func (d *data) planOf(ctx context.Context, p *v1alpha1.Pipeline, n int32) (*pipeline.Plan, *v1alpha1.PipelineVersion, error) {
 	v := p.Status.Version(n)
 	if v == nil {
 		return nil, nil, &errNotFound{fmt.Sprintf("pipeline %s keeps no version %d", p.Name, n)}
 	}
-	plan, err := d.plans.get(v.ContentHash, v)
+	plan, err := d.plans.get(v.ContentHash, d.reading(ctx, p.Namespace, v.ConfigMap, v.ContentHash))
 	if err != nil {
 		return nil, v, fmt.Errorf("version %d of pipeline %s does not compile: %w", n, p.Name, err)
 	}
 	return plan, v, nil
+}
+
+// reading reads the content of a version's ConfigMap, checked against
+// its hash.
+func (d *data) reading(ctx context.Context, ns, configMap, hash string) func() (v1alpha1.PipelineSpec, error) {
+	return func() (v1alpha1.PipelineSpec, error) {
+		return versions.Read(ctx, d.reader, ns, configMap, hash)
+	}
+}
+
+// contentOf is a version's content (its ConfigMap, read once).
+func (d *data) contentOf(ctx context.Context, ns string, v *v1alpha1.PipelineVersion) (v1alpha1.PipelineSpec, error) {
+	return d.plans.content(v.ContentHash, d.reading(ctx, ns, v.ConfigMap, v.ContentHash))
 }
 
 // runView is a run with its compiled plan and decoded state, and what the
@@ -202,11 +245,20 @@ func (d *data) view(ctx context.Context, run *v1alpha1.PipelineRun) *runView {
 	v := &runView{run: run}
 	if run.Status.PipelineVersion == 0 {
 		v.note = "the run has not resolved its pipeline version yet: " + run.Status.Message
+	} else if run.Status.VersionConfigMap != "" {
+		// The run's own version, kept until the run ends even when the
+		// pipeline no longer keeps it.
+		if plan, err := d.plans.get(run.Status.ContentHash, d.reading(ctx, run.Namespace, run.Status.VersionConfigMap, run.Status.ContentHash)); err != nil {
+			v.note = fmt.Sprintf("the graph cannot be drawn: version %d: %v", run.Status.PipelineVersion, err)
+		} else {
+			v.plan = plan
+			v.eng = engine.New(plan, engine.Options{})
+		}
 	} else if p, err := d.pipeline(ctx, run.Namespace, run.Spec.Pipeline); err != nil {
 		v.note = fmt.Sprintf("the graph cannot be drawn: %v", err)
 	} else if pv := p.Status.Version(run.Status.PipelineVersion); pv == nil || pv.ContentHash != run.Status.ContentHash {
 		v.note = fmt.Sprintf("the graph cannot be drawn: pipeline %s no longer keeps version %d", p.Name, run.Status.PipelineVersion)
-	} else if plan, _, err := d.planOf(p, run.Status.PipelineVersion); err != nil {
+	} else if plan, _, err := d.planOf(ctx, p, run.Status.PipelineVersion); err != nil {
 		v.note = err.Error()
 	} else {
 		v.plan = plan

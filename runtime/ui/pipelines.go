@@ -3,6 +3,7 @@ package ui
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -104,10 +105,10 @@ func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request, id *Identit
 	for i := len(p.Status.Versions) - 1; i >= 0; i-- {
 		v := &p.Status.Versions[i]
 		vj := versionJSON{Number: v.Number, Created: v.Created.UTC(), ContentHash: v.ContentHash, Format: "kfp"}
-		if v.Spec == "" {
+		if c, err := s.data.contentOf(r.Context(), p.Namespace, v); err == nil && c.Spec == "" {
 			vj.Format = "dag"
 		}
-		if plan, _, err := s.data.planOf(p, v.Number); err != nil {
+		if plan, _, err := s.data.planOf(r.Context(), p, v.Number); err != nil {
 			vj.Error = err.Error()
 		} else {
 			vj.Parameters = parametersOf(plan)
@@ -148,7 +149,7 @@ func (s *Server) versionOf(w http.ResponseWriter, r *http.Request, id *Identity,
 		httpError(w, err)
 		return nil, nil, false
 	}
-	plan, v, err := s.data.planOf(p, int32(n))
+	plan, v, err := s.data.planOf(r.Context(), p, int32(n))
 	if err != nil && v == nil {
 		httpError(w, err)
 		return nil, nil, false
@@ -187,7 +188,7 @@ func (s *Server) pipelineGraph(w http.ResponseWriter, r *http.Request, id *Ident
 
 // versionText is a version's content as text: the KFP spec as written, or
 // the native DAG as YAML.
-func versionText(v *v1alpha1.PipelineVersion) string {
+func versionText(v v1alpha1.PipelineSpec) string {
 	if v.Spec != "" {
 		return v.Spec
 	}
@@ -241,7 +242,16 @@ func (s *Server) diffPipeline(w http.ResponseWriter, r *http.Request, id *Identi
 			}
 		}
 	}
-	hunks, err := lineDiff(versionText(from), versionText(to), 3)
+	ns := r.PathValue("ns")
+	fromContent, ferr := s.data.contentOf(r.Context(), ns, from)
+	toContent, terr := s.data.contentOf(r.Context(), ns, to)
+	if ferr != nil || terr != nil {
+		out.Error = fmt.Sprintf("reading the versions' content: %v", errors.Join(ferr, terr))
+		out.Hunks = []diffHunk{}
+		writeJSON(w, out)
+		return
+	}
+	hunks, err := lineDiff(versionText(fromContent), versionText(toContent), 3)
 	if err != nil {
 		out.Error = err.Error()
 	}

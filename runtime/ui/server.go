@@ -120,7 +120,7 @@ func New(cl cluster.Cluster, opts Options) (*Server, error) {
 		opts:   opts,
 		cl:     cl,
 		authz:  newAuthorizer(sar.SubjectAccessReviews(), opts.AuthzTTL),
-		data:   newData(cl.GetCache()),
+		data:   newData(cl.GetCache(), cl.GetAPIReader()),
 		events: newHub(),
 		stores: newStoreCache(),
 		assets: assets,

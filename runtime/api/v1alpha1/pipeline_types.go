@@ -49,7 +49,11 @@ func (s PipelineSpec) ContentHash() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// PipelineVersion is one immutable version of a pipeline's content.
+// PipelineVersion is one immutable version of a pipeline's content. The
+// content itself is kept out of the status, in an immutable ConfigMap of
+// the pipeline's namespace (gzipped), so that the status stays small
+// however many versions of however large a pipeline are kept; readers
+// check it against contentHash.
 type PipelineVersion struct {
 	// number counts versions from 1; numbers are never reused.
 	Number int32 `json:"number"`
@@ -57,12 +61,8 @@ type PipelineVersion struct {
 	ContentHash string `json:"contentHash"`
 	// created is when the version was added.
 	Created metav1.Time `json:"created"`
-	// spec is the KFP spec of this version (when it has one).
-	// +optional
-	Spec string `json:"spec,omitempty"`
-	// dag is the native DAG of this version (when it has one).
-	// +optional
-	DAG string `json:"dag,omitempty"`
+	// configMap names the ConfigMap holding the version's content.
+	ConfigMap string `json:"configMap"`
 }
 
 // PipelineStatus records the pipeline's versions.
@@ -76,7 +76,9 @@ type PipelineStatus struct {
 	// contentHash is the newest version's content hash.
 	// +optional
 	ContentHash string `json:"contentHash,omitempty"`
-	// versions are the kept versions, oldest first.
+	// versions are the kept versions, oldest first. A version dropped
+	// (maxVersions) or of a deleted pipeline keeps its content until the
+	// runs that use it have ended.
 	// +optional
 	// +listType=map
 	// +listMapKey=number

@@ -190,6 +190,11 @@ type PipelineRunStatus struct {
 	// contentHash is that version's content hash.
 	// +optional
 	ContentHash string `json:"contentHash,omitempty"`
+	// versionConfigMap names the ConfigMap holding that version's content,
+	// which the run executes to its end even when the version is dropped or
+	// the pipeline deleted meanwhile.
+	// +optional
+	VersionConfigMap string `json:"versionConfigMap,omitempty"`
 	// serviceAccountName is the service account the run's task pods run
 	// as, resolved when the run started: spec.serviceAccountName, or the
 	// namespace's default (a profile's pipeline runner).
@@ -230,8 +235,8 @@ type PipelineRunStatus struct {
 	MetricsOmitted int32 `json:"metricsOmitted,omitempty"`
 	// state is the engine's compact per-task state: for each node its
 	// phase, attempts, times, cache hit and outputs (pod names follow from
-	// it: <run>-<node>-<attempt>). Kept small: a 5,000-task run stays far
-	// under 256 KiB.
+	// it: <run>-<first 8 hex digits of the run's UID>-<node>-<attempt>).
+	// Kept small: a 5,000-task run stays far under 256 KiB.
 	// +optional
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +kubebuilder:validation:Schemaless
@@ -255,6 +260,9 @@ type PipelineRunStatus struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Started",type=date,JSONPath=`.status.startTime`
 // +kubebuilder:printcolumn:name="Finished",type=date,JSONPath=`.status.completionTime`
+// +kubebuilder:selectablefield:JSONPath=`.spec.pipeline`
+// +kubebuilder:selectablefield:JSONPath=`.status.phase`
+// +kubebuilder:selectablefield:JSONPath=`.status.versionConfigMap`
 type PipelineRun struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

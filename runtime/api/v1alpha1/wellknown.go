@@ -13,6 +13,9 @@ const (
 	ReasonVersionAdded   = "VersionAdded"
 	ReasonUpToDate       = "UpToDate"
 	ReasonInvalidContent = "InvalidContent"
+	// ReasonContentNotStored: the content is valid but its ConfigMap
+	// could not be made (a quota on ConfigMaps, say); retried.
+	ReasonContentNotStored = "ContentNotStored"
 )
 
 // Condition types and reasons of a PipelineRun.

@@ -20,6 +20,10 @@ import (
 // namespace, or (nil, nil) when there is none.
 type PipelineLookup func(name string) (*v1alpha1.Pipeline, error)
 
+// VersionContent reads the content of a kept version of p (its ConfigMap,
+// runtime/api/versions), checked against the version's hash.
+type VersionContent func(p *v1alpha1.Pipeline, v *v1alpha1.PipelineVersion) (v1alpha1.PipelineSpec, error)
+
 // ValidateSchedule checks a Schedule: its name, its spec and, with a lookup, its
 // run template against the pipeline (the pipeline exists, a pinned
 // version is kept, the parameters are ones the pipeline declares, of their
@@ -27,8 +31,10 @@ type PipelineLookup func(name string) (*v1alpha1.Pipeline, error)
 // kubeflow_schedule's plan (without a lookup) all call it, so a schedule
 // is refused or reported for the same reasons everywhere. Each error names
 // its field as the object spells it (spec.cron[1], spec.run.parameters[lr]).
-// err is a failed lookup, which says nothing about the schedule.
-func ValidateSchedule(name string, spec v1alpha1.ScheduleSpec, lookup PipelineLookup) (errs field.ErrorList, err error) {
+// err is a failed lookup, which says nothing about the schedule. content
+// reads versions' content; without it (or when it fails) the parameters
+// are not checked against a version.
+func ValidateSchedule(name string, spec v1alpha1.ScheduleSpec, lookup PipelineLookup, content VersionContent) (errs field.ErrorList, err error) {
 	errs = append(errs, scheduleName(name)...)
 	errs = append(errs, scheduleSpec(spec)...)
 	if lookup == nil || spec.Run.Pipeline == "" {
@@ -38,7 +44,7 @@ func ValidateSchedule(name string, spec v1alpha1.ScheduleSpec, lookup PipelineLo
 	if err != nil {
 		return errs, err
 	}
-	return append(errs, ValidateScheduleRun(spec.Run, p)...), nil
+	return append(errs, ValidateScheduleRun(spec.Run, p, content)...), nil
 }
 
 // scheduleName checks what the CRD cannot say well: a name whose runs'
@@ -205,7 +211,7 @@ func runTemplate(r v1alpha1.ScheduleRunTemplate) field.ErrorList {
 // parameters, with sample values for their macros, must bind to the
 // version each fire would run: the pinned one, or the pipeline's current
 // content (which becomes its latest version).
-func ValidateScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) field.ErrorList {
+func ValidateScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline, content VersionContent) field.ErrorList {
 	run := field.NewPath("spec", "run")
 	if p == nil {
 		return field.ErrorList{&field.Error{Type: field.ErrorTypeNotFound, Field: run.Child("pipeline").String(), BadValue: r.Pipeline,
@@ -225,7 +231,14 @@ func ValidateScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) f
 			return field.ErrorList{field.Invalid(run.Child("pipelineVersion"), r.PipelineVersion,
 				fmt.Sprintf("pipeline %q has no version %d (kept: %s)", p.Name, r.PipelineVersion, strings.Join(kept, ", ")))}
 		}
-		spec, dag, version = v.Spec, v.DAG, fmt.Sprintf("version %d", v.Number)
+		if content == nil {
+			return nil
+		}
+		c, err := content(p, v)
+		if err != nil {
+			return nil // the run reports its version's content when it starts
+		}
+		spec, dag, version = c.Spec, c.DAG, fmt.Sprintf("version %d", v.Number)
 	}
 	plan, err := CompileContent(spec, dag)
 	if err != nil {
@@ -233,10 +246,14 @@ func ValidateScheduleRun(r v1alpha1.ScheduleRunTemplate, p *v1alpha1.Pipeline) f
 			// Content that does not compile never becomes a version: the
 			// latest valid one is what fires run.
 			v := p.Status.Version(p.Status.LatestVersion)
-			if v == nil {
+			if v == nil || content == nil {
 				return nil
 			}
-			if plan, err = CompileContent(v.Spec, v.DAG); err != nil {
+			c, err := content(p, v)
+			if err != nil {
+				return nil
+			}
+			if plan, err = CompileContent(c.Spec, c.DAG); err != nil {
 				return nil
 			}
 			version = fmt.Sprintf("version %d", v.Number)

@@ -2,6 +2,7 @@ package validation
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestScheduleValid(t *testing.T) {
 	for name, mutate := range specs {
 		s := validSpec()
 		mutate(&s)
-		if errs, err := ValidateSchedule("nightly", s, nil); len(errs) > 0 || err != nil {
+		if errs, err := ValidateSchedule("nightly", s, nil, nil); len(errs) > 0 || err != nil {
 			t.Errorf("%s: %v %v", name, errs, err)
 		}
 	}
@@ -108,7 +109,7 @@ func TestScheduleInvalid(t *testing.T) {
 		if name == "" {
 			name = "nightly"
 		}
-		errs, err := ValidateSchedule(name, s, nil)
+		errs, err := ValidateSchedule(name, s, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,10 +133,19 @@ tasks:
 func greet(versions ...int32) *v1alpha1.Pipeline {
 	p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Name: "train"}, Spec: v1alpha1.PipelineSpec{DAG: greetDAG}}
 	for _, v := range versions {
-		p.Status.Versions = append(p.Status.Versions, v1alpha1.PipelineVersion{Number: v, DAG: greetDAG})
+		p.Status.Versions = append(p.Status.Versions, v1alpha1.PipelineVersion{Number: v, ConfigMap: fmt.Sprintf("train-v%d", v)})
 		p.Status.LatestVersion = v
 	}
 	return p
+}
+
+// greetContent is the content of every version greet makes, as its
+// ConfigMap would hold it.
+func greetContent(_ *v1alpha1.Pipeline, v *v1alpha1.PipelineVersion) (v1alpha1.PipelineSpec, error) {
+	if v.ConfigMap == "" {
+		return v1alpha1.PipelineSpec{}, fmt.Errorf("version %d has no ConfigMap", v.Number)
+	}
+	return v1alpha1.PipelineSpec{DAG: greetDAG}, nil
 }
 
 func TestScheduleAgainstPipeline(t *testing.T) {
@@ -162,7 +172,7 @@ func TestScheduleAgainstPipeline(t *testing.T) {
 		s := validSpec()
 		s.Run.Parameters = nil
 		c.mutate(&s)
-		errs, err := ValidateSchedule("nightly", s, lookup(c.p))
+		errs, err := ValidateSchedule("nightly", s, lookup(c.p), greetContent)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,12 +183,12 @@ func TestScheduleAgainstPipeline(t *testing.T) {
 	// Macros bind with sample values: an int parameter may be [[Index]].
 	s := validSpec()
 	s.Run.Parameters = map[string]string{"who": "run [[Index]] at [[ScheduledTime]]", "times": "[[Index]]"}
-	if errs, err := ValidateSchedule("nightly", s, lookup(greet(1))); len(errs) > 0 || err != nil {
+	if errs, err := ValidateSchedule("nightly", s, lookup(greet(1)), greetContent); len(errs) > 0 || err != nil {
 		t.Errorf("macros: %v %v", errs, err)
 	}
 	// A failed lookup is not the schedule's fault.
 	boom := errors.New("connection refused")
-	if _, err := ValidateSchedule("nightly", s, func(string) (*v1alpha1.Pipeline, error) { return nil, boom }); !errors.Is(err, boom) {
+	if _, err := ValidateSchedule("nightly", s, func(string) (*v1alpha1.Pipeline, error) { return nil, boom }, greetContent); !errors.Is(err, boom) {
 		t.Errorf("lookup error: %v", err)
 	}
 }

@@ -47,7 +47,7 @@ func TestLaunchReportsThroughTerminationMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	m, err := launcher.DecodeResult(context.Background(), store, msg, launcher.ResultPath("artifacts", "r1", "produce"))
+	m, err := launcher.DecodeResult(context.Background(), store, msg, launcher.ResultPath("artifacts", "r1", "", "produce"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestLaunchOffloadsLargeResultsAndReportsFailures(t *testing.T) {
 	if len(msg) > launcher.MaxMessage || !strings.Contains(string(msg), `"resultUri":"`+root+"/big/r1/big/.result.json") {
 		t.Fatalf("termination message (%d bytes) %s", len(msg), msg)
 	}
-	m, err := launcher.DecodeResult(context.Background(), store, msg, launcher.ResultPath("big", "r1", "big"))
+	m, err := launcher.DecodeResult(context.Background(), store, msg, launcher.ResultPath("big", "r1", "", "big"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestLaunchOffloadsLargeResultsAndReportsFailures(t *testing.T) {
 		t.Fatalf("failing task: exit %d:\n%s", code, out)
 	}
 	msg, _ = os.ReadFile(result)
-	m, err = launcher.DecodeResult(context.Background(), store, msg, launcher.ResultPath("big", "r1", "bad"))
+	m, err = launcher.DecodeResult(context.Background(), store, msg, launcher.ResultPath("big", "r1", "", "bad"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/schedule"
 )
 
@@ -291,7 +292,7 @@ func (p *pass) validate(ctx context.Context) (field.ErrorList, error) {
 	if ok && v.key == memo {
 		return v.errs, nil
 	}
-	errs, err := validation.ValidateSchedule(p.s.Name, p.s.Spec, func(string) (*v1alpha1.Pipeline, error) { return pl, nil })
+	errs, err := validation.ValidateSchedule(p.s.Name, p.s.Spec, func(string) (*v1alpha1.Pipeline, error) { return pl, nil }, versions.Reader(ctx, p.r.APIReader))
 	if err != nil {
 		return nil, err
 	}

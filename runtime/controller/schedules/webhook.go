@@ -15,6 +15,7 @@ import (
 
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/validation"
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/versions"
 )
 
 // SetupWebhook registers the Schedule validating webhook on the manager's
@@ -84,7 +85,11 @@ func (v Validator) check(ctx context.Context, s *v1alpha1.Schedule, withPipeline
 			return p, err
 		}
 	}
-	errs, err := validation.ValidateSchedule(s.Name, s.Spec, lookup)
+	var content validation.VersionContent
+	if v.Reader != nil {
+		content = versions.Reader(ctx, v.Reader)
+	}
+	errs, err := validation.ValidateSchedule(s.Name, s.Spec, lookup, content)
 	if err != nil {
 		return admission.Warnings{fmt.Sprintf("spec.run.pipeline: pipeline %q was not checked: %v", s.Spec.Run.Pipeline, err)}, errs
 	}

@@ -22,17 +22,23 @@ type Executor struct {
 	events chan engine.Event
 	stop   chan struct{}
 
-	mu      sync.Mutex
-	cancels map[int32]context.CancelCauseFunc
+	mu sync.Mutex
+	// cancels are keyed by attempt, not by node: a retry may start before
+	// the cancelled attempt's goroutine has ended, and each must keep its
+	// own cancel.
+	cancels map[attempt]context.CancelCauseFunc
 	wg      sync.WaitGroup
 	// Log, when set, gets each task's output prefixed with its path.
 	Log io.Writer
 }
 
+// attempt names one attempt of a node.
+type attempt struct{ node, attempt int32 }
+
 // New returns an executor. maxParallel <= 0 means no limit of its own
 // (the engine's run-level limit still applies).
 func New(cfg launcher.Config, store *launcher.Store, maxParallel int) *Executor {
-	x := &Executor{cfg: cfg, store: store, events: make(chan engine.Event), stop: make(chan struct{}), cancels: map[int32]context.CancelCauseFunc{}}
+	x := &Executor{cfg: cfg, store: store, events: make(chan engine.Event), stop: make(chan struct{}), cancels: map[attempt]context.CancelCauseFunc{}}
 	if maxParallel > 0 {
 		x.sem = make(chan struct{}, maxParallel)
 	}
@@ -54,8 +60,9 @@ func (x *Executor) Start(ctx context.Context, a engine.Action) {
 		inner := cancel
 		cancel = func(err error) { stop(); inner(err) }
 	}
+	k := attempt{a.Node, a.Attempt}
 	x.mu.Lock()
-	x.cancels[a.Node] = cancel
+	x.cancels[k] = cancel
 	x.mu.Unlock()
 	x.wg.Add(1)
 	go func() {
@@ -63,7 +70,7 @@ func (x *Executor) Start(ctx context.Context, a engine.Action) {
 		defer cancel(nil)
 		ev := x.run(ctx, a)
 		x.mu.Lock()
-		delete(x.cancels, a.Node)
+		delete(x.cancels, k)
 		x.mu.Unlock()
 		select {
 		case x.events <- ev:
@@ -101,10 +108,11 @@ func (x *Executor) run(ctx context.Context, a engine.Action) engine.Event {
 	return ev
 }
 
-// Cancel implements engine.Executor.
+// Cancel implements engine.Executor: it stops that attempt only, never a
+// later attempt of the same node.
 func (x *Executor) Cancel(a engine.Action) {
 	x.mu.Lock()
-	cancel := x.cancels[a.Node]
+	cancel := x.cancels[attempt{a.Node, a.Attempt}]
 	x.mu.Unlock()
 	if cancel != nil {
 		cancel(errCancelled)

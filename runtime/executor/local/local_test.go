@@ -34,19 +34,49 @@ func setup(t *testing.T, tasks []pipeline.NativeTask, maxParallel int) (*engine.
 
 // TestBoundedParallelism runs six tasks that each record how many of them
 // run at the same moment; the executor's own limit (2) must hold even
-// though the engine would start all of them.
+// though the engine would start all of them. Each task holds until the
+// test releases it, once two run: an executor without the limit would
+// have started a third by then, which would have counted three.
 func TestBoundedParallelism(t *testing.T) {
 	var tasks []pipeline.NativeTask
-	script := `mkdir -p active && touch active/$0 && ls active | wc -l >> counts && sleep 0.3 && rm active/$0`
+	script := `mkdir -p active && touch active/$0 && ls active | wc -l >> counts && while [ ! -e release/$0 ]; do sleep 0.01; done; rm active/$0`
 	for i := 0; i < 6; i++ {
 		tasks = append(tasks, pipeline.NativeTask{Name: fmt.Sprintf("t%d", i), Image: "busybox", Command: []string{"sh", "-c", script, fmt.Sprintf("t%d", i)}})
 	}
 	e, x, work := setup(t, tasks, 2)
+	if err := os.MkdirAll(filepath.Join(work, "release"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	s, err := e.Start("par", nil, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Drive(context.Background(), s, x, nil, nil)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.Drive(context.Background(), s, x, nil, nil)
+	}()
+	// Release the running tasks two at a time (the last pair included).
+	for released := 0; released < 6; {
+		var active []string
+		waitFor(t, "two tasks to run", func() bool {
+			entries, _ := os.ReadDir(filepath.Join(work, "active"))
+			active = active[:0]
+			for _, en := range entries {
+				if _, err := os.Stat(filepath.Join(work, "release", en.Name())); err != nil {
+					active = append(active, en.Name())
+				}
+			}
+			return len(active) >= min(2, 6-released)
+		})
+		for _, name := range active {
+			if err := os.WriteFile(filepath.Join(work, "release", name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			released++
+		}
+	}
+	<-done
 	x.Close()
 	if s.Phase != engine.RunSucceeded {
 		t.Fatalf("run %s: %s", s.Phase, s.Message)
@@ -66,6 +96,88 @@ func TestBoundedParallelism(t *testing.T) {
 	}
 }
 
+// waitFor polls cond until it holds, failing the test after 20 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 20s for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// lines counts the lines of a file (0 when it does not exist).
+func lines(path string) int {
+	b, _ := os.ReadFile(path)
+	return len(strings.Fields(string(b)))
+}
+
+// event waits for the executor's next event.
+func event(t *testing.T, x *Executor, what string) engine.Event {
+	t.Helper()
+	select {
+	case ev := <-x.Events():
+		return ev
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no event for %s within 20s", what)
+		return engine.Event{}
+	}
+}
+
+// TestCancelThenRetry: a retry started right after its predecessor's
+// cancel keeps its own cancel (the predecessor's goroutine ends after the
+// retry started), and a late cancel of an old attempt does not stop a
+// newer one.
+func TestCancelThenRetry(t *testing.T) {
+	e, x, work := setup(t, []pipeline.NativeTask{
+		{Name: "job", Image: "busybox", Command: []string{"sh", "-c", "echo $$ >> pids; while [ ! -e go ]; do sleep 0.01; done"}},
+	}, 0)
+	// Whatever happens, let the processes end before Close waits for them.
+	defer func() {
+		_ = os.WriteFile(filepath.Join(work, "go"), nil, 0o644)
+		x.Close()
+	}()
+	s, err := e.Start("retry", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := e.Step(s, time.Now())
+	if len(res.Actions) != 1 || res.Actions[0].Kind != engine.StartTask {
+		t.Fatalf("actions %+v", res.Actions)
+	}
+	a1 := res.Actions[0]
+	a2, a3 := a1, a1
+	a2.Attempt, a3.Attempt = a1.Attempt+1, a1.Attempt+2
+	pids := filepath.Join(work, "pids")
+	ctx := context.Background()
+
+	x.Start(ctx, a1)
+	waitFor(t, "attempt 1 to run", func() bool { return lines(pids) == 1 })
+	x.Cancel(a1)
+	x.Start(ctx, a2)
+	if ev := event(t, x, "attempt 1"); ev.Attempt != a1.Attempt || ev.Succeeded {
+		t.Fatalf("first event %+v, want attempt 1 failed", ev)
+	}
+	waitFor(t, "attempt 2 to run", func() bool { return lines(pids) == 2 })
+	x.Cancel(a2)
+	if ev := event(t, x, "attempt 2 after its cancel (was its cancel lost?)"); ev.Attempt != a2.Attempt || ev.Succeeded || !strings.Contains(ev.Message, "cancelled") {
+		t.Fatalf("event %+v, want attempt 2 cancelled", ev)
+	}
+
+	x.Start(ctx, a3)
+	waitFor(t, "attempt 3 to run", func() bool { return lines(pids) == 3 })
+	x.Cancel(a1) // late cancels of finished attempts
+	x.Cancel(a2)
+	if err := os.WriteFile(filepath.Join(work, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ev := event(t, x, "attempt 3"); ev.Attempt != a3.Attempt || !ev.Succeeded {
+		t.Fatalf("event %+v, want attempt 3 succeeded (an old attempt's cancel stopped it?)", ev)
+	}
+}
+
 // TestCancelStopsProcesses cancels a run while a task sleeps; Drive returns
 // with the run cancelled and the process gone.
 func TestCancelStopsProcesses(t *testing.T) {
@@ -78,17 +190,15 @@ func TestCancelStopsProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
-		for i := 0; i < 100; i++ {
-			if _, err := os.Stat(filepath.Join(work, "pid")); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		cancel()
+		defer close(done)
+		e.Drive(ctx, s, x, nil, nil)
 	}()
+	waitFor(t, "the task to run", func() bool { return lines(filepath.Join(work, "pid")) == 1 })
 	start := time.Now()
-	e.Drive(ctx, s, x, nil, nil)
+	cancel()
+	<-done
 	x.Close()
 	if s.Phase != engine.RunCancelled {
 		t.Fatalf("run %s", s.Phase)
