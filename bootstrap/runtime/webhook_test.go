@@ -135,7 +135,7 @@ func TestWebhookObjects(t *testing.T) {
 	// Off (the default), none of it is there: the same objects less the
 	// Service, Issuer, Certificate and configuration.
 	on := len(c.Manifests[0].Objects)
-	c, err = Component(Options{Version: "v1", Namespace: ns, Replicas: 1, MPIJobs: "false"})
+	c, err = Component(Options{Version: "v1", Namespace: ns, Replicas: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
