@@ -153,14 +153,16 @@ spec:
 		return notForbidden("edit member creating a run in another namespace", err)
 	}
 	// The controller writes the run's status (the CRD's rules hold for a
-	// run without the optional fields); the pod executor's pod waits on a
-	// simulated node, so the run stays Running.
+	// run without the optional fields) and starts it; the pod executor's
+	// pod waits on a simulated node, so the run stays Running.
 	got := &v1alpha1.PipelineRun{}
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		err := runtimeClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "hello"}, got)
-		return err == nil && got.Status.Phase != "", err
+		// Pending while the pipeline's first version is being made; the
+		// service account is resolved when the run starts.
+		return err == nil && (got.Status.ServiceAccountName != "" || got.Status.Phase.Terminal()), err
 	}); err != nil {
-		return fmt.Errorf("the run made with kubectl got no status: %w (%+v)", err, got.Status)
+		return fmt.Errorf("the run made with kubectl did not start: %w (%+v)", err, got.Status)
 	}
 	if got.Status.ServiceAccountName != "pipeline-runner" {
 		return fmt.Errorf("the run's service account is %q, want the profile's pipeline-runner (phase %s: %s)", got.Status.ServiceAccountName, got.Status.Phase, got.Status.Message)
