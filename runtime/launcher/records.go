@@ -54,14 +54,15 @@ const logOffsetDigits = 20
 // launcher keeps what it records of one attempt of a task: next to the
 // task's artifacts (ArtifactURI), in a directory no output name can take.
 func AttemptDir(run *engine.TaskRun, attempt int32) string {
-	return AttemptDirOf(run.PipelineName, run.RunID, run.Path, attempt)
+	return AttemptDirOf(run.PipelineName, run.RunDir(), run.Path, attempt)
 }
 
 // AttemptDirOf is AttemptDir from the names that make it up: the
-// pipeline's name (its spec's, as ArtifactURI uses it), the run's ID, the
-// task's path in the run and the attempt number.
-func AttemptDirOf(pipelineName, runID, path string, attempt int32) string {
-	return pipelineName + "/" + runID + "/" + safePath(path) + "/.kfstack/attempts/" + strconv.Itoa(int(attempt))
+// pipeline's name (its spec's, as ArtifactURI uses it), the run's
+// directory (engine.RunDir: its UID, so that reruns under one name never
+// share records), the task's path in the run and the attempt number.
+func AttemptDirOf(pipelineName, runDir, path string, attempt int32) string {
+	return pipelineName + "/" + runDir + "/" + safePath(path) + "/.kfstack/attempts/" + strconv.Itoa(int(attempt))
 }
 
 // Record is what the launcher writes of a finished attempt.

@@ -68,10 +68,11 @@ func (s *Server) rootOf(run *v1alpha1.PipelineRun) (string, error) {
 }
 
 // runDir is where the run's own artifacts and records are: under
-// <root>/<pipeline>/<run>/ (launcher.ArtifactURI, AttemptDir).
+// <root>/<pipeline>/<run UID>/ (engine.RunDir; launcher.ArtifactURI,
+// AttemptDir).
 func (v *runView) runDir(root string) string {
 	loc, _ := rootParts(root)
-	return loc + "/" + v.plan.Name + "/" + v.state.RunID + "/"
+	return loc + "/" + v.plan.Name + "/" + engine.RunDir(v.state.RunID, v.state.RunUID) + "/"
 }
 
 // readableURI checks that the UI may read an artifact of the run: one the

@@ -48,7 +48,7 @@ func (s *Server) logOf(w http.ResponseWriter, r *http.Request, id *Identity) (*l
 		writeError(w, http.StatusNotFound, "the log cannot be read: %v", err)
 		return nil, "", nil, false
 	}
-	dir := launcher.AttemptDirOf(v.plan.Name, v.state.RunID, v.eng.Path(v.state, i), int32(attempt)) + "/log"
+	dir := launcher.AttemptDirOf(v.plan.Name, engine.RunDir(v.state.RunID, v.state.RunUID), v.eng.Path(v.state, i), int32(attempt)) + "/log"
 	runName, path := v.run.Name, v.eng.Path(v.state, i)
 	ended := func(ctx context.Context) bool {
 		run, err := s.data.run(ctx, ns, runName)

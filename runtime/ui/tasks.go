@@ -209,7 +209,7 @@ func (s *Server) attempts(ctx context.Context, v *runView, i int32) []attemptJSO
 			}
 		}
 		if storeErr == nil {
-			if rec, err := launcher.ReadRecord(ctx, store, launcher.AttemptDirOf(v.plan.Name, v.state.RunID, v.eng.Path(v.state, i), a)); err == nil {
+			if rec, err := launcher.ReadRecord(ctx, store, launcher.AttemptDirOf(v.plan.Name, engine.RunDir(v.state.RunID, v.state.RunUID), v.eng.Path(v.state, i), a)); err == nil {
 				start, end, ok, code := rec.Start, rec.End, rec.Succeeded, rec.ExitCode
 				at.Start, at.End, at.Succeeded, at.ExitCode, at.Error = &start, &end, &ok, &code, rec.Error
 				at.LogBytes, at.Truncated = rec.LogBytes, rec.LogTruncated
