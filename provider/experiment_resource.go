@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,7 +65,7 @@ func (r *experimentResource) Schema(ctx context.Context, _ resource.SchemaReques
 		MarkdownDescription: "An experiment: a group of runs of a namespace (`kubeflow_run`'s `experiment`) that the runtime's UI " +
 			"compares side by side, with their parameters and metrics. Archiving hides it and its runs from the UI's default " +
 			"views and, with the runtime's webhooks, refuses new runs in it. Destroy refuses while runs refer to the " +
-			"experiment, unless `force_destroy` deletes them with it.",
+			"experiment, unless `force_destroy` deletes them with it, and while schedules make runs in it.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
@@ -231,7 +232,21 @@ func (r *experimentResource) Delete(ctx context.Context, req resource.DeleteRequ
 		resp.Diagnostics.AddError(summary, err.Error())
 		return
 	}
-	runs, err := experimentRuns(ctx, cl, ns, name)
+	schedules, err := experimentSchedules(ctx, cl, ns, name)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+		return
+	}
+	if len(schedules) > 0 {
+		// Even force_destroy stops here: a schedule would put new runs in
+		// the experiment as soon as it is gone.
+		resp.Diagnostics.AddError(summary, fmt.Sprintf(
+			"%d schedule(s) still make runs in experiment %q: %s. Delete them or change their run.experiment first "+
+				"(in Terraform, refer to kubeflow_experiment.<name>.name in the schedule so it is destroyed first).",
+			len(schedules), name, strings.Join(schedules, ", ")))
+		return
+	}
+	runs, going, err := experimentRuns(ctx, cl, ns, name)
 	if err != nil {
 		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
 		return
@@ -254,11 +269,14 @@ func (r *experimentResource) Delete(ctx context.Context, req resource.DeleteRequ
 			return
 		}
 	}
-	if len(runs) > 0 {
-		tflog.Info(ctx, "deleted the experiment's runs; waiting until they are gone", map[string]any{"runs": len(runs)})
+	if len(runs)+len(going) > 0 {
+		// The runs this destroy deleted, and those of deleted schedules
+		// that the garbage collector is taking away (a schedule destroyed
+		// just before its experiment leaves them for a moment).
+		tflog.Info(ctx, "waiting until the experiment's runs are gone", map[string]any{"deleted": len(runs), "going": len(going)})
 		err = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			left, err := experimentRuns(ctx, cl, ns, name)
-			return len(left) == 0, err
+			left, leaving, err := experimentRuns(ctx, cl, ns, name)
+			return len(left)+len(leaving) == 0, err
 		})
 		if err != nil {
 			resp.Diagnostics.AddError(summary, fmt.Sprintf("waiting for the experiment's runs to be deleted: %v", err))
@@ -271,21 +289,66 @@ func (r *experimentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	}
 }
 
-// experimentRuns lists the names of the runs that belong to an experiment
-// (a run without one belongs to the default experiment), sorted.
-func experimentRuns(ctx context.Context, cl client.Client, ns, experiment string) ([]string, error) {
-	list := &v1alpha1.PipelineRunList{}
+// experimentSchedules lists the names of the schedules whose runs go to an
+// experiment, sorted.
+func experimentSchedules(ctx context.Context, cl client.Client, ns, experiment string) ([]string, error) {
+	list := &v1alpha1.ScheduleList{}
 	if err := cl.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return nil, fmt.Errorf("listing runs: %w", err)
+		return nil, fmt.Errorf("listing schedules: %w", err)
 	}
 	var names []string
-	for i := range list.Items {
-		if v1alpha1.ExperimentOf(&list.Items[i]) == experiment {
-			names = append(names, list.Items[i].Name)
+	for _, s := range list.Items {
+		if orDefaultExperiment(s.Spec.Run.Experiment) == experiment {
+			names = append(names, s.Name)
 		}
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// orDefaultExperiment is the experiment a run template's experiment names.
+func orDefaultExperiment(name string) string {
+	if name == "" {
+		return v1alpha1.DefaultExperiment
+	}
+	return name
+}
+
+// experimentRuns lists the names of the runs that belong to an experiment
+// (a run without one belongs to the default experiment), sorted: those
+// that stay, and those on their way out (being deleted, or made by a
+// schedule that is gone, which the garbage collector deletes).
+func experimentRuns(ctx context.Context, cl client.Client, ns, experiment string) (stay, going []string, err error) {
+	list := &v1alpha1.PipelineRunList{}
+	if err := cl.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, nil, fmt.Errorf("listing runs: %w", err)
+	}
+	schedules := &v1alpha1.ScheduleList{}
+	if err := cl.List(ctx, schedules, client.InNamespace(ns)); err != nil {
+		return nil, nil, fmt.Errorf("listing schedules: %w", err)
+	}
+	live := map[k8stypes.UID]bool{}
+	for _, s := range schedules.Items {
+		if s.DeletionTimestamp.IsZero() {
+			live[s.UID] = true
+		}
+	}
+	for i := range list.Items {
+		run := &list.Items[i]
+		if v1alpha1.ExperimentOf(run) != experiment {
+			continue
+		}
+		owner := metav1.GetControllerOf(run)
+		orphan := owner != nil && owner.Kind == "Schedule" && !live[owner.UID]
+		if !run.DeletionTimestamp.IsZero() || orphan {
+			going = append(going, run.Name)
+		} else {
+			stay = append(stay, run.Name)
+		}
+	}
+	slices.Sort(stay)
+	slices.Sort(going)
+	return stay, going, nil
 }
 
 func (r *experimentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

@@ -131,11 +131,13 @@ resource "kubeflow_run" "test" {
 // TestAccExperiment_forceDestroy shows that destroying an experiment that
 // runs refer to (here one made with kubectl, which Terraform does not
 // know) is refused, naming the run, and that force_destroy deletes the
-// run with it.
+// run with it, but not while a schedule makes runs in it.
 func TestAccExperiment_forceDestroy(t *testing.T) {
 	ns := pipelineNamespace(t)
 	run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "by-kubectl"},
 		Spec: v1alpha1.PipelineRunSpec{Pipeline: "nosuch", Experiment: "tuning"}}
+	sched := &v1alpha1.Schedule{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "weekly"},
+		Spec: v1alpha1.ScheduleSpec{Cron: []string{"@weekly"}, Suspend: true, Run: v1alpha1.ScheduleRunTemplate{Pipeline: "nosuch", Experiment: "tuning"}}}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
 		Steps: []resource.TestStep{
@@ -154,8 +156,21 @@ func TestAccExperiment_forceDestroy(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("kubeflow_experiment.test", plancheck.ResourceActionUpdate)},
 				},
+				Check: func(*terraform.State) error {
+					return runtimeClient.Create(context.Background(), sched.DeepCopy())
+				},
 			},
 			{
+				// Even force_destroy: the schedule would make new runs in it.
+				Config:      providerBlock(),
+				ExpectError: regexp.MustCompile(`1 schedule\(s\) still make runs in experiment "tuning": weekly`),
+			},
+			{
+				PreConfig: func() {
+					if err := runtimeClient.Delete(context.Background(), sched.DeepCopy()); err != nil {
+						t.Fatal(err)
+					}
+				},
 				Config: providerBlock(),
 				Check: func(*terraform.State) error {
 					err := runtimeClient.Get(context.Background(), client.ObjectKeyFromObject(run), &v1alpha1.PipelineRun{})

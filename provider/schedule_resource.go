@@ -267,7 +267,7 @@ func scheduleRunAttributes() map[string]schema.Attribute {
 		},
 		"experiment": schema.StringAttribute{
 			Optional:            true,
-			MarkdownDescription: "Experiment the runs belong to (a DNS-1123 label); runs carry it as the label `pipelines.kfstack.dev/experiment`.",
+			MarkdownDescription: "Experiment the runs belong to (a DNS-1123 label; unset: the namespace's `default`): the runs' `experiment` (as `kubeflow_run`'s), so the web UI lists and compares them under it; they also carry it as the label `pipelines.kfstack.dev/experiment`. A fire while the experiment is archived fails (the Schedule's `status.lastError` and a `FireFailed` event say why).",
 		},
 	}
 }

@@ -220,7 +220,10 @@ import {
 	})
 }
 
-// TestAccSchedule_fires: the schedule's runs are made and counted.
+// TestAccSchedule_fires: the schedule's runs are made and counted, in the
+// experiment it names; the destroy at the end takes the schedule, then the
+// experiment (which waits for the schedule's runs to go, without
+// force_destroy).
 func TestAccSchedule_fires(t *testing.T) {
 	ns := pipelineNamespace(t)
 	config := func(suspend bool) string {
@@ -232,8 +235,14 @@ func TestAccSchedule_fires(t *testing.T) {
     pipeline   = kubeflow_pipeline.test.name
     executor   = "local"
     parameters = { who = "run [[Index]]" }
+    experiment = kubeflow_experiment.nightly.name
   }
-`, suspend))
+`, suspend)) + fmt.Sprintf(`
+resource "kubeflow_experiment" "nightly" {
+  name      = "nightly-runs"
+  namespace = %q
+}
+`, ns)
 	}
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testProviders,
@@ -258,8 +267,8 @@ func TestAccSchedule_fires(t *testing.T) {
 					}
 					for _, r := range list.Items {
 						at, ok := schedule.ScheduledTimeOf("nightly", r.Name)
-						if !ok || at.Second()%2 != 0 || !strings.HasPrefix(r.Spec.Parameters["who"], "run ") {
-							return fmt.Errorf("run %s: fire time %s, parameters %v", r.Name, at, r.Spec.Parameters)
+						if !ok || at.Second()%2 != 0 || !strings.HasPrefix(r.Spec.Parameters["who"], "run ") || r.Spec.Experiment != "nightly-runs" {
+							return fmt.Errorf("run %s: fire time %s, parameters %v, experiment %q", r.Name, at, r.Spec.Parameters, r.Spec.Experiment)
 						}
 					}
 					if len(list.Items) < 2 {

@@ -196,8 +196,11 @@ type ScheduleRunTemplate struct {
 	// +optional
 	// +kubebuilder:default=pod
 	Executor Executor `json:"executor,omitempty"`
-	// experiment groups the runs under an Experiment of the namespace;
-	// runs carry it as the label pipelines.kfstack.dev/experiment.
+	// experiment is the Experiment of the namespace the runs belong to
+	// (their spec.experiment; "default" when unset); runs also carry it as
+	// the label pipelines.kfstack.dev/experiment. A fire while the
+	// experiment is archived fails (the PipelineRun webhook refuses new runs
+	// in it) and is counted as a failed fire with the reason in lastError.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Experiment string `json:"experiment,omitempty"`

@@ -344,6 +344,7 @@ func (p *pass) newRun(ctx context.Context, at time.Time, index int64) (*v1alpha1
 			Pipeline: t.Pipeline, PipelineVersion: version, Parameters: params,
 			PipelineRoot: t.PipelineRoot, ServiceAccountName: t.ServiceAccountName,
 			Parallelism: t.Parallelism, Timeout: t.Timeout, Executor: t.Executor,
+			Experiment: t.Experiment,
 		},
 	}
 	if err := controllerutil.SetControllerReference(p.s, run, p.r.Scheme()); err != nil {

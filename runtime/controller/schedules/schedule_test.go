@@ -48,7 +48,7 @@ func TestFiresOnTime(t *testing.T) {
 		t.Errorf("note = %q, want %q", run.Spec.Parameters["note"], want)
 	case run.Spec.PipelineVersion != 1:
 		t.Errorf("pipelineVersion %d, want the latest at the fire, 1", run.Spec.PipelineVersion)
-	case run.Labels[v1alpha1.LabelExperiment] != "nightly" || run.Annotations[v1alpha1.AnnotationScheduledTime] != f1.UTC().Format(time.RFC3339):
+	case run.Spec.Experiment != "nightly" || run.Labels[v1alpha1.LabelExperiment] != "nightly" || run.Annotations[v1alpha1.AnnotationScheduledTime] != f1.UTC().Format(time.RFC3339):
 		t.Errorf("labels %v, annotations %v", run.Labels, run.Annotations)
 	}
 	st := waitStatus(t, ns, "hourly", "run 1 active", func(st *v1alpha1.ScheduleStatus) bool {
