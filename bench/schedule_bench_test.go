@@ -184,7 +184,8 @@ func startControllerProcess(b *testing.B) (*exec.Cmd, string) {
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	args := []string{"controller", "--metrics-bind-address", addr, "--health-probe-bind-address", "0", "--workdir", filepath.Join(dir, "work")}
+	// Plain HTTP metrics: the benchmark scrapes them without a token.
+	args := []string{"controller", "--metrics-bind-address", addr, "--metrics-secure=false", "--health-probe-bind-address", "0", "--workdir", filepath.Join(dir, "work")}
 	if w := os.Getenv("KFSTACK_BENCH_SCHEDULE_WORKERS"); w != "" {
 		args = append(args, "--max-concurrent-schedules="+w)
 	}
@@ -444,6 +445,9 @@ func scrape(b *testing.B, url string) metricSamples {
 		b.Fatalf("scraping the controller: %v", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("scraping the controller: %s", resp.Status)
+	}
 	var body strings.Builder
 	buf := make([]byte, 64<<10)
 	for {
@@ -535,4 +539,77 @@ func clientRequests(before, after metricSamples, fires int) string {
 		}
 	}
 	return fmt.Sprintf("%.2f (%s)", total/float64(fires), strings.Join(parts, ", "))
+}
+
+// BenchmarkRunCreates1000 is the floor under BenchmarkSchedules1000: how
+// long the API server of the local cluster takes to create 1,000
+// PipelineRuns of the shape a schedule makes, with no controller running,
+// from 16 clients at once (KFSTACK_BENCH_SCHEDULES and
+// KFSTACK_BENCH_SCHEDULE_WORKERS change that), as the runs are seen by a
+// watch. The same second's fires of 1,000 schedules cannot be on time by
+// less than this.
+//
+//	go test ./bench -run XXX -bench RunCreates1000 -benchtime 1x
+func BenchmarkRunCreates1000(b *testing.B) {
+	n, workers := envInt("KFSTACK_BENCH_SCHEDULES", 1000), envInt("KFSTACK_BENCH_SCHEDULE_WORKERS", 16)
+	ctx := context.Background()
+	c := benchClient(b)
+	if err := crds.Install(ctx, c, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	ns := fmt.Sprintf("creates-bench-%d", time.Now().UnixNano()%1000000)
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		b.Fatal(err)
+	}
+	seen := newRunWatch(b, ns)
+	time.Sleep(2 * time.Second) // the watch is up
+	fire := time.Now().Truncate(time.Second).Add(2 * time.Second)
+	time.Sleep(time.Until(fire))
+	names := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range names {
+				name := fmt.Sprintf("s%04d", i)
+				run := &v1alpha1.PipelineRun{
+					ObjectMeta: metav1.ObjectMeta{
+						Namespace: ns, Name: schedule.RunName(name, fire),
+						Labels:      map[string]string{v1alpha1.LabelSchedule: name},
+						Annotations: map[string]string{v1alpha1.AnnotationScheduledTime: fire.UTC().Format(time.RFC3339), v1alpha1.AnnotationRunIndex: "1"},
+					},
+					Spec: v1alpha1.PipelineRunSpec{Pipeline: "skip", PipelineVersion: 1},
+				}
+				if err := c.Create(ctx, run); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		names <- i
+	}
+	close(names)
+	wg.Wait()
+	created := time.Since(fire)
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		seen.mu.Lock()
+		got := len(seen.seen)
+		seen.mu.Unlock()
+		if got == n {
+			break
+		}
+	}
+	seen.mu.Lock()
+	var late []time.Duration
+	for _, at := range seen.seen {
+		late = append(late, at.Sub(fire))
+	}
+	seen.mu.Unlock()
+	slices.Sort(late)
+	q := func(p float64) time.Duration { return late[min(len(late)-1, int(p*float64(len(late))))] }
+	fmt.Printf("%d PipelineRuns created by %d clients in %s (%.0f/s); seen by a watch after p50 %s, p99 %s, max %s\n",
+		n, workers, round(created), float64(n)/created.Seconds(), round(q(0.5)), round(q(0.99)), round(late[len(late)-1]))
+	b.ReportMetric(float64(n)/created.Seconds(), "creates/s")
 }

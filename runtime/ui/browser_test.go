@@ -145,6 +145,13 @@ func TestBrowser(t *testing.T) {
 	createRun(t, ns, "word-count-1", "word-count", "", map[string]string{"text": "one apply gives a team a namespace, a quota and its pipelines"})
 	createRun(t, ns, "lr-1", "train", "tuning", map[string]string{"learning_rate": "0.1"})
 	createRun(t, ns, "lr-3", "train", "tuning", map[string]string{"learning_rate": "0.3"})
+	// The scikit-learn example (examples/sklearn) where Debian's
+	// python3-sklearn is installed (.ci/run installs it).
+	sklearn := exec.Command("python3", "-c", "import sklearn").Run() == nil
+	if sklearn {
+		createPipeline(t, ns, "sklearn-classifiers", filepath.Join("..", "..", "examples", "sklearn", "pipeline.yaml"))
+		createRun(t, ns, "iris-1", "sklearn-classifiers", "iris", nil)
+	}
 	for _, r := range []string{"word-count-1", "lr-1", "lr-3"} {
 		waitRun(t, ns, r)
 	}
@@ -185,6 +192,39 @@ func TestBrowser(t *testing.T) {
 		}
 		waitJS(t, ctx, `document.querySelector("[data-testid=text-preview]")?.textContent.includes("one apply gives a team a namespace")`)
 		screenshot(t, ctx, "quickstart-run.png")
+	})
+
+	t.Run("scikit-learn run", func(t *testing.T) {
+		if !sklearn {
+			t.Skip("python3 cannot import sklearn (apt-get install python3-sklearn, as .ci/run does)")
+		}
+		waitRun(t, ns, "iris-1")
+		evaluate := taskNode(t, as{user: user}, ns, "iris-1", "evaluate")
+		open(t, ctx, fmt.Sprintf("#/ns/%s/runs/iris-1?task=%d&tab=outputs", ns, evaluate), "run")
+		contains(t, "run header", evalString(t, ctx, `document.querySelector("[data-testid=run-header]").innerText`), "iris-1", "Succeeded", "sklearn-classifiers", "iris")
+		names := evalString(t, ctx, `[...document.querySelectorAll("[data-testid=graph] g.node")].map(n => n.dataset.name + ":" + n.dataset.phase).join(",")`)
+		contains(t, "graph", names, "load-data:Succeeded", "split-data:Succeeded", "train-logistic-regression:Succeeded",
+			"train-random-forest:Succeeded", "evaluate:Succeeded", "evaluate-2:Succeeded", "pick-best:Succeeded")
+		waitJS(t, ctx, `document.querySelector("[data-testid=metrics]") !== null && document.querySelector("[data-testid=confusion-matrix] svg") !== null`)
+		contains(t, "metrics table", evalString(t, ctx, `document.querySelector("[data-testid=metrics]").innerText`), "accuracy")
+		// Iris has three classes: a 3×3 matrix whose cells add up to the
+		// test set, most of it on the diagonal.
+		cells := evalString(t, ctx, `[...document.querySelectorAll("[data-testid=confusion-matrix] g.cell")].map(c => c.textContent).join(",")`)
+		var n, sum, diagonal int
+		for i, c := range strings.Split(cells, ",") {
+			var v int
+			if _, err := fmt.Sscan(c, &v); err != nil {
+				t.Fatalf("confusion matrix cells %q: %v", cells, err)
+			}
+			n, sum = n+1, sum+v
+			if i%4 == 0 {
+				diagonal += v
+			}
+		}
+		if n != 9 || sum == 0 || diagonal*10 < sum*8 {
+			t.Errorf("confusion matrix cells %q: want 9 cells, at least 80%% on the diagonal", cells)
+		}
+		screenshot(t, ctx, "sklearn-run.png")
 	})
 
 	t.Run("graph expands", func(t *testing.T) {

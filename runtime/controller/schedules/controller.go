@@ -23,11 +23,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -146,7 +149,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		// knows them from here, or from the cache, or (after a restart)
 		// adopts them.
 		r.remember(req.NamespacedName, cached.UID, p.made)
-		return reconcile.Result{RequeueAfter: statusDelay}, nil
+		return reconcile.Result{RequeueAfter: statusDelay, Priority: ptr.To(0)}, nil
 	}
 	if !equality.Semantic.DeepEqual(cached.Status, p.s.Status) {
 		if err := r.Status().Update(ctx, p.s); err != nil {
@@ -244,9 +247,24 @@ func (p *pass) run(ctx context.Context) (time.Time, error) {
 	if err := p.observeRuns(ctx); err != nil {
 		return time.Time{}, err
 	}
-	if err := p.deleteHistory(ctx); err != nil {
+	wake, err := p.advance(ctx)
+	if err != nil {
 		return time.Time{}, err
 	}
+	// A pass that made runs leaves the history to the pass that records
+	// them (statusDelay later, behind every fire due), so a burst of fires
+	// is a burst of run creations only.
+	if len(p.made) == 0 {
+		if err := p.deleteHistory(ctx); err != nil {
+			return time.Time{}, err
+		}
+	}
+	return wake, nil
+}
+
+// advance validates the schedule, applies its suspension and makes the
+// runs that are due; it returns the next fire time.
+func (p *pass) advance(ctx context.Context) (time.Time, error) {
 	if errs, err := p.validate(ctx); err != nil {
 		return time.Time{}, err
 	} else if len(errs) > 0 {
@@ -488,9 +506,35 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 		For(&v1alpha1.Schedule{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Owns(&v1alpha1.PipelineRun{}, builder.WithPredicates(runChanged)).
 		Watches(&v1alpha1.Pipeline{}, handler.EnqueueRequestsFromMapFunc(r.schedulesOfPipeline)).
-		WatchesRawSource(source.Channel(r.timers.wake, &handler.TypedEnqueueRequestForObject[*v1alpha1.Schedule]{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		WatchesRawSource(source.Channel(r.timers.wake, fireHandler{})).
+		// A priority queue: when many schedules fire at the same second,
+		// every fire is handled before any status write, history deletion
+		// or reaction to a finished run.
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers, UsePriorityQueue: ptr.To(true)}).
 		Complete(r)
+}
+
+// firePriority is the queue priority of a schedule woken by its timer
+// (others have 0, the default).
+const firePriority = 10
+
+// fireHandler queues a schedule whose fire is due ahead of other work.
+type fireHandler struct{}
+
+func (fireHandler) Create(context.Context, event.TypedCreateEvent[*v1alpha1.Schedule], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+}
+func (fireHandler) Update(context.Context, event.TypedUpdateEvent[*v1alpha1.Schedule], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+}
+func (fireHandler) Delete(context.Context, event.TypedDeleteEvent[*v1alpha1.Schedule], workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+}
+
+func (fireHandler) Generic(_ context.Context, e event.TypedGenericEvent[*v1alpha1.Schedule], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(e.Object)}
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(firePriority)}, req)
+		return
+	}
+	q.Add(req)
 }
 
 func finished(o client.Object) bool {

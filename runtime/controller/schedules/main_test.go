@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2/textlogger"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
@@ -28,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/kfstack/terraform-provider-kubeflow/internal/runtimetest"
 	"github.com/kfstack/terraform-provider-kubeflow/internal/testcluster"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/crds"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
@@ -40,6 +42,10 @@ var (
 	cluster *testcluster.Cluster
 	scheme  = runtime.NewScheme()
 	workDir string
+	// controllerConfig and controllerKubeconfig act as the controller's
+	// ServiceAccount.
+	controllerConfig     *rest.Config
+	controllerKubeconfig string
 )
 
 func TestMain(m *testing.M) {
@@ -69,7 +75,21 @@ func setup(c *testcluster.Cluster) error {
 	if workDir, err = os.MkdirTemp("", "kfstack-schedule-test-"); err != nil {
 		return err
 	}
-	return crds.Install(context.Background(), k8s, time.Minute)
+	ctx := context.Background()
+	if err := crds.Install(ctx, k8s, time.Minute); err != nil {
+		return err
+	}
+	// The controllers run as the ServiceAccount kubeflow_runtime installs,
+	// with exactly its RBAC (a verb the markers lack fails a test here),
+	// plus what the local executor needs, as make demo's.
+	if controllerConfig, err = runtimetest.ControllerConfig(ctx, c.Config, runtimetest.Namespace); err != nil {
+		return err
+	}
+	if err := runtimetest.AllowLocalExecutor(ctx, c.Config, runtimetest.Namespace); err != nil {
+		return err
+	}
+	controllerKubeconfig = filepath.Join(workDir, "controller.kubeconfig")
+	return runtimetest.WriteKubeconfig(controllerConfig, controllerKubeconfig)
 }
 
 var nsCounter atomic.Int32
@@ -142,9 +162,12 @@ type ctl struct {
 
 type ctlOption func(*ctrl.Options)
 
+// withLeaderElection elects a leader among the test's controllers, with a
+// lease of the test's own (named after ns) where the controller's Role lets
+// it keep one: in its namespace.
 func withLeaderElection(id string, ns string) ctlOption {
 	return func(o *ctrl.Options) {
-		o.LeaderElection, o.LeaderElectionID, o.LeaderElectionNamespace = true, id, ns
+		o.LeaderElection, o.LeaderElectionID, o.LeaderElectionNamespace = true, id+"-"+ns, runtimetest.Namespace
 		o.LeaseDuration, o.RenewDeadline, o.RetryPeriod = ptr.To(2*time.Second), ptr.To(time.Second), ptr.To(200*time.Millisecond)
 		o.LeaderElectionReleaseOnCancel = true
 	}
@@ -166,7 +189,7 @@ func startController(t testing.TB, ns string, clk *clocktesting.FakeClock, opts 
 	for _, opt := range opts {
 		opt(&o)
 	}
-	mgr, err := ctrl.NewManager(cluster.Config, o)
+	mgr, err := ctrl.NewManager(controllerConfig, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func controllerProcess(t *testing.T, bin, logName string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(bin, "controller", "--run-selector", labelController+"="+subprocessController,
 		"--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--workdir", filepath.Join(workDir, "subprocess"))
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.KubeconfigPath)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+controllerKubeconfig) // as its ServiceAccount
 	log, err := os.Create(filepath.Join(t.TempDir(), logName))
 	if err != nil {
 		t.Fatal(err)
