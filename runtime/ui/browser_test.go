@@ -147,7 +147,7 @@ func TestBrowser(t *testing.T) {
 	createRun(t, ns, "lr-3", "train", "tuning", map[string]string{"learning_rate": "0.3"})
 	// The scikit-learn example (examples/sklearn) where Debian's
 	// python3-sklearn is installed (.ci/run installs it).
-	sklearn := exec.Command("python3", "-c", "import sklearn").Run() == nil
+	sklearn := python() != "" && exec.Command(python(), "-c", "import sklearn").Run() == nil
 	if sklearn {
 		createPipeline(t, ns, "sklearn-classifiers", filepath.Join("..", "..", "examples", "sklearn", "pipeline.yaml"))
 		createRun(t, ns, "iris-1", "sklearn-classifiers", "iris", nil)
@@ -196,7 +196,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("scikit-learn run", func(t *testing.T) {
 		if !sklearn {
-			t.Skip("python3 cannot import sklearn (apt-get install python3-sklearn, as .ci/run does)")
+			t.Skipf("%s cannot import sklearn (apt-get install python3-sklearn, as .ci/run does)", debianPython)
 		}
 		waitRun(t, ns, "iris-1")
 		evaluate := taskNode(t, as{user: user}, ns, "iris-1", "evaluate")
@@ -223,6 +223,10 @@ func TestBrowser(t *testing.T) {
 		}
 		if n != 9 || sum == 0 || diagonal*10 < sum*8 {
 			t.Errorf("confusion matrix cells %q: want 9 cells, at least 80%% on the diagonal", cells)
+		}
+		// A count on a dark cell is written in white, readable.
+		if fill := evalString(t, ctx, `getComputedStyle(document.querySelector('[data-testid=confusion-matrix] g.cell[data-row="0"][data-col="0"] text')).fill`); fill != "rgb(255, 255, 255)" {
+			t.Errorf("the count on the darkest cell is drawn in %s, want white", fill)
 		}
 		screenshot(t, ctx, "sklearn-run.png")
 	})

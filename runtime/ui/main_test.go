@@ -102,7 +102,7 @@ func startController(ctx context.Context, cfg *rest.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := controller.Setup(mgr, controller.Options{RuntimeImage: "kfstack-runtime:test", WorkDir: filepath.Join(work, "runs"), PipelineRoot: root, LostPodGrace: time.Second, AllowLocalExecutor: true}); err != nil {
+	if err := controller.Setup(mgr, controller.Options{RuntimeImage: "kfstack-runtime:test", WorkDir: filepath.Join(work, "runs"), PipelineRoot: root, LostPodGrace: time.Second, AllowLocalExecutor: true, Python: python()}); err != nil {
 		return err
 	}
 	go func() {
@@ -112,6 +112,19 @@ func startController(ctx context.Context, cfg *rest.Config) error {
 		}
 	}()
 	return nil
+}
+
+// debianPython is Debian's python3, where python3-sklearn installs
+// scikit-learn (the python3 first on PATH may be another one).
+const debianPython = "/usr/bin/python3"
+
+// python is the interpreter of the local executor's Python tasks:
+// Debian's where there is one, as make demo does.
+func python() string {
+	if _, err := os.Stat(debianPython); err == nil {
+		return debianPython
+	}
+	return ""
 }
 
 // startUI runs the UI in this process as the service account

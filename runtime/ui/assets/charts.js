@@ -37,7 +37,7 @@ export function confusionMatrix(cm) {
       const shade = Math.round(245 - (v / max) * 185);
       const g = svg("g", { class: "cell", "data-row": i, "data-col": j });
       g.append(svg("rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1, fill: `rgb(${shade},${shade + 5 > 255 ? 255 : shade + 5},255)` }));
-      g.append(label(left + j * cell + cell / 2, top + i * cell + cell / 2 + 4, fmt(v), { "text-anchor": "middle", fill: v / max > 0.55 ? "#fff" : "#1d2330" }));
+      g.append(label(left + j * cell + cell / 2, top + i * cell + cell / 2 + 4, fmt(v), { "text-anchor": "middle", class: v / max > 0.55 ? "on-dark" : "on-light" }));
       root.append(g);
     });
   });
