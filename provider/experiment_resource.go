@@ -145,25 +145,9 @@ func (r *experimentResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if r.conn.unknown {
-		tflog.Info(ctx, "skipping refresh of experiment: the provider's connection is not known yet")
-		return
-	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
-	summary := fmt.Sprintf("reading Experiment (%s/%s)", ns, name)
-	c, cl, err := r.conn.pipelines(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
 	exp := &v1alpha1.Experiment{}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, exp); err != nil {
-		if apierrors.IsNotFound(err) {
-			tflog.Warn(ctx, "experiment is gone; removing it from state", map[string]any{"namespace": ns, "name": name})
-			resp.State.RemoveResource(ctx)
-			return
-		}
-		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+	if !pipelinesObject(r.conn, "Experiment").read(ctx, r.conn, ns, name, exp, resp) {
 		return
 	}
 	state.ID = types.StringValue(ns + "/" + name)

@@ -403,25 +403,9 @@ func (r *mpiJobResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if r.conn.unknown {
-		tflog.Info(ctx, "skipping refresh of the MPI job: the provider's connection is not known yet")
-		return
-	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
-	summary := fmt.Sprintf("reading MPIJob (%s/%s)", ns, name)
-	c, cl, err := r.client(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
 	job := &kubeflow.MPIJob{}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, job); err != nil {
-		if apierrors.IsNotFound(err) {
-			tflog.Warn(ctx, "MPI job is gone; removing it from state", map[string]any{"namespace": ns, "name": name})
-			resp.State.RemoveResource(ctx)
-			return
-		}
-		resp.Diagnostics.AddError(summary, c.explainMPIJobs(err).Error())
+	if !(liveObject{kind: "MPIJob", connect: r.client, explain: (*clients).explainMPIJobs}).read(ctx, r.conn, ns, name, job, resp) {
 		return
 	}
 	state.ID = types.StringValue(ns + "/" + name)

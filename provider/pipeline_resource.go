@@ -24,7 +24,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -397,25 +396,9 @@ func (r *pipelineResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if r.conn.unknown {
-		tflog.Info(ctx, "skipping refresh of pipeline: the provider's connection is not known yet")
-		return
-	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
-	summary := fmt.Sprintf("reading Pipeline (%s/%s)", ns, name)
-	c, cl, err := r.conn.pipelines(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
 	live := &v1alpha1.Pipeline{}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, live); err != nil {
-		if apierrors.IsNotFound(err) {
-			tflog.Warn(ctx, "pipeline is gone; removing it from state", map[string]any{"namespace": ns, "name": name})
-			resp.State.RemoveResource(ctx)
-			return
-		}
-		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+	if !pipelinesObject(r.conn, "Pipeline").read(ctx, r.conn, ns, name, live, resp) {
 		return
 	}
 	imported := state.ContentHash.IsNull() || state.ContentHash.ValueString() == ""

@@ -571,25 +571,9 @@ func (r *runResource) Read(ctx context.Context, req resource.ReadRequest, resp *
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if r.conn.unknown {
-		tflog.Info(ctx, "skipping refresh of run: the provider's connection is not known yet")
-		return
-	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
-	summary := fmt.Sprintf("reading PipelineRun (%s/%s)", ns, name)
-	c, cl, err := r.conn.pipelines(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
 	run := &v1alpha1.PipelineRun{}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, run); err != nil {
-		if apierrors.IsNotFound(err) {
-			tflog.Warn(ctx, "run is gone; removing it from state", map[string]any{"namespace": ns, "name": name})
-			resp.State.RemoveResource(ctx)
-			return
-		}
-		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+	if !pipelinesObject(r.conn, "PipelineRun").read(ctx, r.conn, ns, name, run, resp) {
 		return
 	}
 	// Inputs from the live object (import, and edits out of band).

@@ -635,25 +635,9 @@ func (r *scheduleResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if r.conn.unknown {
-		tflog.Info(ctx, "skipping refresh of schedule: the provider's connection is not known yet")
-		return
-	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
-	summary := fmt.Sprintf("reading Schedule (%s/%s)", ns, name)
-	c, cl, err := r.conn.pipelines(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error())
-		return
-	}
 	live := &v1alpha1.Schedule{}
-	if err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, live); err != nil {
-		if apierrors.IsNotFound(err) {
-			tflog.Warn(ctx, "schedule is gone; removing it from state", map[string]any{"namespace": ns, "name": name})
-			resp.State.RemoveResource(ctx)
-			return
-		}
-		resp.Diagnostics.AddError(summary, c.explainRuntime(err).Error())
+	if !pipelinesObject(r.conn, "Schedule").read(ctx, r.conn, ns, name, live, resp) {
 		return
 	}
 	state.ID = types.StringValue(ns + "/" + name)

@@ -228,7 +228,9 @@ func (c *Cluster) startControlPlane(ctx context.Context, bins *Binaries, podStar
 		"--kubelet-preferred-address-types=InternalIP",
 		"--kubelet-certificate-authority="+files["ca.crt"],
 		"--kubelet-client-certificate="+files["admin.crt"], "--kubelet-client-key="+files["admin.key"],
-		"--profiling=false",
+		// KFSTACK_CLUSTER_PROFILING=1 serves /debug/pprof to the admin
+		// (BenchmarkRunCreates1000's KFSTACK_BENCH_PROFILE).
+		"--profiling="+strconv.FormatBool(os.Getenv("KFSTACK_CLUSTER_PROFILING") == "1"),
 		"--v=1",
 	)
 	if err != nil {
