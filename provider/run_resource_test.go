@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -268,4 +269,37 @@ func TestAccRun_replacedUnderTheSameName(t *testing.T) {
 		steps = append(steps, step)
 	}
 	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testProviders, Steps: steps})
+}
+
+// TestAccRun_timeoutNamesStuckPods: an apply that times out waiting for a
+// run whose task pod no node can take says why, as kubectl describe pod
+// would (here: no node has 500 CPUs), instead of only "context deadline
+// exceeded".
+func TestAccRun_timeoutNamesStuckPods(t *testing.T) {
+	ns := pipelineNamespace(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testProviders,
+		Steps: []resource.TestStep{
+			{
+				Config: providerBlock() + fmt.Sprintf(`
+resource "kubeflow_pipeline" "test" {
+  name      = "huge"
+  namespace = %q
+  dag = {
+    tasks = [{ name = "train", image = "busybox", command = ["true"], resources = { cpu = "500" } }]
+  }
+}
+
+resource "kubeflow_run" "test" {
+  name      = "stuck"
+  namespace = %q
+  pipeline  = kubeflow_pipeline.test.name
+  executor  = "pod"
+  timeouts  = { create = "20s" }
+}
+`, ns, ns),
+				ExpectError: regexp.MustCompile(`(?s)waiting for the run to end.*task\s+pods\s+not\s+running:\s+pod\s+\S+:\s+not\s+scheduled:\s+Unschedulable:.*Insufficient\s+cpu`),
+			},
+		},
+	})
 }
