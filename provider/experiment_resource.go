@@ -282,20 +282,12 @@ func experimentSchedules(ctx context.Context, cl client.Client, ns, experiment s
 	}
 	var names []string
 	for _, s := range list.Items {
-		if orDefaultExperiment(s.Spec.Run.Experiment) == experiment {
+		if v1alpha1.ExperimentOrDefault(s.Spec.Run.Experiment) == experiment {
 			names = append(names, s.Name)
 		}
 	}
 	slices.Sort(names)
 	return names, nil
-}
-
-// orDefaultExperiment is the experiment a run template's experiment names.
-func orDefaultExperiment(name string) string {
-	if name == "" {
-		return v1alpha1.DefaultExperiment
-	}
-	return name
 }
 
 // experimentRuns lists the names of the runs that belong to an experiment

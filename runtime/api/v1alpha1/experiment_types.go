@@ -53,8 +53,14 @@ type ExperimentList struct {
 // spec.experiment, or DefaultExperiment when that is empty (a run stored
 // before the field existed).
 func ExperimentOf(run *PipelineRun) string {
-	if run.Spec.Experiment == "" {
+	return ExperimentOrDefault(run.Spec.Experiment)
+}
+
+// ExperimentOrDefault is the experiment an experiment field names: itself,
+// or DefaultExperiment when empty (a run's, or a schedule's run template).
+func ExperimentOrDefault(name string) string {
+	if name == "" {
 		return DefaultExperiment
 	}
-	return run.Spec.Experiment
+	return name
 }

@@ -134,20 +134,13 @@ func PipelineRunSpecChanges(old, s v1alpha1.PipelineRunSpec) field.ErrorList {
 	immutable("serviceAccountName", old.ServiceAccountName != s.ServiceAccountName)
 	immutable("parallelism", old.Parallelism != s.Parallelism)
 	immutable("timeout", durationOf(old) != durationOf(s))
-	immutable("experiment", experimentOrDefault(old.Experiment) != experimentOrDefault(s.Experiment))
+	immutable("experiment", v1alpha1.ExperimentOrDefault(old.Experiment) != v1alpha1.ExperimentOrDefault(s.Experiment))
 	return errs
 }
 
 func executorOrDefault(e v1alpha1.Executor) v1alpha1.Executor {
 	if e == "" {
 		return v1alpha1.ExecutorPod
-	}
-	return e
-}
-
-func experimentOrDefault(e string) string {
-	if e == "" {
-		return v1alpha1.DefaultExperiment
 	}
 	return e
 }
