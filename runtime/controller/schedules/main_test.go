@@ -373,9 +373,17 @@ func conditionIs(st *v1alpha1.ScheduleStatus, typ string, status metav1.Conditio
 }
 
 // fakeClock starts a clock a second past now (real time: the API server
-// stamps creation times with it) and returns it with the next whole
-// minute after it, the first fire of an every-minute schedule made now.
+// stamps creation times with it, so a schedule made next is not created
+// after the clock) and returns it with the next whole minute after it,
+// the first fire of an every-minute schedule made now. Near the end of a
+// minute it first waits for the next one: the schedule must be created
+// before that first fire, and no minute may begin between its creation
+// and the clock, or that minute would be due at once.
 func fakeClock() (*clocktesting.FakeClock, time.Time) {
+	const margin = 10 * time.Second
+	if left := time.Until(time.Now().Truncate(time.Minute).Add(time.Minute)); left < margin {
+		time.Sleep(left + 100*time.Millisecond)
+	}
 	now := time.Now().Add(time.Second)
 	return clocktesting.NewFakeClock(now), now.Truncate(time.Minute).Add(time.Minute)
 }
