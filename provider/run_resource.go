@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -26,9 +25,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -196,7 +195,7 @@ func (r *runResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp
 				Optional:            true,
 				Computed:            true,
 				Default:             booldefault.StaticBool(true),
-				MarkdownDescription: "Wait for the run to end (default `true`); a failed run fails the apply. When `timeouts.create` passes first, the error says why task pods still wait (not scheduled, or a container waiting for a missing Secret or an image), as `kubectl describe pod` would.",
+				MarkdownDescription: "Wait for the run to end (default `true`); a failed run fails the apply. When `timeouts.create` passes first, the error says why task pods still wait (not scheduled, or a container waiting for a missing Secret or an image), as `kubectl describe pod` would (the run's `TaskPodsStarted` condition).",
 				PlanModifiers:       []planmodifier.Bool{boolplanmodifier.RequiresReplace()},
 			},
 			"version": schema.Int64Attribute{
@@ -457,7 +456,7 @@ func (r *runResource) Create(ctx context.Context, req resource.CreateRequest, re
 			return run.Status.Phase.Terminal(), nil
 		})
 		if err != nil {
-			err = fmt.Errorf("waiting for the run to end (phase %s, tasks %v%s): %w", run.Status.Phase, run.Status.Tasks, podsNotRunning(ctx, cl, run), err)
+			err = fmt.Errorf("waiting for the run to end (phase %s, tasks %v%s): %w", run.Status.Phase, run.Status.Tasks, podsWaiting(run), err)
 		} else if run.Status.Phase != v1alpha1.RunSucceeded {
 			err = runFailure(run)
 		}
@@ -516,57 +515,21 @@ func waitRunGone(ctx context.Context, cl client.Client, run *v1alpha1.PipelineRu
 	return nil
 }
 
-// runFailure explains a run that did not succeed: the failed task, its
-// error and the end of its log.
-// maxPodsNamed bounds the pods a timeout's message explains.
-const maxPodsNamed = 5
-
-// podsNotRunning says why the run's task pods that are still Pending do
-// not run (not scheduled: no node fits; a container waiting: a missing
-// Secret or ConfigMap, an image that cannot be pulled), for the error of
-// an apply that timed out waiting: what kubectl describe pod would show.
-// It is empty when there is nothing to say or the pods cannot be read.
-func podsNotRunning(ctx context.Context, cl client.Client, run *v1alpha1.PipelineRun) string {
-	// The apply's own deadline has passed: a short one of its own.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	pods := &corev1.PodList{}
-	if run.UID == "" || cl.List(ctx, pods, client.InNamespace(run.Namespace), client.MatchingLabels{v1alpha1.LabelRunUID: string(run.UID)}) != nil {
+// podsWaiting says why the run's task pods wait, for the error of an
+// apply that timed out waiting: the controller's TaskPodsStarted
+// condition (not scheduled: no node fits; a container waiting: a missing
+// Secret or ConfigMap, an image that cannot be pulled), as kubectl
+// describe pod would show it.
+func podsWaiting(run *v1alpha1.PipelineRun) string {
+	c := apimeta.FindStatusCondition(run.Status.Conditions, v1alpha1.ConditionTaskPodsStarted)
+	if c == nil || c.Status != metav1.ConditionFalse {
 		return ""
 	}
-	var why []string
-	for _, pod := range pods.Items {
-		if pod.Status.Phase != corev1.PodPending {
-			continue
-		}
-		reason := ""
-		for _, c := range pod.Status.Conditions {
-			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-				reason = strings.TrimSpace("not scheduled: " + c.Reason + ": " + c.Message)
-			}
-		}
-		for _, cs := range append(slices.Clone(pod.Status.InitContainerStatuses), pod.Status.ContainerStatuses...) {
-			if w := cs.State.Waiting; w != nil && w.Reason != "" && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
-				reason = fmt.Sprintf("container %s waiting: %s: %s", cs.Name, w.Reason, w.Message)
-				break
-			}
-		}
-		if reason != "" {
-			why = append(why, fmt.Sprintf("pod %s: %s", pod.Name, reason))
-		}
-	}
-	if len(why) == 0 {
-		return ""
-	}
-	slices.Sort(why)
-	more := ""
-	if len(why) > maxPodsNamed {
-		more = fmt.Sprintf("; and %d more", len(why)-maxPodsNamed)
-		why = why[:maxPodsNamed]
-	}
-	return "; task pods not running: " + strings.Join(why, "; ") + more
+	return "; task pods not running: " + c.Message
 }
 
+// runFailure explains a run that did not succeed: the failed task, its
+// error and the end of its log.
 func runFailure(run *v1alpha1.PipelineRun) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "the run %s", strings.ToLower(string(run.Status.Phase)))

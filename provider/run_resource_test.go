@@ -298,7 +298,7 @@ resource "kubeflow_run" "test" {
   timeouts  = { create = "20s" }
 }
 `, ns, ns),
-				ExpectError: regexp.MustCompile(`(?s)waiting for the run to end.*task\s+pods\s+not\s+running:\s+pod\s+\S+:\s+not\s+scheduled:\s+Unschedulable:.*Insufficient\s+cpu`),
+				ExpectError: regexp.MustCompile(`(?s)waiting for the run to end.*task\s+pods\s+not\s+running:\s+task\s+train:\s+pod\s+\S+:\s+not\s+scheduled:\s+Unschedulable:.*Insufficient\s+cpu`),
 			},
 		},
 	})

@@ -229,25 +229,58 @@ func slimPod(obj any) (any, error) {
 	pod.ManagedFields = nil
 	pod.Spec = corev1.PodSpec{NodeName: pod.Spec.NodeName}
 	// Readiness stays: the MPIJob controller starts a launcher once its
-	// workers are Ready (runtime/mpijob).
-	var ready []corev1.PodCondition
+	// workers are Ready (runtime/mpijob). So does why a pod is not
+	// scheduled, and why a container waits (podWaiting).
+	var kept []corev1.PodCondition
 	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			ready = append(ready, corev1.PodCondition{Type: c.Type, Status: c.Status})
+		switch {
+		case c.Type == corev1.PodReady:
+			kept = append(kept, corev1.PodCondition{Type: c.Type, Status: c.Status})
+		case c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse:
+			kept = append(kept, corev1.PodCondition{Type: c.Type, Status: c.Status, Reason: c.Reason, Message: c.Message})
 		}
 	}
-	pod.Status.Conditions = ready
+	pod.Status.Conditions = kept
 	for _, statuses := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
 		for i := range statuses {
 			cs := &statuses[i]
 			state := corev1.ContainerState{Terminated: cs.State.Terminated}
-			if w := cs.State.Waiting; w != nil && cannotStart[w.Reason] {
+			if w := cs.State.Waiting; w != nil && !startingNormally[w.Reason] {
 				state.Waiting = w
 			}
 			*cs = corev1.ContainerStatus{Name: cs.Name, State: state}
 		}
 	}
 	return pod, nil
+}
+
+// startingNormally are the reasons of a waiting container on its way to
+// run: nothing to report.
+var startingNormally = map[string]bool{"": true, "ContainerCreating": true, "PodInitializing": true}
+
+// podWaiting says why a pod that has not finished does not run, as
+// kubectl describe pod would: not scheduled (no node fits: the scheduler's
+// reason and message), or a container waiting (a missing Secret or
+// ConfigMap: CreateContainerConfigError; an image that cannot be pulled).
+// It is empty for a pod on its way (being scheduled, creating its
+// containers), running, finished or being deleted.
+func podWaiting(pod *corev1.Pod) string {
+	if pod.DeletionTimestamp != nil || (pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "") {
+		return ""
+	}
+	for _, statuses := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for _, cs := range statuses {
+			if w := cs.State.Waiting; w != nil && !startingNormally[w.Reason] {
+				return strings.TrimSuffix(fmt.Sprintf("container %s waiting: %s: %s", cs.Name, w.Reason, w.Message), ": ")
+			}
+		}
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason != "" {
+			return strings.TrimSuffix(fmt.Sprintf("not scheduled: %s: %s", c.Reason, c.Message), ": ")
+		}
+	}
+	return ""
 }
 
 // cannotStart are the reasons of a waiting container that no retry of

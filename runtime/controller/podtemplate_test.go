@@ -87,11 +87,48 @@ func TestPodStuckAndInitFailure(t *testing.T) {
 	if podDone(backoff) {
 		t.Error("ImagePullBackOff is not final: the registry may come back")
 	}
+	if w := podWaiting(slim.(*corev1.Pod)); w != `container main waiting: ErrImageNeverPull: image "x" is not present` {
+		t.Errorf("stuck pod waiting: %q", w)
+	}
 	initFailed := &corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodFailed, InitContainerStatuses: []corev1.ContainerStatus{{
 		Name: "kfstack-init", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 128, Reason: "StartError", Message: "no such file"}},
 	}}}}
 	slim, _ = slimPod(initFailed)
 	if _, _, _, reason := podFinished(slim.(*corev1.Pod)); reason != "init container kfstack-init exited with code 128 (StartError): no such file" {
 		t.Errorf("init failure reason %q", reason)
+	}
+}
+
+// TestPodWaiting: what a pod that does not run says after the cache's
+// transform: why it is not scheduled, or why a container waits, but
+// nothing for a pod on its way, running, finished or being deleted.
+func TestPodWaiting(t *testing.T) {
+	unschedulable := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available: 3 Insufficient cpu."}
+	waiting := func(name, reason, msg string) corev1.ContainerStatus {
+		return corev1.ContainerStatus{Name: name, State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason, Message: msg}}}
+	}
+	now := metav1.Now()
+	for _, tc := range []struct {
+		name string
+		pod  corev1.Pod
+		want string
+	}{
+		{"unschedulable", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{unschedulable}}},
+			"not scheduled: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."},
+		{"missing secret", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{Type: corev1.PodScheduled, Status: corev1.ConditionTrue}},
+			ContainerStatuses: []corev1.ContainerStatus{waiting(mainContainer, "CreateContainerConfigError", `secret "db" not found`)}}},
+			`container main waiting: CreateContainerConfigError: secret "db" not found`},
+		{"image pull back-off in an init container", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending,
+			InitContainerStatuses: []corev1.ContainerStatus{waiting("kfstack-init", "ImagePullBackOff", "")}}},
+			"container kfstack-init waiting: ImagePullBackOff"},
+		{"creating", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{waiting(mainContainer, "ContainerCreating", "")}}}, ""},
+		{"new", corev1.Pod{}, ""},
+		{"running", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodRunning}}, ""},
+		{"deleted", corev1.Pod{ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &now}, Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{unschedulable}}}, ""},
+	} {
+		slim, _ := slimPod(tc.pod.DeepCopy())
+		if got := podWaiting(slim.(*corev1.Pod)); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

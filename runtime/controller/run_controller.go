@@ -511,6 +511,9 @@ func (r *PipelineRunReconciler) persist(ctx context.Context, s *runStep, orig *v
 	logger := log.FromContext(ctx)
 	run := s.run
 	r.record(run, s.eng, s.state, s.failures, s.timedOut, s.now)
+	if run.Status.Phase == v1alpha1.RunRunning && !s.state.CancelRequested {
+		r.noteWaiting(s)
+	}
 	raw, err := json.Marshal(s.state)
 	if err != nil {
 		return reconcile.Result{}, fmt.Errorf("encoding run state: %w", err)
@@ -862,6 +865,42 @@ func (r *PipelineRunReconciler) record(run *v1alpha1.PipelineRun, eng *engine.En
 	}
 }
 
+// maxPodsNamed bounds the waiting pods ConditionTaskPodsStarted names.
+const maxPodsNamed = 5
+
+// noteWaiting sets ConditionTaskPodsStarted from the run's task pods that
+// wait (podWaiting), so that a run that does not move says why: a task
+// asking for more than any node has, a Secret of spec.parameterSecrets
+// that does not exist yet. The condition appears with the first pod that
+// waits (and a Warning event), and turns True once none does.
+func (r *PipelineRunReconciler) noteWaiting(s *runStep) {
+	var why []string
+	for node, pod := range s.pods {
+		if w := podWaiting(pod); w != "" {
+			why = append(why, fmt.Sprintf("task %s: pod %s: %s", s.eng.Path(s.state, node), pod.Name, w))
+		}
+	}
+	st := &s.run.Status
+	was := apimeta.FindStatusCondition(st.Conditions, v1alpha1.ConditionTaskPodsStarted)
+	if len(why) == 0 {
+		if was != nil {
+			setCondition(st, v1alpha1.ConditionTaskPodsStarted, metav1.ConditionTrue, v1alpha1.ReasonTaskPodsStarted, "no task pod waits", s.run.Generation)
+		}
+		return
+	}
+	slices.Sort(why)
+	more := ""
+	if len(why) > maxPodsNamed {
+		more = fmt.Sprintf("; and %d more", len(why)-maxPodsNamed)
+		why = why[:maxPodsNamed]
+	}
+	msg := strings.Join(why, "; ") + more
+	if was == nil || was.Status != metav1.ConditionFalse {
+		r.Recorder.Eventf(s.run, nil, corev1.EventTypeWarning, v1alpha1.ReasonTaskPodsWaiting, "Waiting", "%s", msg)
+	}
+	setCondition(st, v1alpha1.ConditionTaskPodsStarted, metav1.ConditionFalse, v1alpha1.ReasonTaskPodsWaiting, msg, s.run.Generation)
+}
+
 // meta reports whether the condition has the reason.
 func meta(st *v1alpha1.PipelineRunStatus, typ, reason string) bool {
 	c := apimeta.FindStatusCondition(st.Conditions, typ)
@@ -1063,14 +1102,18 @@ func (r *PipelineRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}); err != nil {
 		return fmt.Errorf("indexing runs by pipeline: %w", err)
 	}
-	podEnded := predicate.Funcs{
-		CreateFunc: func(e event.CreateEvent) bool { return podDone(e.Object) },
-		UpdateFunc: func(e event.UpdateEvent) bool { return podDone(e.ObjectNew) && !podDone(e.ObjectOld) },
+	// A run steps when one of its pods ends, and reports when one begins
+	// or stops waiting (ConditionTaskPodsStarted).
+	podEvents := predicate.Funcs{
+		CreateFunc: func(e event.CreateEvent) bool { return podDone(e.Object) || podWaitingOf(e.Object) != "" },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return (podDone(e.ObjectNew) && !podDone(e.ObjectOld)) || podWaitingOf(e.ObjectNew) != podWaitingOf(e.ObjectOld)
+		},
 		DeleteFunc: func(event.DeleteEvent) bool { return true },
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.PipelineRun{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Owns(&corev1.Pod{}, builder.WithPredicates(podEnded)).
+		Owns(&corev1.Pod{}, builder.WithPredicates(podEvents)).
 		Watches(&v1alpha1.Pipeline{}, handler.EnqueueRequestsFromMapFunc(r.runsOfPipeline)).
 		WatchesRawSource(source.Channel(r.local.wake, &handler.TypedEnqueueRequestForObject[*v1alpha1.PipelineRun]{})).
 		WithOptions(controllerOptions(r.Options))
@@ -1136,6 +1179,14 @@ func podDone(o client.Object) bool {
 	}
 	_, stuck := podStuck(p)
 	return stuck
+}
+
+// podWaitingOf is podWaiting of a pod event's object.
+func podWaitingOf(o client.Object) string {
+	if p, ok := o.(*corev1.Pod); ok {
+		return podWaiting(p)
+	}
+	return ""
 }
 
 // runsOfPipeline wakes the runs of a pipeline that wait for a version.

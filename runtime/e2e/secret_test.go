@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -19,15 +20,14 @@ import (
 // reaches the task's command in a real container, through the kubelet
 // (secretKeyRef) and the launcher, while the run and its pod hold only a
 // reference. (The command compares a digest, so that the secret's text
-// appears nowhere but in the Secret.)
+// appears nowhere but in the Secret.) The Secret is made after the run:
+// until then the run's TaskPodsStarted condition says that the kubelet
+// cannot find it, then the run goes on by itself.
 func TestSecretParameterOnRealNode(t *testing.T) {
 	node := cluster.SkipUnlessRealNode(t)
 	ctx := context.Background()
 	c, _ := setUp(t, node)
 	ns := namespace(t, c)
-	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}, StringData: map[string]string{"password": "hunter2"}}); err != nil {
-		t.Fatal(err)
-	}
 	const dag = `name: secret
 parameters:
   password: {type: string}
@@ -53,7 +53,20 @@ outputs:
 	}); err != nil {
 		t.Fatal(err)
 	}
+	waiting := waitCondition(t, c, ns, "secret", v1alpha1.ConditionTaskPodsStarted, metav1.ConditionFalse, time.Minute)
+	if !strings.Contains(waiting.Message, "task check: pod ") || !strings.Contains(waiting.Message, "CreateContainerConfigError") || !strings.Contains(waiting.Message, `"db"`) {
+		t.Errorf("TaskPodsStarted message %q, want the task, its pod and the missing Secret", waiting.Message)
+	}
+	t.Logf("waiting: %s", waiting.Message)
+	if err := c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}, StringData: map[string]string{"password": "hunter2"}}); err != nil {
+		t.Fatal(err)
+	}
+	made := time.Now()
 	r := kfptest.WaitRun(t, c, ns, "secret", 3*time.Minute)
+	t.Logf("the run ended %s after the Secret was made", time.Since(made).Round(100*time.Millisecond))
+	if cond := apimeta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionTaskPodsStarted); cond == nil || cond.Status != metav1.ConditionTrue {
+		t.Errorf("TaskPodsStarted after the Secret came: %+v", cond)
+	}
 	if r.Status.Phase != v1alpha1.RunSucceeded || r.Status.Outputs["verdict"] != `"ok"` {
 		t.Fatalf("run: %s %s, outputs %v, failure %+v", r.Status.Phase, r.Status.Message, r.Status.Outputs, r.Status.Failure)
 	}
@@ -69,5 +82,25 @@ outputs:
 		if strings.Contains(string(raw), "hunter2") {
 			t.Errorf("%T holds the secret", obj)
 		}
+	}
+}
+
+// waitCondition waits until the run's condition has the status, and
+// returns it.
+func waitCondition(t *testing.T, c client.Client, ns, name, typ string, status metav1.ConditionStatus, timeout time.Duration) metav1.Condition {
+	t.Helper()
+	run := &v1alpha1.PipelineRun{}
+	deadline := time.Now().Add(timeout)
+	for {
+		if err := c.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, run); err != nil {
+			t.Fatal(err)
+		}
+		if cond := apimeta.FindStatusCondition(run.Status.Conditions, typ); cond != nil && cond.Status == status {
+			return *cond
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s: no condition %s=%s after %s; phase %s, conditions %+v", name, typ, status, timeout, run.Status.Phase, run.Status.Conditions)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -13,7 +13,12 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/kfstack/terraform-provider-kubeflow/runtime/api/v1alpha1"
 	"github.com/kfstack/terraform-provider-kubeflow/runtime/ui"
 )
 
@@ -229,6 +234,43 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the count on the darkest cell is drawn in %s, want white", fill)
 		}
 		screenshot(t, ctx, "sklearn-run.png")
+	})
+
+	t.Run("waiting run", func(t *testing.T) {
+		// A task that asks for more than any node has: the run stays
+		// Running, and its page says why, from the run's TaskPodsStarted
+		// condition.
+		p := &v1alpha1.Pipeline{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "huge"}, Spec: v1alpha1.PipelineSpec{
+			DAG: "name: huge\ntasks:\n- name: train\n  image: busybox\n  command: [\"true\"]\n  resources: {cpu: \"500\"}\n"}}
+		if err := admin.Create(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		run := &v1alpha1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "huge-1"}, Spec: v1alpha1.PipelineRunSpec{Pipeline: "huge", Executor: v1alpha1.ExecutorPod}}
+		if err := admin.Create(context.Background(), run); err != nil {
+			t.Fatal(err)
+		}
+		open(t, ctx, "#/ns/"+ns+"/runs/huge-1", "run")
+		deadline := time.Now().Add(time.Minute)
+		for {
+			if err := admin.Get(context.Background(), client.ObjectKeyFromObject(run), run); err != nil {
+				t.Fatal(err)
+			}
+			if c := apimeta.FindStatusCondition(run.Status.Conditions, v1alpha1.ConditionTaskPodsStarted); c != nil && c.Status == metav1.ConditionFalse {
+				t.Logf("TaskPodsStarted=False %s after the run was made", time.Since(run.CreationTimestamp.Time).Round(100*time.Millisecond))
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run huge-1 has no TaskPodsStarted=False: %s %+v", run.Status.Phase, run.Status.Conditions)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		waitJS(t, ctx, `document.querySelector("[data-testid=condition-TaskPodsStarted]")?.textContent.includes("Insufficient cpu")`)
+		contains(t, "waiting card", evalString(t, ctx, `document.querySelector("[data-testid=condition-TaskPodsStarted]").textContent`),
+			"TaskPodsWaiting", "task train: pod huge-1-", "not scheduled: Unschedulable")
+		screenshot(t, ctx, "waiting-run.png")
+		if err := admin.Patch(context.Background(), run, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"cancel":true}}`))); err != nil {
+			t.Error(err)
+		}
 	})
 
 	t.Run("graph expands", func(t *testing.T) {

@@ -29,6 +29,12 @@ const (
 	// store does not answer (the controller retries), True once it does
 	// again; absent on runs that never lost it.
 	ConditionArtifactStoreAvailable = "ArtifactStoreAvailable"
+	// ConditionTaskPodsStarted is False while a task pod of the running
+	// run waits and says why (not scheduled: no node fits; a container
+	// waiting: a missing Secret or ConfigMap, an image that cannot be
+	// pulled), True once none waits; absent on runs whose pods never
+	// waited.
+	ConditionTaskPodsStarted = "TaskPodsStarted"
 
 	ReasonRunning           = "Running"
 	ReasonSucceeded         = "Succeeded"
@@ -49,6 +55,11 @@ const (
 	// ConditionArtifactStoreAvailable.
 	ReasonStoreUnavailable = "StoreUnavailable"
 	ReasonStoreAvailable   = "StoreAvailable"
+	// ReasonTaskPodsWaiting and ReasonTaskPodsStarted are the reasons of
+	// ConditionTaskPodsStarted; ReasonTaskPodsWaiting is also the event
+	// of a run whose pods begin to wait.
+	ReasonTaskPodsWaiting = "TaskPodsWaiting"
+	ReasonTaskPodsStarted = "TaskPodsStarted"
 	// ReasonCacheEntryRefused is the event of a cache entry that exists
 	// but is not trusted (planted, altered, another namespace's): the task
 	// runs instead.

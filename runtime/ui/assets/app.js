@@ -321,8 +321,11 @@ async function runsPage(ns, q) {
     table, pager,
   );
   await load();
+  // "ready" comes once the page is subscribed (and again after a
+  // reconnect): what changed between the first load and then is loaded
+  // again, so no change falls between the two.
   live(`${API}/events?namespace=${enc(ns)}`, {
-    ready: () => { liveMark.hidden = false; },
+    ready: () => { liveMark.hidden = false; reload(); },
     run: (r) => {
       const row = table.querySelector(`tr[data-run="${CSS.escape(r.name)}"]`);
       if (row && shown.has(r.name)) row.replaceWith(runRow(ns, r));
@@ -355,7 +358,9 @@ async function runPage(ns, name, q) {
   const graphBox = h("div", { class: "graph", "data-testid": "graph" });
   const panel = h("div", { class: "panel card", "data-testid": "task-panel" }, h("p", { class: "muted" }, "Select a task to see its inputs, outputs and log."));
   let run = null;
+  let shownVersion = "";
   const renderHeader = (r) => {
+    shownVersion = r.resourceVersion;
     run = r;
     const cancel = r.actions && r.actions.cancel ? h("button", { class: "danger", "data-testid": "cancel", onclick: async () => {
       if (!confirm("Cancel run " + r.name + "?")) return;
@@ -377,6 +382,10 @@ async function runPage(ns, name, q) {
       r.parameters && Object.keys(r.parameters).length ? h("div", {}, h("h2", {}, "Parameters"), paramsTable(r.parameters, "run-parameters")) : null,
       r.outputs && Object.keys(r.outputs).length ? h("div", {}, h("h2", {}, "Outputs"), paramsTable(r.outputs, "run-outputs")) : null,
       r.failure ? h("div", { class: "card failure" }, h("strong", {}, "Task " + r.failure.task + " failed: "), r.failure.message, r.failure.logTail ? h("pre", { class: "log" }, r.failure.logTail) : null) : null,
+      // What holds a running run back (task pods that wait, an artifact
+      // store that does not answer): its conditions that are False.
+      ...(r.phase === "Running" ? (r.conditions || []).filter((c) => c.status === "False" && c.type !== "Succeeded") : []).map((c) =>
+        h("div", { class: "card warning", "data-testid": "condition-" + c.type }, h("strong", {}, c.reason + ": "), c.message)),
       r.note ? h("p", { class: "muted" }, r.note) : null,
     );
   };
@@ -410,8 +419,12 @@ async function runPage(ns, name, q) {
     await graph.refresh();
     if (selected && panel.refreshTask) await panel.refreshTask();
   }, 1000);
+  // "ready" comes once the page is subscribed (and again after a
+  // reconnect): a change made since the page loaded is shown then.
   live(`${API}/events?namespace=${enc(ns)}&run=${enc(name)}`, {
+    ready: () => api(base).then((r) => { if (r.resourceVersion !== shownVersion) update(); }).catch((e) => banner(e.message)),
     run: () => update(),
+    reset: () => update(),
     deleted: () => banner("The run was deleted."),
     error: (e) => { if (e && e.error) banner(e.error); },
   });
