@@ -25,14 +25,22 @@ const (
 // It never sleeps for a fixed time: it returns as soon as all are ready, and
 // with the reasons of the ones that are not when ctx ends.
 func (in *Installer) waitReady(ctx context.Context, objects []*unstructured.Unstructured, webhooks bool) error {
-	var waiting []string
+	// waiting is what the last whole pass found not ready: the deadline
+	// may end a pass half way, which must not leave the error naming
+	// nothing.
+	waiting := unchecked(objects)
 	lastLog := time.Time{}
 	err := wait.PollUntilContextCancel(ctx, readinessInterval, true, func(ctx context.Context) (bool, error) {
-		waiting = waiting[:0]
+		var pass []string
+		defer func() {
+			if ctx.Err() == nil {
+				waiting = pass
+			}
+		}()
 		for _, obj := range objects {
 			live, err := in.get(ctx, obj)
 			if apierrors.IsNotFound(err) {
-				waiting = append(waiting, describe(obj)+": not found")
+				pass = append(pass, describe(obj)+": not found")
 				continue
 			}
 			if err != nil {
@@ -43,16 +51,16 @@ func (in *Installer) waitReady(ctx context.Context, objects []*unstructured.Unst
 				return false, err
 			}
 			if why != "" {
-				waiting = append(waiting, describe(obj)+": "+why)
+				pass = append(pass, describe(obj)+": "+why)
 			}
 		}
-		if len(waiting) > 0 && time.Since(lastLog) >= progressInterval {
+		if len(pass) > 0 && time.Since(lastLog) >= progressInterval {
 			lastLog = time.Now()
-			for _, w := range waiting {
+			for _, w := range pass {
 				in.log(ctx, "waiting for "+w, nil)
 			}
 		}
-		return len(waiting) == 0, nil
+		return len(pass) == 0, nil
 	})
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("timed out waiting for: %s", strings.Join(waiting, "; "))
@@ -65,10 +73,15 @@ func (in *Installer) waitReady(ctx context.Context, objects []*unstructured.Unst
 // has really left nothing behind. Objects Helm keeps by policy
 // (helm.sh/resource-policy: keep) are not waited for.
 func (in *Installer) waitGone(ctx context.Context, objects []*unstructured.Unstructured) error {
-	var remaining []string
+	remaining := unchecked(objects) // as of the last whole pass
 	lastLog := time.Time{}
 	err := wait.PollUntilContextCancel(ctx, readinessInterval, true, func(ctx context.Context) (bool, error) {
-		remaining = remaining[:0]
+		var pass []string
+		defer func() {
+			if ctx.Err() == nil {
+				remaining = pass
+			}
+		}()
 		for _, obj := range objects {
 			if obj.GetAnnotations()["helm.sh/resource-policy"] == "keep" {
 				continue
@@ -90,18 +103,28 @@ func (in *Installer) waitGone(ctx context.Context, objects []*unstructured.Unstr
 					return false, err
 				}
 			}
-			remaining = append(remaining, describe(obj))
+			pass = append(pass, describe(obj))
 		}
-		if len(remaining) > 0 && time.Since(lastLog) >= progressInterval {
+		if len(pass) > 0 && time.Since(lastLog) >= progressInterval {
 			lastLog = time.Now()
-			in.log(ctx, "waiting for deletion of "+strings.Join(remaining, ", "), nil)
+			in.log(ctx, "waiting for deletion of "+strings.Join(pass, ", "), nil)
 		}
-		return len(remaining) == 0, nil
+		return len(pass) == 0, nil
 	})
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("timed out waiting for the deletion of: %s", strings.Join(remaining, "; "))
 	}
 	return err
+}
+
+// unchecked describes objects that no whole pass has looked at yet (the
+// deadline came during the first).
+func unchecked(objects []*unstructured.Unstructured) []string {
+	out := make([]string, len(objects))
+	for i, obj := range objects {
+		out[i] = describe(obj) + ": not checked before the deadline"
+	}
+	return out
 }
 
 // deleteLive deletes the object get returned, by UID: never a newer one of

@@ -140,3 +140,30 @@ func TestWaitGoneDeletesWhatCameBack(t *testing.T) {
 		t.Errorf("the role is still there: %v", err)
 	}
 }
+
+// TestWaitNamesWhatItWaitsForAtTheDeadline: a wait that times out names
+// what it waited for, from its last whole pass, even when the deadline
+// ends a pass half way (it once said "timed out waiting for: " and
+// nothing more), and names every object when no pass was whole.
+func TestWaitNamesWhatItWaitsForAtTheDeadline(t *testing.T) {
+	in := newTestInstaller(t)
+	missing := &unstructured.Unstructured{}
+	missing.SetAPIVersion("v1")
+	missing.SetKind("ConfigMap")
+	missing.SetNamespace("default")
+	missing.SetName("kfstack-test-never-made")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+	defer cancel()
+	err := in.waitReady(ctx, []*unstructured.Unstructured{missing}, false)
+	if err == nil || !strings.Contains(err.Error(), "timed out waiting for: ConfigMap default/kfstack-test-never-made: not found") {
+		t.Errorf("after whole passes: %v", err)
+	}
+
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = in.waitReady(done, []*unstructured.Unstructured{missing}, false)
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap default/kfstack-test-never-made: not checked before the deadline") {
+		t.Errorf("with no whole pass: %v", err)
+	}
+}

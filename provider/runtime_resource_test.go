@@ -373,7 +373,7 @@ func TestAccRuntime_rollout(t *testing.T) {
 		CheckDestroy:             checkRuntimeGone(ns, true),
 		Steps: []resource.TestStep{
 			{
-				Config:      runtimeConfig(ns, nowhere+"  timeouts {\n    create = \"15s\"\n  }\n"),
+				Config:      runtimeConfig(ns, nowhere+"  timeouts {\n    create = \"30s\"\n  }\n"),
 				ExpectError: wrappedError(`did not become ready: timed out waiting for: Deployment ` + ns + `/kfstack-runtime-controller: 0/1 available`),
 			},
 			{
