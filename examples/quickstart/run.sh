@@ -83,6 +83,21 @@ provider_installation {
 RC
 export TF_CLI_CONFIG_FILE=$rc
 
+# The state in this folder is of the cluster it was applied to. A cluster
+# made again (make cluster-down, then make demo) is another one: the old
+# state would name objects it never had, so it is moved aside. A cluster is
+# known by its CA, which each new cluster makes afresh.
+cluster_id=$(grep certificate-authority-data "$kubeconfig" | sha256sum | cut -c1-16)
+mkdir -p "$here/.terraform"
+if [ -f "$here/terraform.tfstate" ] && [ -f "$here/.terraform/kfstack-demo-cluster" ] &&
+  [ "$(cat "$here/.terraform/kfstack-demo-cluster")" != "$cluster_id" ]; then
+  old="$here/terraform.tfstate.$(cat "$here/.terraform/kfstack-demo-cluster")"
+  mv "$here/terraform.tfstate" "$old"
+  rm -f "$here/terraform.tfstate.backup"
+  echo "==> the state was of a local cluster that is gone; kept as $old"
+fi
+echo "$cluster_id" >"$here/.terraform/kfstack-demo-cluster"
+
 echo "==> terraform apply examples/quickstart"
 # get installs the local modules; init would look the provider up in a registry.
 "$TERRAFORM" -chdir="$here" get >/dev/null
